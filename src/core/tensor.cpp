@@ -1,0 +1,66 @@
+#include "shrink/core/tensor.hpp"
+
+#include "shrink/core/error.hpp"
+
+#include <algorithm>
+
+namespace shrink {
+
+int64_t element_count(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error::bad_input("negative dimension in shape " + to_string(shape));
+    n *= d;
+  }
+  return n;
+}
+
+std::string to_string(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+Tensor::Tensor(Shape shape, float fill) : shape_(std::move(shape)) {
+  data_.assign(static_cast<size_t>(element_count(shape_)), fill);
+}
+
+Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)) {
+  if (element_count(shape_) != static_cast<int64_t>(values.size()))
+    throw Error::bad_input("tensor of shape " + to_string(shape_) + " cannot hold " +
+                           std::to_string(values.size()) + " values");
+  data_.assign(values.begin(), values.end());
+}
+
+void Tensor::resize(const Shape& shape) {
+  shape_ = shape;
+  data_.resize(static_cast<size_t>(element_count(shape_)));
+}
+
+void Tensor::reshape(const Shape& shape) {
+  if (element_count(shape) != numel())
+    throw Error::bad_input("cannot reshape a tensor of shape " + to_string(shape_) + " to " +
+                           to_string(shape));
+  shape_ = shape;
+}
+
+void Tensor::fill(float value) { std::fill(data_.begin(), data_.end(), value); }
+
+MatrixMap Tensor::matrix(int64_t rows, int64_t cols) {
+  if (rows * cols != numel())
+    throw Error::internal("matrix view " + std::to_string(rows) + "x" + std::to_string(cols) +
+                          " does not fit a tensor of shape " + to_string(shape_));
+  return MatrixMap(data(), rows, cols);
+}
+
+ConstMatrixMap Tensor::matrix(int64_t rows, int64_t cols) const {
+  if (rows * cols != numel())
+    throw Error::internal("matrix view " + std::to_string(rows) + "x" + std::to_string(cols) +
+                          " does not fit a tensor of shape " + to_string(shape_));
+  return ConstMatrixMap(data(), rows, cols);
+}
+
+}  // namespace shrink

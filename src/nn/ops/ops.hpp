@@ -1,0 +1,26 @@
+#pragma once
+// Factories of the built-in ops, one per file in src/nn/ops/. The registry table in
+// src/nn/op_registry.cpp lists them by type name.
+#include "shrink/nn/op.hpp"
+
+namespace shrink::ops {
+
+using Json = nlohmann::json;
+
+std::unique_ptr<Op> make_linear(const Json& attributes);
+std::unique_ptr<Op> make_conv2d(const Json& attributes);
+std::unique_ptr<Op> make_max_pool2d(const Json& attributes);
+std::unique_ptr<Op> make_avg_pool2d(const Json& attributes);
+std::unique_ptr<Op> make_global_avg_pool(const Json& attributes);
+std::unique_ptr<Op> make_batch_norm1d(const Json& attributes);
+std::unique_ptr<Op> make_batch_norm2d(const Json& attributes);
+std::unique_ptr<Op> make_relu(const Json& attributes);
+std::unique_ptr<Op> make_leaky_relu(const Json& attributes);
+std::unique_ptr<Op> make_sigmoid(const Json& attributes);
+std::unique_ptr<Op> make_tanh(const Json& attributes);
+std::unique_ptr<Op> make_flatten(const Json& attributes);
+std::unique_ptr<Op> make_dropout(const Json& attributes);
+std::unique_ptr<Op> make_add(const Json& attributes);
+std::unique_ptr<Op> make_softmax(const Json& attributes);
+
+}  // namespace shrink::ops
