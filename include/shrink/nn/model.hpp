@@ -1,0 +1,110 @@
+#pragma once
+// A model is a DAG of named nodes over one input. Each node owns an Op and refers to its inputs
+// by name (another node, or the model input); its parameters are named "<node>.<suffix>".
+#include "shrink/core/random.hpp"
+#include "shrink/core/tensor.hpp"
+#include "shrink/nn/op.hpp"
+#include "shrink/nn/parameter.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace shrink {
+
+struct Node {
+  std::string name;
+  std::unique_ptr<Op> op;
+  std::vector<std::string> inputs;      // node names or the model input's name
+  std::vector<std::string> parameters;  // full parameter names, in the op's spec order
+  Shape output_shape;                   // per sample (no batch dimension)
+};
+
+class Model {
+ public:
+  Model() = default;
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
+  Model clone() const;  // deep copy: ops rebuilt from their attributes, parameters copied
+
+  // --- building -------------------------------------------------------------------------
+  // The input's per-sample shape, e.g. [1, 28, 28]. Must be set before adding nodes.
+  void set_input(const std::string& name, const Shape& sample_shape);
+  // Appends a node after its inputs; creates its parameters (zero until initialize()).
+  // Empty `inputs` means "the previous node" (or the model input for the first node).
+  Node& add_node(const std::string& name, std::unique_ptr<Op> op,
+                 std::vector<std::string> inputs = {});
+  // The node whose value the model returns; defaults to the last node added.
+  void set_output(const std::string& node_name);
+  // Draws every parameter from its Init rule (PyTorch's default initialisation).
+  void initialize(uint64_t seed);
+
+  // --- structure ------------------------------------------------------------------------
+  const std::string& input_name() const { return input_name_; }
+  const Shape& input_shape() const { return input_shape_; }
+  const std::string& output_name() const;
+  Shape output_shape() const;  // per sample
+  const std::vector<Node>& nodes() const { return nodes_; }
+  std::vector<Node>& nodes() { return nodes_; }
+  const Node& node(const std::string& name) const;
+  Node* find_node(const std::string& name);
+  // Shapes of a node's inputs with a leading batch dimension.
+  std::vector<Shape> input_shapes(const Node& node, int64_t batch = 1) const;
+
+  // --- parameters -----------------------------------------------------------------------
+  Parameter& parameter(const std::string& name);
+  const Parameter& parameter(const std::string& name) const;
+  Parameter* find_parameter(const std::string& name);
+  const Parameter* find_parameter(const std::string& name) const;
+  // All parameters in creation order (stable, so files and reports are reproducible).
+  std::vector<Parameter*> parameters();
+  std::vector<const Parameter*> parameters() const;
+  int64_t parameter_count() const;  // trainable elements
+  int64_t macs() const;             // per sample, one forward pass
+
+  // --- running --------------------------------------------------------------------------
+  // Runs the graph on a batch [N, ...input_shape]; the result lives until the next forward.
+  const Tensor& forward(const Tensor& input, bool training = false);
+  // Backpropagates d loss / d output through the last forward (which must have been training),
+  // adding into every trainable parameter's grad.
+  void backward(const Tensor& grad_output);
+  void zero_grad();
+  // Seed of the stream stochastic ops (Dropout) draw from.
+  void set_seed(uint64_t seed) { rng_ = Rng(seed); }
+
+  // Free-form facts about the model: classes, normalization, provenance (saved with it).
+  nlohmann::json metadata = nlohmann::json::object();
+
+  // --- graph description ----------------------------------------------------------------
+  // {"input": {"name", "shape"}, "nodes": [{"name","type","inputs","attributes"}], "output"}
+  nlohmann::json graph_json() const;
+  // Builds the graph (parameters zero-initialised). Nodes without "inputs" follow the
+  // previous node, so a chain can be written as a plain list.
+  static Model from_graph_json(const nlohmann::json& graph);
+
+ private:
+  int node_index(const std::string& name) const;  // -1 for the model input
+  void add_parameter(Parameter parameter);
+
+  std::string input_name_ = "input";
+  Shape input_shape_;
+  std::string output_name_;
+  std::vector<Node> nodes_;
+  std::map<std::string, int> node_index_;
+  std::vector<std::unique_ptr<Parameter>> parameters_;
+  std::map<std::string, Parameter*> parameter_index_;
+  std::vector<std::vector<Parameter*>> node_parameters_;  // per node, resolved
+  Rng rng_{0};
+
+  // Activations of the last forward pass and their gradients, one per node.
+  const Tensor* last_input_ = nullptr;
+  bool last_training_ = false;
+  std::vector<Tensor> values_;
+  std::vector<Tensor> grads_;
+  std::vector<Tensor> scratch_;
+};
+
+}  // namespace shrink

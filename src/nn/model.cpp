@@ -1,0 +1,334 @@
+#include "shrink/nn/model.hpp"
+
+#include "shrink/core/error.hpp"
+
+#include <cmath>
+
+namespace shrink {
+namespace {
+
+Shape with_batch(const Shape& sample, int64_t batch) {
+  Shape shape{batch};
+  shape.insert(shape.end(), sample.begin(), sample.end());
+  return shape;
+}
+
+Shape without_batch(const Shape& shape) { return Shape(shape.begin() + 1, shape.end()); }
+
+std::string describe(const Node& node) {
+  return "node " + node.name + " (" + node.op->type() + ")";
+}
+
+}  // namespace
+
+Model Model::clone() const {
+  Model copy;
+  copy.set_input(input_name_, input_shape_);
+  for (const Node& node : nodes_)
+    copy.add_node(node.name, make_op(node.op->type(), node.op->attributes()), node.inputs);
+  copy.output_name_ = output_name_;
+  for (const auto& p : parameters_) {
+    Parameter& target = copy.parameter(p->name);
+    target.value = p->value;
+    target.mask = p->mask;
+    target.trainable = p->trainable;
+  }
+  copy.metadata = metadata;
+  copy.rng_ = rng_;
+  return copy;
+}
+
+void Model::set_input(const std::string& name, const Shape& sample_shape) {
+  require(!name.empty(), "the model input needs a name");
+  require(nodes_.empty(), "the model input must be set before any node is added");
+  require(!sample_shape.empty(), "the model input needs a shape");
+  for (int64_t d : sample_shape)
+    require(d > 0, "the model input shape " + to_string(sample_shape) + " has a non-positive size");
+  input_name_ = name;
+  input_shape_ = sample_shape;
+}
+
+Node& Model::add_node(const std::string& name, std::unique_ptr<Op> op,
+                      std::vector<std::string> inputs) {
+  require(!input_shape_.empty(), "set the model input before adding node " + name);
+  require(!name.empty(), "every node needs a name");
+  require(op != nullptr, "node " + name + " has no op");
+  require(name != input_name_ && !node_index_.count(name),
+          "node name '" + name + "' is used twice");
+  if (inputs.empty()) inputs.push_back(nodes_.empty() ? input_name_ : nodes_.back().name);
+
+  Node node;
+  node.name = name;
+  node.op = std::move(op);
+  node.inputs = std::move(inputs);
+  try {
+    const int arity = node.op->arity();
+    const int given = static_cast<int>(node.inputs.size());
+    require(arity < 0 ? given >= 1 : given == arity,
+            "takes " + (arity < 0 ? std::string("at least 1") : std::to_string(arity)) +
+                " input(s), got " + std::to_string(given));
+    for (const auto& in : node.inputs)
+      require(in == input_name_ || node_index_.count(in),
+              "input '" + in + "' is not the model input or an earlier node");
+    const std::vector<Shape> shapes = input_shapes(node, 1);
+    node.output_shape = without_batch(node.op->output_shape(shapes));
+    std::vector<Parameter*> resolved;
+    for (const ParameterSpec& spec : node.op->parameter_specs(shapes)) {
+      Parameter p;
+      p.name = name + "." + spec.suffix;
+      p.value = Tensor(spec.shape);
+      p.trainable = spec.trainable;
+      node.parameters.push_back(p.name);
+      add_parameter(std::move(p));
+      resolved.push_back(parameter_index_.at(node.parameters.back()));
+    }
+    node_parameters_.push_back(std::move(resolved));
+  } catch (Error& e) {
+    throw e.add_context(describe(node));
+  }
+  node_index_[name] = static_cast<int>(nodes_.size());
+  nodes_.push_back(std::move(node));
+  return nodes_.back();
+}
+
+void Model::add_parameter(Parameter parameter) {
+  require(!parameter_index_.count(parameter.name),
+          "parameter '" + parameter.name + "' is defined twice");
+  parameters_.push_back(std::make_unique<Parameter>(std::move(parameter)));
+  parameter_index_[parameters_.back()->name] = parameters_.back().get();
+}
+
+void Model::set_output(const std::string& node_name) {
+  require(node_index_.count(node_name), "output '" + node_name + "' is not a node of the model");
+  output_name_ = node_name;
+}
+
+void Model::initialize(uint64_t seed) {
+  Rng rng(seed);
+  for (const Node& node : nodes_) {
+    const auto specs = node.op->parameter_specs(input_shapes(node, 1));
+    for (size_t i = 0; i < specs.size(); ++i) {
+      Tensor& value = parameter(node.parameters[i]).value;
+      const float bound = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(1, specs[i].fan_in)));
+      switch (specs[i].init) {
+        case Init::Zeros: value.fill(0.0f); break;
+        case Init::Ones: value.fill(1.0f); break;
+        // PyTorch's default for Linear/Conv: kaiming_uniform(a=sqrt(5)) gives the same
+        // bound 1/sqrt(fan_in) as its bias rule.
+        case Init::KaimingUniform:
+        case Init::BiasUniform:
+          for (float& v : value) v = rng.uniform(-bound, bound);
+          break;
+      }
+    }
+  }
+  for (auto& p : parameters_) p->apply_mask();
+}
+
+const std::string& Model::output_name() const {
+  if (!output_name_.empty()) return output_name_;
+  if (nodes_.empty()) throw Error::bad_input("the model has no nodes");
+  return nodes_.back().name;
+}
+
+Shape Model::output_shape() const { return node(output_name()).output_shape; }
+
+const Node& Model::node(const std::string& name) const {
+  auto it = node_index_.find(name);
+  if (it == node_index_.end()) throw Error::bad_input("no node named '" + name + "' in the model");
+  return nodes_[static_cast<size_t>(it->second)];
+}
+
+Node* Model::find_node(const std::string& name) {
+  auto it = node_index_.find(name);
+  return it == node_index_.end() ? nullptr : &nodes_[static_cast<size_t>(it->second)];
+}
+
+int Model::node_index(const std::string& name) const {
+  if (name == input_name_) return -1;
+  return node_index_.at(name);
+}
+
+std::vector<Shape> Model::input_shapes(const Node& node, int64_t batch) const {
+  std::vector<Shape> shapes;
+  for (const auto& in : node.inputs) {
+    const int idx = node_index(in);
+    shapes.push_back(with_batch(idx < 0 ? input_shape_ : nodes_[static_cast<size_t>(idx)].output_shape, batch));
+  }
+  return shapes;
+}
+
+Parameter& Model::parameter(const std::string& name) {
+  if (Parameter* p = find_parameter(name)) return *p;
+  throw Error::bad_input("no parameter named '" + name + "' in the model");
+}
+
+const Parameter& Model::parameter(const std::string& name) const {
+  if (const Parameter* p = find_parameter(name)) return *p;
+  throw Error::bad_input("no parameter named '" + name + "' in the model");
+}
+
+Parameter* Model::find_parameter(const std::string& name) {
+  auto it = parameter_index_.find(name);
+  return it == parameter_index_.end() ? nullptr : it->second;
+}
+
+const Parameter* Model::find_parameter(const std::string& name) const {
+  auto it = parameter_index_.find(name);
+  return it == parameter_index_.end() ? nullptr : it->second;
+}
+
+std::vector<Parameter*> Model::parameters() {
+  std::vector<Parameter*> list;
+  for (auto& p : parameters_) list.push_back(p.get());
+  return list;
+}
+
+std::vector<const Parameter*> Model::parameters() const {
+  std::vector<const Parameter*> list;
+  for (const auto& p : parameters_) list.push_back(p.get());
+  return list;
+}
+
+int64_t Model::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : parameters_)
+    if (p->trainable) n += p->value.numel();
+  return n;
+}
+
+int64_t Model::macs() const {
+  int64_t total = 0;
+  for (const Node& node : nodes_) total += node.op->macs(input_shapes(node, 1));
+  return total;
+}
+
+const Tensor& Model::forward(const Tensor& input, bool training) {
+  require(!nodes_.empty(), "the model has no nodes to run");
+  require(input.rank() == input_shape_.size() + 1 &&
+              without_batch(input.shape()) == input_shape_,
+          "input of shape " + to_string(input.shape()) + " does not match the model input " +
+              "[N, " + to_string(input_shape_).substr(1));
+  const int64_t batch = input.dim(0);
+  values_.resize(nodes_.size());
+  last_input_ = &input;
+  last_training_ = training;
+  const int out = node_index(output_name());
+  for (size_t i = 0; i <= static_cast<size_t>(out); ++i) {
+    Node& node = nodes_[i];
+    OpArgs args;
+    for (const auto& in : node.inputs) {
+      const int idx = node_index(in);
+      args.inputs.push_back(idx < 0 ? &input : &values_[static_cast<size_t>(idx)]);
+    }
+    args.params = node_parameters_[i];
+    args.training = training;
+    args.rng = &rng_;
+    try {
+      values_[i].resize(with_batch(node.output_shape, batch));
+      node.op->forward(args, values_[i]);
+    } catch (Error& e) {
+      throw e.add_context(describe(node));
+    }
+  }
+  return values_[static_cast<size_t>(out)];
+}
+
+void Model::backward(const Tensor& grad_output) {
+  require(last_input_ != nullptr, "backward needs a forward pass first");
+  const int out = node_index(output_name());
+  require(grad_output.shape() == values_[static_cast<size_t>(out)].shape(),
+          "output gradient of shape " + to_string(grad_output.shape()) +
+              " does not match the output " + to_string(values_[static_cast<size_t>(out)].shape()));
+  for (auto& p : parameters_)
+    if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
+
+  grads_.resize(nodes_.size());
+  scratch_.resize(4);
+  std::vector<char> has_grad(nodes_.size(), 0);
+  grads_[static_cast<size_t>(out)] = grad_output;
+  has_grad[static_cast<size_t>(out)] = 1;
+
+  for (int i = out; i >= 0; --i) {
+    if (!has_grad[static_cast<size_t>(i)]) continue;
+    Node& node = nodes_[static_cast<size_t>(i)];
+    OpArgs args;
+    std::vector<Tensor*> grad_inputs(node.inputs.size(), nullptr);
+    std::vector<std::pair<size_t, int>> to_add;  // (scratch slot, producer)
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      const int idx = node_index(node.inputs[j]);
+      args.inputs.push_back(idx < 0 ? last_input_ : &values_[static_cast<size_t>(idx)]);
+      if (idx < 0) continue;
+      if (!has_grad[static_cast<size_t>(idx)]) {
+        grad_inputs[j] = &grads_[static_cast<size_t>(idx)];
+        has_grad[static_cast<size_t>(idx)] = 1;
+      } else {
+        // A value with several consumers sums their gradients.
+        if (scratch_.size() <= to_add.size()) scratch_.resize(to_add.size() + 1);
+        grad_inputs[j] = &scratch_[to_add.size()];
+        to_add.emplace_back(to_add.size(), idx);
+      }
+    }
+    args.params = node_parameters_[static_cast<size_t>(i)];
+    args.training = last_training_;
+    args.rng = &rng_;
+    try {
+      node.op->backward(args, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)],
+                        grad_inputs);
+    } catch (Error& e) {
+      throw e.add_context(describe(node));
+    }
+    for (const auto& [slot, producer] : to_add)
+      grads_[static_cast<size_t>(producer)].flat() += scratch_[slot].flat();
+  }
+}
+
+void Model::zero_grad() {
+  for (auto& p : parameters_) {
+    if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
+    else p->grad.zero();
+  }
+}
+
+nlohmann::json Model::graph_json() const {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const Node& node : nodes_)
+    nodes.push_back({{"name", node.name},
+                     {"type", node.op->type()},
+                     {"inputs", node.inputs},
+                     {"attributes", node.op->attributes()}});
+  return {{"input", {{"name", input_name_}, {"shape", input_shape_}}},
+          {"nodes", nodes},
+          {"output", output_name()}};
+}
+
+Model Model::from_graph_json(const nlohmann::json& graph) {
+  require(graph.is_object(), "a graph description must be a JSON object");
+  require(graph.contains("input") && graph["input"].is_object() &&
+              graph["input"].contains("shape"),
+          "the graph needs \"input\": {\"name\": ..., \"shape\": [...]}");
+  require(graph.contains("nodes") && graph["nodes"].is_array() && !graph["nodes"].empty(),
+          "the graph needs a non-empty \"nodes\" list");
+  Model model;
+  try {
+    model.set_input(graph["input"].value("name", std::string("input")),
+                    graph["input"]["shape"].get<Shape>());
+    size_t position = 0;
+    for (const auto& entry : graph["nodes"]) {
+      ++position;
+      require(entry.is_object() && entry.contains("type") && entry["type"].is_string(),
+              "graph node " + std::to_string(position) + " needs a \"type\"");
+      const std::string type = entry["type"].get<std::string>();
+      const std::string name = entry.value("name", type + std::to_string(position));
+      auto inputs = entry.value("inputs", std::vector<std::string>{});
+      model.add_node(name, make_op(type, entry.value("attributes", nlohmann::json::object())),
+                     std::move(inputs));
+    }
+    if (graph.contains("output")) model.set_output(graph["output"].get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error::bad_input(std::string("malformed graph description: ") + e.what());
+  }
+  return model;
+}
+
+}  // namespace shrink
