@@ -1,0 +1,40 @@
+#include "shrink/io/model_file.hpp"
+
+#include "shrink/core/error.hpp"
+#include "shrink/io/container.hpp"
+
+#include <filesystem>
+
+namespace shrink {
+namespace {
+
+std::string extension_of(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext;
+}
+
+}  // namespace
+
+Model read_model(const std::string& path) {
+  const std::string ext = extension_of(path);
+  if (ext == ".shrk" || ext == ".safetensors") return load_model_shrk(path);
+  throw Error::bad_input("cannot read model file " + path +
+                         ": unknown extension '" + ext + "' (expected .shrk)");
+}
+
+void write_model(const Model& model, const std::string& path) {
+  const std::string ext = extension_of(path);
+  if (ext == ".shrk") return save_model(model, path);
+  throw Error::bad_input("cannot write model file " + path + ": unknown extension '" + ext +
+                         "' (expected .shrk)");
+}
+
+int64_t file_bytes(const std::string& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
+  if (error) throw Error::bad_input("cannot read the size of " + path + ": " + error.message());
+  return static_cast<int64_t>(size);
+}
+
+}  // namespace shrink

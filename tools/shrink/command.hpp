@@ -1,0 +1,48 @@
+#pragma once
+// What every subcommand shares: the common flags, logging set-up, the --report file and the
+// progress bar. Each subcommand lives in its own file and only parses flags, calls one library
+// job and prints its result.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace shrink::cli {
+
+struct CommonOptions {
+  int threads = 0;  // 0 = every core
+  uint64_t seed = 0;
+  bool verbose = false;
+  bool quiet = false;
+  std::string report_path;
+};
+
+// Adds --threads, --seed, -v/--verbose, -q/--quiet and --report to a subcommand.
+void add_common_options(CLI::App& command, CommonOptions& options);
+// Applies --threads and the log level; call first in every subcommand's callback.
+void apply_common_options(const CommonOptions& options);
+// Writes the JSON report to --report (atomically) when it was given.
+void write_report(const CommonOptions& options, const nlohmann::json& report);
+
+// A one-line progress bar on stderr, shown only when stderr is a terminal and not --quiet.
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, bool enabled);
+  ~ProgressBar();
+  void update(int64_t done, int64_t total, const std::string& suffix = "");
+
+ private:
+  std::string label_;
+  bool enabled_;
+  bool drawn_ = false;
+};
+bool progress_enabled(const CommonOptions& options);
+
+// Subcommands: each registers itself on the app.
+void register_train(CLI::App& app);
+void register_eval(CLI::App& app);
+void register_inspect(CLI::App& app);
+void register_compress(CLI::App& app);
+
+}  // namespace shrink::cli

@@ -1,0 +1,53 @@
+// The shrink command line: dispatches to one subcommand and turns every failure into one
+// "error: ..." line — exit 2 for bad input, 1 for an internal failure.
+#include "command.hpp"
+
+#include "shrink/core/error.hpp"
+#include "shrink/version.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <new>
+
+namespace {
+
+// One line per subcommand.
+const std::pair<const char*, void (*)(CLI::App&)> kCommands[] = {
+    {"train", shrink::cli::register_train},
+    {"eval", shrink::cli::register_eval},
+    {"inspect", shrink::cli::register_inspect},
+    {"compress", shrink::cli::register_compress},
+};
+
+int fail(const char* message, int code) {
+  std::fprintf(stderr, "error: %s\n", message);
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"shrink: make trained neural networks smaller, faster and cheaper to run"};
+  app.set_version_flag("--version", std::string("shrink ") + shrink::kVersion);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+  for (const auto& [name, add] : kCommands) add(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(e.what(), 2);
+  } catch (const shrink::Error& e) {
+    return fail(e.what(), e.kind() == shrink::Error::Kind::BadInput ? 2 : 1);
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory", 1);
+  } catch (const std::exception& e) {
+    return fail((std::string("internal failure: ") + e.what()).c_str(), 1);
+  }
+  return 0;
+}
