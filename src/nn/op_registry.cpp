@@ -25,6 +25,10 @@ const std::pair<const char*, Factory> kOps[] = {
     {"Dropout", ops::make_dropout},
     {"Add", ops::make_add},
     {"Softmax", ops::make_softmax},
+    {"Mul", ops::make_mul},
+    {"Sub", ops::make_sub},
+    {"Div", ops::make_div},
+    {"BroadcastAdd", ops::make_broadcast_add},
 };
 
 }  // namespace

@@ -22,5 +22,10 @@ std::unique_ptr<Op> make_flatten(const Json& attributes);
 std::unique_ptr<Op> make_dropout(const Json& attributes);
 std::unique_ptr<Op> make_add(const Json& attributes);
 std::unique_ptr<Op> make_softmax(const Json& attributes);
+// ONNX-semantics ops for the importer (numpy broadcasting, shape ops keeping the batch axis 0).
+std::unique_ptr<Op> make_mul(const Json& attributes);
+std::unique_ptr<Op> make_sub(const Json& attributes);
+std::unique_ptr<Op> make_div(const Json& attributes);
+std::unique_ptr<Op> make_broadcast_add(const Json& attributes);
 
 }  // namespace shrink::ops

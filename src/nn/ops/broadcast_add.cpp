@@ -1,0 +1,11 @@
+// BroadcastAdd: elementwise with numpy/ONNX broadcasting; see broadcast.hpp for its two forms.
+#include "nn/ops/broadcast.hpp"
+#include "nn/ops/ops.hpp"
+
+namespace shrink::ops {
+
+std::unique_ptr<Op> make_broadcast_add(const Json& attributes) {
+  return make_broadcast_binary(BinaryKind::Add, attributes);
+}
+
+}  // namespace shrink::ops

@@ -1,0 +1,11 @@
+// Mul: elementwise with numpy/ONNX broadcasting; see broadcast.hpp for its two forms.
+#include "nn/ops/broadcast.hpp"
+#include "nn/ops/ops.hpp"
+
+namespace shrink::ops {
+
+std::unique_ptr<Op> make_mul(const Json& attributes) {
+  return make_broadcast_binary(BinaryKind::Mul, attributes);
+}
+
+}  // namespace shrink::ops
