@@ -1,0 +1,58 @@
+#pragma once
+// A compression step rewrites a model. Pass::run is the non-virtual front door: it logs, times,
+// runs the pass's apply(), checks that the model still runs, and appends the pass's section to
+// the report. A pass author writes only apply().
+#include "shrink/data/dataset.hpp"
+#include "shrink/nn/model.hpp"
+#include "shrink/train/trainer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace shrink {
+
+struct PassContext {
+  const Dataset* train = nullptr;  // for fine-tuning and calibration; may be null
+  Model* teacher = nullptr;        // for distillation; may be null
+  TrainConfig finetune;            // defaults for passes that train
+  std::function<void(int64_t done, int64_t total, const std::string& what)> progress;
+  nlohmann::json sections = nlohmann::json::array();  // one report section per pass run
+};
+
+class Pass {
+ public:
+  virtual ~Pass() = default;
+  virtual std::string name() const = 0;  // dotted lowercase: "prune.magnitude"
+  virtual nlohmann::json options() const = 0;
+  void run(Model& model, PassContext& context);
+
+ private:
+  // Rewrites the model; returns the pass's own report fields.
+  virtual nlohmann::json apply(Model& model, PassContext& context) = 0;
+};
+
+// The pass registry: builds a pass from its name and JSON options; the error lists known names.
+std::unique_ptr<Pass> make_pass(const std::string& name, const nlohmann::json& options);
+std::vector<std::string> pass_names();
+
+// A recipe is a JSON list of passes, run in order:
+//   {"passes": [{"pass": "prune.magnitude", "sparsity": 0.9, "scope": "global"},
+//               {"pass": "train.finetune", "epochs": 2}]}
+class Recipe {
+ public:
+  static Recipe from_json(const nlohmann::json& json);
+  static Recipe from_file(const std::string& path);
+  void add(std::unique_ptr<Pass> pass) { passes_.push_back(std::move(pass)); }
+  bool empty() const { return passes_.empty(); }
+  nlohmann::json to_json() const;
+  void run(Model& model, PassContext& context) const;
+
+ private:
+  std::vector<std::unique_ptr<Pass>> passes_;
+};
+
+}  // namespace shrink

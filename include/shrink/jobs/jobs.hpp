@@ -1,0 +1,62 @@
+#pragma once
+// One function per user-level task. The CLI parses flags into these structs and prints the
+// returned report; tests and C++ users call the same functions in-process.
+#include "shrink/compress/pass.hpp"
+#include "shrink/train/trainer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+
+namespace shrink {
+
+// Callbacks for long work (all optional).
+struct JobObserver {
+  std::function<void(int64_t done, int64_t total, const std::string& what)> progress;
+  std::function<void(const EpochStats&)> epoch;
+};
+
+struct TrainJob {
+  std::string architecture = "lenet5";  // a built-in name or a .json graph file
+  nlohmann::json architecture_options = nlohmann::json::object();
+  std::string data = "fashion-mnist";
+  TrainConfig config;
+  std::string output;  // .shrk (or .onnx) path for the trained model
+  bool evaluate_test = true;
+};
+// Trains from scratch, evaluates on the test split and saves the model with its provenance.
+// Report: architecture, data, config, epochs[], test{...}, accuracy, train_samples_per_s,
+// parameters, macs, file_bytes, output.
+nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer = {});
+
+struct EvalJob {
+  std::string model;
+  std::string data = "fashion-mnist";
+  std::string split = "test";
+  int64_t batch_size = 256;
+};
+// Report: accuracy (0..1), top5_accuracy, loss, samples, seconds, samples_per_s,
+// per_class_accuracy, model, data, split.
+nlohmann::json run_eval_job(const EvalJob& job);
+
+struct InspectJob {
+  std::string model;
+};
+// Report: the model summary (per-layer shapes, parameters, non-zeros, encodings, bytes, MACs)
+// plus input shape, metadata and the table text under "table".
+nlohmann::json run_inspect_job(const InspectJob& job);
+
+struct CompressJob {
+  std::string model;
+  std::string output;
+  std::string data = "fashion-mnist";  // test split measures accuracy; train split fine-tunes
+  Recipe recipe;
+  TrainConfig finetune;  // defaults for fine-tuning passes
+  bool evaluate = true;
+};
+// Runs the recipe and saves the result. Report: accuracy_before, accuracy_after,
+// file_bytes_before, file_bytes_after, compression_ratio, sparsity, passes[], and more.
+nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer = {});
+
+}  // namespace shrink

@@ -1,0 +1,25 @@
+#pragma once
+// Which parameters compression acts on: the weight matrices and kernels of Linear, Conv2d and
+// MatMul nodes. Biases and normalization parameters are few and sensitive, so pruning and
+// quantization leave them alone.
+#include "shrink/nn/model.hpp"
+
+#include <vector>
+
+namespace shrink {
+
+std::vector<Parameter*> compressible_weights(Model& model);
+std::vector<const Parameter*> compressible_weights(const Model& model);
+
+struct SparsityStats {
+  int64_t weights = 0;  // elements of the compressible weights
+  int64_t zeros = 0;
+  double sparsity() const { return weights ? static_cast<double>(zeros) / weights : 0.0; }
+};
+SparsityStats weight_sparsity(const Model& model);
+
+// MACs of one forward pass when multiplications by zero weights are skipped: each node's dense
+// MACs scaled by the density of its weight.
+int64_t effective_macs(const Model& model);
+
+}  // namespace shrink

@@ -1,0 +1,66 @@
+// train.finetune: retrains a compressed model on the training data so it recovers the accuracy
+// the previous passes cost. Masks and other compression state are respected by the optimizer.
+#include "compress/pass_options.hpp"
+#include "compress/passes.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace shrink {
+namespace {
+
+class Finetune final : public Pass {
+ public:
+  explicit Finetune(const nlohmann::json& json) : overrides_(json.is_null() ? nlohmann::json::object() : json) {
+    // Validate now (a typo fails before any work); the values are resolved against the
+    // context's defaults when the pass runs.
+    PassOptions options(name(), overrides_);
+    require(options.get<int>("epochs", 1) >= 0, "pass train.finetune: epochs must be >= 0");
+    require(options.get<int64_t>("batch", 64) > 0, "pass train.finetune: batch must be > 0");
+    require(options.get<double>("lr", 0.01) > 0, "pass train.finetune: lr must be > 0");
+    options.get<double>("momentum", 0.9);
+    options.get<double>("weight_decay", 0.0);
+    options.get<bool>("nesterov", false);
+    options.get<std::string>("optimizer", "sgd");
+    options.get<std::string>("schedule", "constant");
+    options.finish();
+  }
+
+  std::string name() const override { return "train.finetune"; }
+  nlohmann::json options() const override { return overrides_; }
+
+ private:
+  nlohmann::json apply(Model& model, PassContext& context) override {
+    require(context.train != nullptr, "fine-tuning needs training data (pass --data)");
+    TrainConfig config = context.finetune;
+    config.epochs = overrides_.value("epochs", config.epochs);
+    config.batch_size = overrides_.value("batch", config.batch_size);
+    config.lr = overrides_.value("lr", config.lr);
+    config.momentum = overrides_.value("momentum", config.momentum);
+    config.weight_decay = overrides_.value("weight_decay", config.weight_decay);
+    config.nesterov = overrides_.value("nesterov", config.nesterov);
+    config.optimizer = overrides_.value("optimizer", config.optimizer);
+    config.schedule = overrides_.value("schedule", config.schedule);
+    nlohmann::json epochs = nlohmann::json::array();
+    if (config.epochs == 0) return {{"epochs", epochs}};
+    auto on_epoch = [&](const EpochStats& stats) {
+      spdlog::info("fine-tune epoch {}/{}: loss {:.4f}, train accuracy {:.2f}%", stats.epoch + 1,
+                   config.epochs, stats.train_loss, 100.0 * stats.train_accuracy);
+      epochs.push_back(stats.to_json());
+    };
+    auto on_progress = [&](int64_t done, int64_t total) {
+      if (context.progress) context.progress(done, total, "fine-tune");
+    };
+    train(model, *context.train, config, on_epoch, on_progress);
+    return {{"epochs", epochs}};
+  }
+
+  nlohmann::json overrides_;
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_finetune(const nlohmann::json& options) {
+  return std::make_unique<Finetune>(options);
+}
+
+}  // namespace shrink

@@ -1,0 +1,86 @@
+#include "shrink/compress/pass.hpp"
+
+#include "shrink/core/error.hpp"
+#include "shrink/core/file.hpp"
+#include "shrink/nn/weights.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace shrink {
+
+void Pass::run(Model& model, PassContext& context) {
+  spdlog::info("pass {} {}", name(), options().dump());
+  const auto start = std::chrono::steady_clock::now();
+  nlohmann::json section;
+  try {
+    section = apply(model, context);
+  } catch (Error& e) {
+    throw e.add_context("pass " + name());
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // A pass must leave a model that still runs; one sample is a cheap proof.
+  Shape probe_shape{1};
+  probe_shape.insert(probe_shape.end(), model.input_shape().begin(), model.input_shape().end());
+  try {
+    model.forward(Tensor(probe_shape), false);
+  } catch (Error& e) {
+    throw Error::internal("pass " + name() + " left a model that does not run: " + e.what());
+  }
+  if (!section.is_object()) section = nlohmann::json::object();
+  section["pass"] = name();
+  section["options"] = options();
+  section["seconds"] = seconds;
+  section["weight_sparsity_after"] = weight_sparsity(model).sparsity();
+  context.sections.push_back(section);
+  spdlog::info("pass {} done in {:.1f} s", name(), seconds);
+}
+
+Recipe Recipe::from_json(const nlohmann::json& json) {
+  require(json.is_object() && json.contains("passes") && json["passes"].is_array(),
+          "a recipe must be a JSON object with a \"passes\" list");
+  Recipe recipe;
+  size_t position = 0;
+  for (const auto& entry : json["passes"]) {
+    ++position;
+    require(entry.is_object() && entry.contains("pass") && entry["pass"].is_string(),
+            "recipe pass " + std::to_string(position) + " needs a \"pass\" name");
+    nlohmann::json options = entry;
+    options.erase("pass");
+    recipe.add(make_pass(entry["pass"].get<std::string>(), options));
+  }
+  return recipe;
+}
+
+Recipe Recipe::from_file(const std::string& path) {
+  const std::string text = read_file(path);
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error::bad_input("recipe " + path + " is not valid JSON: " + e.what());
+  }
+  try {
+    return from_json(json);
+  } catch (Error& e) {
+    throw e.add_context("recipe " + path);
+  }
+}
+
+nlohmann::json Recipe::to_json() const {
+  nlohmann::json passes = nlohmann::json::array();
+  for (const auto& pass : passes_) {
+    nlohmann::json entry = pass->options();
+    entry["pass"] = pass->name();
+    passes.push_back(entry);
+  }
+  return {{"passes", passes}};
+}
+
+void Recipe::run(Model& model, PassContext& context) const {
+  for (const auto& pass : passes_) pass->run(model, context);
+}
+
+}  // namespace shrink

@@ -1,0 +1,33 @@
+#include "compress/passes.hpp"
+#include "shrink/core/error.hpp"
+
+#include <utility>
+
+namespace shrink {
+namespace {
+
+using Factory = std::unique_ptr<Pass> (*)(const nlohmann::json&);
+
+// One line per pass.
+const std::pair<const char*, Factory> kPasses[] = {
+    {"prune.magnitude", make_magnitude_pruner},
+    {"train.finetune", make_finetune},
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_pass(const std::string& name, const nlohmann::json& options) {
+  for (const auto& [pass_name, factory] : kPasses)
+    if (name == pass_name) return factory(options);
+  std::string known;
+  for (const auto& entry : kPasses) known += (known.empty() ? "" : ", ") + std::string(entry.first);
+  throw Error::bad_input("unknown pass '" + name + "'; known passes: " + known);
+}
+
+std::vector<std::string> pass_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : kPasses) names.emplace_back(entry.first);
+  return names;
+}
+
+}  // namespace shrink

@@ -1,0 +1,11 @@
+#pragma once
+// Factories of the built-in passes, one per file under src/compress/; the registry table in
+// src/compress/pass_registry.cpp lists them by name.
+#include "shrink/compress/pass.hpp"
+
+namespace shrink {
+
+std::unique_ptr<Pass> make_magnitude_pruner(const nlohmann::json& options);
+std::unique_ptr<Pass> make_finetune(const nlohmann::json& options);
+
+}  // namespace shrink

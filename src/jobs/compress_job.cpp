@@ -1,0 +1,63 @@
+#include "jobs/job_support.hpp"
+#include "shrink/io/model_file.hpp"
+#include "shrink/jobs/jobs.hpp"
+#include "shrink/nn/weights.hpp"
+#include "shrink/train/evaluator.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace shrink {
+
+nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
+  check_output_path(job.output, job.model);
+  require(!job.recipe.empty(), "nothing to do: give a compression (--prune ...) or --recipe FILE");
+  Model model = read_model(job.model);
+  const int64_t bytes_before = file_bytes(job.model);
+
+  nlohmann::json report = {{"command", "compress"},
+                           {"model", job.model},
+                           {"output", job.output},
+                           {"data", job.data},
+                           {"recipe", job.recipe.to_json()}};
+  Dataset test_data;
+  if (job.evaluate) {
+    test_data = load_data_for_model(model, job.data, "test");
+    const Evaluation before = evaluate(model, test_data);
+    spdlog::info("accuracy before: {:.2f}%", 100.0 * before.accuracy);
+    report["accuracy_before"] = before.accuracy;
+    report["loss_before"] = before.loss;
+  }
+  report["macs_before"] = effective_macs(model);
+  report["sparsity_before"] = weight_sparsity(model).sparsity();
+
+  Dataset train_data = load_data_for_model(model, job.data, "train");
+  PassContext context;
+  context.train = &train_data;
+  context.finetune = job.finetune;
+  context.progress = observer.progress;
+  job.recipe.run(model, context);
+  report["passes"] = context.sections;
+
+  if (job.evaluate) {
+    const Evaluation after = evaluate(model, test_data);
+    spdlog::info("accuracy after: {:.2f}%", 100.0 * after.accuracy);
+    report["accuracy_after"] = after.accuracy;
+    report["loss_after"] = after.loss;
+    report["accuracy_change"] = after.accuracy - report["accuracy_before"].get<double>();
+  }
+  model.metadata["compression"] = {{"recipe", job.recipe.to_json()}, {"source", job.model}};
+  write_model(model, job.output);
+
+  const int64_t bytes_after = file_bytes(job.output);
+  const SparsityStats sparsity = weight_sparsity(model);
+  report["file_bytes_before"] = bytes_before;
+  report["file_bytes_after"] = bytes_after;
+  report["compression_ratio"] = static_cast<double>(bytes_before) / static_cast<double>(bytes_after);
+  report["sparsity"] = sparsity.sparsity();
+  report["weights"] = sparsity.weights;
+  report["zero_weights"] = sparsity.zeros;
+  report["macs_after"] = effective_macs(model);
+  return report;
+}
+
+}  // namespace shrink

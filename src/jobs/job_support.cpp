@@ -1,0 +1,41 @@
+#include "jobs/job_support.hpp"
+
+#include "shrink/core/error.hpp"
+
+#include <filesystem>
+
+namespace shrink {
+
+Dataset load_data_for_model(const Model& model, const std::string& spec, const std::string& split) {
+  Dataset data = load_dataset(spec, split);
+  if (model.metadata.contains("normalization"))
+    data.normalization = Normalization::from_json(model.metadata["normalization"]);
+  require(data.sample_shape == model.input_shape(),
+          "the model expects samples of shape " + to_string(model.input_shape()) + " but " +
+              data.name + " has samples of shape " + to_string(data.sample_shape));
+  const auto output = model.output_shape();
+  require(output.size() == 1 && output[0] >= data.num_classes,
+          "the model outputs " + to_string(output) + " per sample but " + data.name + " has " +
+              std::to_string(data.num_classes) + " classes");
+  return data;
+}
+
+void check_output_path(const std::string& output, const std::string& input) {
+  namespace fs = std::filesystem;
+  require(!output.empty(), "an output path is required (-o FILE.shrk)");
+  const std::string ext = fs::path(output).extension().string();
+  require(ext == ".shrk" || ext == ".onnx",
+          "output " + output + " must end in .shrk or .onnx");
+  const fs::path parent = fs::absolute(output).parent_path();
+  require(fs::is_directory(parent), "cannot write " + output + ": directory " + parent.string() +
+                                        " does not exist");
+  require(!fs::is_directory(output), "cannot write " + output + ": it is a directory");
+  if (!input.empty()) {
+    std::error_code error;
+    const bool same = fs::exists(output) && fs::equivalent(input, output, error);
+    require(!same && fs::absolute(input).lexically_normal() != fs::absolute(output).lexically_normal(),
+            "output " + output + " is the input model; choose another path (the input is never overwritten)");
+  }
+}
+
+}  // namespace shrink

@@ -1,0 +1,19 @@
+#pragma once
+// What several jobs share: datasets prepared for a model, and output-path checks done before
+// any long work so a typo does not cost a training run.
+#include "shrink/data/dataset.hpp"
+#include "shrink/nn/model.hpp"
+
+#include <string>
+
+namespace shrink {
+
+// Loads `spec`'s split with the model's normalization (from its metadata, if any) and checks
+// that the samples fit the model's input.
+Dataset load_data_for_model(const Model& model, const std::string& spec, const std::string& split);
+
+// Throws a bad-input error unless `output` can be written as a model: known extension, existing
+// directory, and not the same file as `input` (which is never overwritten).
+void check_output_path(const std::string& output, const std::string& input = "");
+
+}  // namespace shrink

@@ -1,0 +1,66 @@
+#include "jobs/job_support.hpp"
+#include "shrink/core/threading.hpp"
+#include "shrink/io/model_file.hpp"
+#include "shrink/jobs/jobs.hpp"
+#include "shrink/nn/architectures.hpp"
+#include "shrink/train/evaluator.hpp"
+#include "shrink/version.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace shrink {
+
+nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
+  check_output_path(job.output);
+  Dataset train_data = load_dataset(job.data, "train");
+
+  nlohmann::json options = job.architecture_options;
+  if (!options.is_object()) options = nlohmann::json::object();
+  if (!options.contains("seed")) options["seed"] = job.config.seed;
+  Model model = build_architecture(job.architecture, train_data.sample_shape,
+                                   train_data.num_classes, options);
+  spdlog::info("training {} ({} parameters, {} MACs per sample) on {} ({} samples)",
+               job.architecture, model.parameter_count(), model.macs(), train_data.name,
+               train_data.size());
+
+  nlohmann::json epochs = nlohmann::json::array();
+  auto on_epoch = [&](const EpochStats& stats) {
+    epochs.push_back(stats.to_json());
+    if (observer.epoch) observer.epoch(stats);
+  };
+  auto on_progress = [&](int64_t done, int64_t total) {
+    if (observer.progress) observer.progress(done, total, "train");
+  };
+  const TrainResult result = train(model, train_data, job.config, on_epoch, on_progress);
+
+  model.metadata["classes"] = train_data.class_names;
+  model.metadata["normalization"] = train_data.normalization.to_json();
+  model.metadata["dataset"] = job.data;
+  model.metadata["training"] = {{"config", job.config.to_json()},
+                                {"threads", num_threads()},
+                                {"producer", std::string(kProducerName) + " " + kVersion}};
+
+  nlohmann::json report = {{"command", "train"},
+                           {"architecture", job.architecture},
+                           {"data", job.data},
+                           {"config", job.config.to_json()},
+                           {"threads", num_threads()},
+                           {"epochs", epochs},
+                           {"train_samples_per_s", result.samples_per_s},
+                           {"train_seconds", result.seconds},
+                           {"parameters", model.parameter_count()},
+                           {"macs", model.macs()}};
+  if (job.evaluate_test) {
+    const Dataset test_data = load_data_for_model(model, job.data, "test");
+    const Evaluation evaluation = evaluate(model, test_data);
+    model.metadata["training"]["test_accuracy"] = evaluation.accuracy;
+    report["test"] = evaluation.to_json();
+    report["accuracy"] = evaluation.accuracy;
+  }
+  write_model(model, job.output);
+  report["output"] = job.output;
+  report["file_bytes"] = file_bytes(job.output);
+  return report;
+}
+
+}  // namespace shrink

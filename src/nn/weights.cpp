@@ -1,0 +1,59 @@
+#include "shrink/nn/weights.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace shrink {
+namespace {
+
+bool has_compressible_weight(const Node& node) {
+  const std::string type = node.op->type();
+  return type == "Linear" || type == "Conv2d" || type == "MatMul" || type == "ConvTranspose2d";
+}
+
+template <class ModelT, class ParameterT>
+std::vector<ParameterT*> collect(ModelT& model) {
+  std::vector<ParameterT*> weights;
+  for (const Node& node : model.nodes()) {
+    if (!has_compressible_weight(node)) continue;
+    for (const auto& name : node.parameters)
+      if (name == node.name + ".weight") weights.push_back(&model.parameter(name));
+  }
+  return weights;
+}
+
+}  // namespace
+
+std::vector<Parameter*> compressible_weights(Model& model) {
+  return collect<Model, Parameter>(model);
+}
+
+std::vector<const Parameter*> compressible_weights(const Model& model) {
+  return collect<const Model, const Parameter>(model);
+}
+
+SparsityStats weight_sparsity(const Model& model) {
+  SparsityStats stats;
+  for (const Parameter* p : compressible_weights(model)) {
+    stats.weights += p->value.numel();
+    stats.zeros += p->value.numel() - p->nonzeros();
+  }
+  return stats;
+}
+
+int64_t effective_macs(const Model& model) {
+  int64_t total = 0;
+  for (const Node& node : model.nodes()) {
+    const int64_t dense = node.op->macs(model.input_shapes(node, 1));
+    const Parameter* weight = has_compressible_weight(node) ? model.find_parameter(node.name + ".weight") : nullptr;
+    if (!weight || weight->value.numel() == 0) {
+      total += dense;
+      continue;
+    }
+    const double density = static_cast<double>(weight->nonzeros()) / weight->value.numel();
+    total += static_cast<int64_t>(std::llround(dense * density));
+  }
+  return total;
+}
+
+}  // namespace shrink

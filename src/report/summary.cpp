@@ -1,0 +1,135 @@
+#include "shrink/report/summary.hpp"
+
+#include "shrink/nn/weights.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace shrink {
+
+std::string format_count(double value) {
+  const char* units[] = {"", "K", "M", "G", "T"};
+  int unit = 0;
+  while (std::abs(value) >= 1000.0 && unit < 4) {
+    value /= 1000.0;
+    ++unit;
+  }
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, unit ? "%.1f%s" : "%.0f%s", value, units[unit]);
+  return buffer;
+}
+
+std::string format_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  int unit = 0;
+  while (bytes >= 1024.0 && unit < 3) {
+    bytes /= 1024.0;
+    ++unit;
+  }
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, unit ? "%.2f %s" : "%.0f %s", bytes, units[unit]);
+  return buffer;
+}
+
+ModelSummary summarize(const Model& model, const std::map<std::string, TensorStorage>& storage,
+                       int64_t file_bytes) {
+  ModelSummary summary;
+  summary.file_bytes = file_bytes;
+  for (const Node& node : model.nodes()) {
+    LayerSummary layer;
+    layer.name = node.name;
+    layer.type = node.op->type();
+    layer.output_shape = node.output_shape;
+    layer.macs = node.op->macs(model.input_shapes(node, 1));
+    double density = 1.0;
+    for (const auto& name : node.parameters) {
+      const Parameter& p = model.parameter(name);
+      if (p.trainable) {
+        layer.parameters += p.value.numel();
+        layer.nonzeros += p.nonzeros();
+      }
+      if (name == node.name + ".weight" && p.value.numel() > 0)
+        density = static_cast<double>(p.nonzeros()) / p.value.numel();
+      auto it = storage.find(name);
+      if (it != storage.end()) {
+        layer.encodings.push_back(it->second.encoding);
+        layer.bytes += it->second.bytes;
+      } else {
+        layer.encodings.push_back("dense");
+        layer.bytes += p.value.numel() * 4;
+      }
+    }
+    layer.effective_macs = static_cast<int64_t>(std::llround(layer.macs * density));
+    summary.parameters += layer.parameters;
+    summary.nonzeros += layer.nonzeros;
+    summary.macs += layer.macs;
+    summary.effective_macs += layer.effective_macs;
+    summary.tensor_bytes += layer.bytes;
+    summary.layers.push_back(std::move(layer));
+  }
+  summary.weight_sparsity = weight_sparsity(model).sparsity();
+  return summary;
+}
+
+nlohmann::json ModelSummary::to_json() const {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& l : layers)
+    rows.push_back({{"name", l.name},
+                    {"type", l.type},
+                    {"output_shape", l.output_shape},
+                    {"parameters", l.parameters},
+                    {"nonzeros", l.nonzeros},
+                    {"macs", l.macs},
+                    {"effective_macs", l.effective_macs},
+                    {"encodings", l.encodings},
+                    {"bytes", l.bytes}});
+  nlohmann::json json = {{"layers", rows},
+                         {"parameters", parameters},
+                         {"nonzeros", nonzeros},
+                         {"macs", macs},
+                         {"effective_macs", effective_macs},
+                         {"weight_sparsity", weight_sparsity},
+                         {"tensor_bytes", tensor_bytes}};
+  if (file_bytes > 0) json["file_bytes"] = file_bytes;
+  return json;
+}
+
+std::string ModelSummary::to_table() const {
+  std::ostringstream out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10s %10s %-22s %11s %10s\n", "layer",
+                "type", "output", "params", "nonzeros", "encoding", "bytes", "MACs");
+  out << line;
+  for (const auto& l : layers) {
+    std::string encodings;
+    for (const auto& e : l.encodings) {
+      if (encodings.find(e) != std::string::npos) continue;
+      encodings += (encodings.empty() ? "" : ",") + e;
+    }
+    if (encodings.empty()) encodings = "-";
+    std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10lld %10lld %-22s %11s %10s\n",
+                  l.name.c_str(), l.type.c_str(), to_string(l.output_shape).c_str(),
+                  static_cast<long long>(l.parameters), static_cast<long long>(l.nonzeros),
+                  encodings.c_str(), l.bytes ? format_bytes(static_cast<double>(l.bytes)).c_str() : "-",
+                  l.macs ? format_count(static_cast<double>(l.macs)).c_str() : "-");
+    out << line;
+  }
+  out << "\n";
+  std::snprintf(line, sizeof line,
+                "parameters %s (%s non-zero), weight sparsity %.1f%%, MACs %s (%s skipping zeros)\n",
+                format_count(static_cast<double>(parameters)).c_str(),
+                format_count(static_cast<double>(nonzeros)).c_str(), 100.0 * weight_sparsity,
+                format_count(static_cast<double>(macs)).c_str(),
+                format_count(static_cast<double>(effective_macs)).c_str());
+  out << line;
+  if (file_bytes > 0) {
+    std::snprintf(line, sizeof line, "file %s (tensors %s)\n",
+                  format_bytes(static_cast<double>(file_bytes)).c_str(),
+                  format_bytes(static_cast<double>(tensor_bytes)).c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+}  // namespace shrink

@@ -1,0 +1,97 @@
+// shrink compress: runs compression passes (flags or a JSON recipe) and saves the result.
+#include "command.hpp"
+
+#include "shrink/core/error.hpp"
+#include "shrink/jobs/jobs.hpp"
+
+#include <cstdio>
+#include <memory>
+
+namespace shrink::cli {
+namespace {
+
+struct CompressFlags {
+  CommonOptions common;
+  CompressJob job;
+  std::vector<std::string> prune;
+  std::string scope = "global";
+  std::string recipe_path;
+  int finetune_epochs = 0;
+};
+
+// "--prune magnitude:0.9" -> prune.magnitude with sparsity 0.9.
+nlohmann::json parse_prune(const std::string& spec, const std::string& scope) {
+  const auto colon = spec.find(':');
+  const std::string method = spec.substr(0, colon);
+  require(method == "magnitude", "--prune " + spec + ": unknown method '" + method +
+                                     "' (known: magnitude); write it as magnitude:SPARSITY");
+  require(colon != std::string::npos, "--prune " + spec + ": give a sparsity, e.g. magnitude:0.9");
+  double sparsity = 0;
+  try {
+    size_t used = 0;
+    sparsity = std::stod(spec.substr(colon + 1), &used);
+    require(used == spec.size() - colon - 1, "");
+  } catch (const std::exception&) {
+    throw Error::bad_input("--prune " + spec + ": sparsity must be a number in [0, 1)");
+  }
+  return {{"pass", "prune." + method}, {"sparsity", sparsity}, {"scope", scope}};
+}
+
+void run(CompressFlags& flags) {
+  apply_common_options(flags.common);
+  CompressJob& job = flags.job;
+  job.finetune.seed = flags.common.seed;
+  nlohmann::json recipe = {{"passes", nlohmann::json::array()}};
+  if (!flags.recipe_path.empty()) {
+    require(flags.prune.empty() && flags.finetune_epochs == 0,
+            "give either --recipe or --prune/--finetune-epochs, not both");
+    job.recipe = Recipe::from_file(flags.recipe_path);
+  } else {
+    for (const auto& spec : flags.prune) recipe["passes"].push_back(parse_prune(spec, flags.scope));
+    if (flags.finetune_epochs > 0)
+      recipe["passes"].push_back({{"pass", "train.finetune"}, {"epochs", flags.finetune_epochs}});
+    job.recipe = Recipe::from_json(recipe);
+  }
+
+  ProgressBar bar("compress", progress_enabled(flags.common));
+  JobObserver observer;
+  observer.progress = [&](int64_t done, int64_t total, const std::string&) { bar.update(done, total); };
+  const nlohmann::json report = run_compress_job(job, observer);
+  bar.update(0, 0);
+  write_report(flags.common, report);
+  if (report.contains("accuracy_before"))
+    std::printf("accuracy %.2f%% -> %.2f%% (%+.2f points)\n",
+                100.0 * report["accuracy_before"].get<double>(),
+                100.0 * report["accuracy_after"].get<double>(),
+                100.0 * report["accuracy_change"].get<double>());
+  std::printf("file %lld -> %lld bytes (%.2fx smaller), weight sparsity %.1f%%\nsaved %s\n",
+              report["file_bytes_before"].get<long long>(), report["file_bytes_after"].get<long long>(),
+              report["compression_ratio"].get<double>(), 100.0 * report["sparsity"].get<double>(),
+              job.output.c_str());
+}
+
+}  // namespace
+
+void register_compress(CLI::App& app) {
+  auto flags = std::make_shared<CompressFlags>();
+  CLI::App* cmd = app.add_subcommand("compress", "Compress a model: prune, fine-tune, and save it");
+  TrainConfig& f = flags->job.finetune;
+  f.lr = 0.001f;
+  f.momentum = 0.9f;
+  cmd->add_option("model", flags->job.model, "Model file (.shrk or .onnx)")->required();
+  cmd->add_option("-o,--output", flags->job.output, "Where to save the compressed model")->required();
+  cmd->add_option("--prune", flags->prune, "Pruning: magnitude:SPARSITY (e.g. magnitude:0.9)");
+  cmd->add_option("--scope", flags->scope, "Pruning threshold: one global threshold, or per layer")
+      ->check(CLI::IsMember({"global", "layer"}))->capture_default_str();
+  cmd->add_option("--finetune-epochs", flags->finetune_epochs, "Fine-tune this many epochs after compressing")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--finetune-lr", f.lr, "Fine-tuning learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", f.batch_size, "Fine-tuning batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--recipe", flags->recipe_path, "A JSON recipe: {\"passes\": [{\"pass\": ..., options}]}");
+  cmd->add_option("--data", flags->job.data, "Dataset for fine-tuning (train split) and accuracy (test split)")
+      ->capture_default_str();
+  add_common_options(*cmd, flags->common);
+  cmd->callback([flags] { run(*flags); });
+}
+
+}  // namespace shrink::cli

@@ -1,0 +1,90 @@
+// shrink train: trains a built-in or JSON-described architecture and saves it.
+#include "command.hpp"
+
+#include "shrink/jobs/jobs.hpp"
+#include "shrink/nn/architectures.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <memory>
+
+namespace shrink::cli {
+namespace {
+
+struct TrainFlags {
+  CommonOptions common;
+  TrainJob job;
+  std::vector<int64_t> hidden;
+  std::string architecture_options;
+};
+
+void run(TrainFlags& flags) {
+  apply_common_options(flags.common);
+  TrainJob& job = flags.job;
+  job.config.seed = flags.common.seed;
+  if (!flags.architecture_options.empty()) {
+    try {
+      job.architecture_options = nlohmann::json::parse(flags.architecture_options);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error::bad_input("--arch-options is not valid JSON: " + std::string(e.what()));
+    }
+  }
+  if (!flags.hidden.empty()) job.architecture_options["hidden"] = flags.hidden;
+
+  ProgressBar bar("train", progress_enabled(flags.common));
+  JobObserver observer;
+  observer.progress = [&](int64_t done, int64_t total, const std::string&) { bar.update(done, total); };
+  observer.epoch = [&](const EpochStats& s) {
+    bar.update(0, 0);
+    spdlog::info("epoch {}/{}: loss {:.4f}, train accuracy {:.2f}%{}, {:.0f} samples/s",
+                 s.epoch + 1, job.config.epochs, s.train_loss, 100.0 * s.train_accuracy,
+                 s.has_validation ? fmt::format(", validation accuracy {:.2f}%", 100.0 * s.validation_accuracy) : "",
+                 s.samples_per_s);
+  };
+  const nlohmann::json report = run_train_job(job, observer);
+  write_report(flags.common, report);
+  if (report.contains("accuracy"))
+    std::printf("test accuracy %.2f%% (loss %.4f) on %lld samples\n",
+                100.0 * report["accuracy"].get<double>(), report["test"]["loss"].get<double>(),
+                report["test"]["samples"].get<long long>());
+  std::printf("training throughput %.0f samples/s; saved %s (%lld bytes)\n",
+              report["train_samples_per_s"].get<double>(), job.output.c_str(),
+              report["file_bytes"].get<long long>());
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  std::string arch_help = "Architecture: a .json graph file or one of:";
+  for (const auto& a : list_architectures()) arch_help += "\n  " + a.name + ": " + a.description;
+  CLI::App* cmd = app.add_subcommand("train", "Train a model from scratch on a dataset");
+  TrainConfig& c = flags->job.config;
+  cmd->add_option("--arch", flags->job.architecture, arch_help)->capture_default_str();
+  cmd->add_option("--hidden", flags->hidden, "Hidden layer sizes for --arch mlp");
+  cmd->add_option("--arch-options", flags->architecture_options, "Architecture options as JSON");
+  cmd->add_option("--data", flags->job.data,
+                  "Dataset: fashion-mnist, fashion-mnist:DIR, mnist:DIR or csv:FILE[,label=COL][,header]")
+      ->capture_default_str();
+  cmd->add_option("--epochs", c.epochs, "Training epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--batch", c.batch_size, "Mini-batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--optimizer", c.optimizer, "sgd, adam or adamw")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+  cmd->add_option("--lr", c.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--momentum", c.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_flag("--nesterov", c.nesterov, "Nesterov momentum (SGD)");
+  cmd->add_option("--weight-decay", c.weight_decay, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--schedule", c.schedule, "Learning-rate schedule: constant, step or cosine")
+      ->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
+  cmd->add_option("--step-size", c.step_size, "Epochs between decays (--schedule step)")->check(CLI::PositiveNumber);
+  cmd->add_option("--gamma", c.gamma, "Decay factor (--schedule step)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--label-smoothing", c.label_smoothing, "Label smoothing in [0, 1)")->check(CLI::Range(0.0, 0.999));
+  cmd->add_option("--validation", c.validation_fraction,
+                  "Hold out this fraction of the training set for validation")->check(CLI::Range(0.0, 0.9));
+  cmd->add_option("-o,--output", flags->job.output, "Where to save the model (.shrk or .onnx)")->required();
+  add_common_options(*cmd, flags->common);
+  cmd->callback([flags] { run(*flags); });
+}
+
+}  // namespace shrink::cli
