@@ -29,6 +29,18 @@ const std::pair<const char*, Factory> kOps[] = {
     {"Sub", ops::make_sub},
     {"Div", ops::make_div},
     {"BroadcastAdd", ops::make_broadcast_add},
+    {"MatMul", ops::make_matmul},
+    {"Clip", ops::make_clip},
+    {"Hardsigmoid", ops::make_hardsigmoid},
+    {"Hardswish", ops::make_hardswish},
+    {"GlobalMaxPool", ops::make_global_max_pool},
+    {"LogSoftmax", ops::make_log_softmax},
+    {"Identity", ops::make_identity},
+    {"Reshape", ops::make_reshape},
+    {"Transpose", ops::make_transpose},
+    {"Squeeze", ops::make_squeeze},
+    {"Unsqueeze", ops::make_unsqueeze},
+    {"Concat", ops::make_concat},
 };
 
 }  // namespace

@@ -27,5 +27,17 @@ std::unique_ptr<Op> make_mul(const Json& attributes);
 std::unique_ptr<Op> make_sub(const Json& attributes);
 std::unique_ptr<Op> make_div(const Json& attributes);
 std::unique_ptr<Op> make_broadcast_add(const Json& attributes);
+std::unique_ptr<Op> make_matmul(const Json& attributes);
+std::unique_ptr<Op> make_clip(const Json& attributes);
+std::unique_ptr<Op> make_hardsigmoid(const Json& attributes);
+std::unique_ptr<Op> make_hardswish(const Json& attributes);
+std::unique_ptr<Op> make_global_max_pool(const Json& attributes);
+std::unique_ptr<Op> make_log_softmax(const Json& attributes);
+std::unique_ptr<Op> make_identity(const Json& attributes);
+std::unique_ptr<Op> make_reshape(const Json& attributes);
+std::unique_ptr<Op> make_transpose(const Json& attributes);
+std::unique_ptr<Op> make_squeeze(const Json& attributes);
+std::unique_ptr<Op> make_unsqueeze(const Json& attributes);
+std::unique_ptr<Op> make_concat(const Json& attributes);
 
 }  // namespace shrink::ops
