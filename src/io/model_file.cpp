@@ -2,6 +2,7 @@
 
 #include "shrink/core/error.hpp"
 #include "shrink/io/container.hpp"
+#include "shrink/io/onnx.hpp"
 
 #include <filesystem>
 
@@ -19,15 +20,17 @@ std::string extension_of(const std::string& path) {
 Model read_model(const std::string& path) {
   const std::string ext = extension_of(path);
   if (ext == ".shrk" || ext == ".safetensors") return load_model_shrk(path);
+  if (ext == ".onnx") return load_onnx(path);
   throw Error::bad_input("cannot read model file " + path +
-                         ": unknown extension '" + ext + "' (expected .shrk)");
+                         ": unknown extension '" + ext + "' (expected .shrk or .onnx)");
 }
 
 void write_model(const Model& model, const std::string& path) {
   const std::string ext = extension_of(path);
   if (ext == ".shrk") return save_model(model, path);
+  if (ext == ".onnx") return save_onnx(model, path);
   throw Error::bad_input("cannot write model file " + path + ": unknown extension '" + ext +
-                         "' (expected .shrk)");
+                         "' (expected .shrk or .onnx)");
 }
 
 int64_t file_bytes(const std::string& path) {

@@ -1,0 +1,39 @@
+#pragma once
+// ONNX in and out, through the official protobuf definitions.
+//
+// Import maps each ONNX operator onto a shrink op (Gemm -> Linear, Conv -> Conv2d, ...), turns
+// initializers into parameters named "<node>.<suffix>" and folds every subgraph that does not
+// depend on the input (Constant, Shape/Gather/Concat/Reshape arithmetic) at load time. The graph
+// must have exactly one non-initializer input, read batch-first: its first dimension is the
+// batch, the rest is the per-sample shape. Anything shrink cannot represent exactly is a
+// bad-input error naming the node, the operator and the opset; never a silent approximation.
+//
+// Export writes opset 13 (14 when a Hardswish needs it) with a dynamic batch dimension and
+// passes onnx::checker before a byte reaches the disk.
+#include "shrink/nn/model.hpp"
+
+#include <string>
+
+namespace shrink {
+
+// The opsets of the default ONNX domain the importer understands.
+inline constexpr int kOnnxMinOpset = 9;
+inline constexpr int kOnnxMaxOpset = 18;
+// The opset the exporter writes.
+inline constexpr int kOnnxExportOpset = 13;
+
+// Reads an .onnx file. The model's metadata records {"source": "onnx", "producer", "opset",
+// "onnx": {"input", "output", "ir_version"}, "normalization"} (pixels scaled to [0, 1] unless a
+// conversion set --mean/--std).
+Model load_onnx(const std::string& path);
+Model load_onnx_bytes(const std::string& bytes, const std::string& what,
+                      const std::string& base_dir = "");
+
+// Writes an .onnx file atomically (temporary file + rename) after onnx::checker accepts it.
+void save_onnx(const Model& model, const std::string& path);
+std::string save_onnx_bytes(const Model& model);
+
+// Runs onnx::checker::check_model on a file; a failure is a bad-input error with its reason.
+void check_onnx_file(const std::string& path);
+
+}  // namespace shrink

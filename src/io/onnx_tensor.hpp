@@ -1,0 +1,48 @@
+#pragma once
+// Conversions between ONNX TensorProto and shrink values, shared by the importer, the exporter
+// and the tensor-file reader. Internal to src/: protobuf never reaches a public header.
+#include "shrink/core/tensor.hpp"
+
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shrink::onnx_io {
+
+// A constant met while importing: an initializer, a Constant node or a folded subgraph.
+// Elements are kept as doubles, which hold every float32 and every integer a shape uses exactly.
+struct Constant {
+  bool is_integer = false;
+  Shape shape;
+  std::vector<double> values;
+  // Per element, true where the value stands for the batch size, unknown until run time (the
+  // Shape of a batch-first value). Empty when no element does.
+  std::vector<char> batch;
+
+  int64_t numel() const { return static_cast<int64_t>(values.size()); }
+  bool has_batch() const;
+  bool is_batch(int64_t i) const { return !batch.empty() && batch[static_cast<size_t>(i)]; }
+  Tensor to_tensor() const;
+  std::vector<int64_t> to_ints() const;
+};
+
+Constant float_constant(const Tensor& tensor);
+Constant int_constant(const std::vector<int64_t>& values, Shape shape);
+
+// Reads any numeric TensorProto. External data is read relative to `base_dir`; an empty
+// `base_dir` rejects it. `what` names the tensor in errors ("initializer fc.weight").
+Constant constant_from_proto(const onnx::TensorProto& proto, const std::string& base_dir,
+                             const std::string& what);
+// Reads a float32 TensorProto (the only element type shrink computes in).
+Tensor float_tensor_from_proto(const onnx::TensorProto& proto, const std::string& what);
+
+// Writes little-endian raw_data, the compact form every ONNX reader accepts.
+void float_tensor_to_proto(const Tensor& tensor, const std::string& name, onnx::TensorProto& proto);
+void int_tensor_to_proto(const std::vector<int64_t>& values, const Shape& shape,
+                         const std::string& name, onnx::TensorProto& proto);
+
+std::string data_type_name(int data_type);
+
+}  // namespace shrink::onnx_io
