@@ -8,7 +8,7 @@ packages=(build-essential cmake pkg-config libeigen3-dev libcli11-dev libspdlog-
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist)
 if [[ "${1:-}" == "--peers" ]]; then
-  packages+=(python3-torch libopenblas0-pthread python3-onnx python3-numpy nodejs npm)
+  packages+=(python3-torch libopenblas0-pthread python3-onnx python3-numpy nodejs npm time)
 fi
 
 missing=()
