@@ -61,6 +61,7 @@ void register_train(CLI::App& app) {
   for (const auto& a : list_architectures()) arch_help += "\n  " + a.name + ": " + a.description;
   CLI::App* cmd = app.add_subcommand("train", "Train a model from scratch on a dataset");
   TrainConfig& c = flags->job.config;
+  c.epochs = 10;
   cmd->add_option("--arch", flags->job.architecture, arch_help)->capture_default_str();
   cmd->add_option("--hidden", flags->hidden, "Hidden layer sizes for --arch mlp");
   cmd->add_option("--arch-options", flags->architecture_options, "Architecture options as JSON");

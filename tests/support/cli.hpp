@@ -1,0 +1,20 @@
+#pragma once
+// Runs the built `shrink` binary as a user would and captures what it prints.
+#include <string>
+#include <vector>
+
+namespace shrink::testing {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+CliResult run_cli(const std::vector<std::string>& args);
+
+// Writes a Fashion-MNIST subset (the first `train` and `test` samples of the real files, raw IDX)
+// into `dir`, for "--data fashion-mnist:DIR". Returns false when the real data is not installed.
+bool write_fashion_mnist_subset(const std::string& dir, int train, int test);
+
+}  // namespace shrink::testing
