@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <fstream>
+#include <functional>
 
 namespace shrink {
 namespace {
