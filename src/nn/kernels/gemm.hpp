@@ -1,0 +1,20 @@
+#pragma once
+// Single-threaded float GEMM on row-major matrices with leading dimensions. Callers split the
+// work across OpenMP threads themselves (Eigen is built with EIGEN_DONT_PARALLELIZE), which lets
+// them choose splits that keep results bit-identical for a given thread count.
+#include <cstdint>
+
+namespace shrink::kernels {
+
+// C[m, n] = op(A) * op(B), or C += op(A) * op(B) when `accumulate`.
+// op(A) is [m, k]: A is stored [m, k] (lda >= k), or [k, m] (lda >= m) when `transpose_a`.
+// op(B) is [k, n]: B is stored [k, n] (ldb >= n), or [n, k] (ldb >= k) when `transpose_b`.
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
+          int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc);
+
+// The obvious triple loop (double accumulator), to test gemm against.
+void gemm_reference(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
+                    const float* a, int64_t lda, const float* b, int64_t ldb, bool accumulate,
+                    float* c, int64_t ldc);
+
+}  // namespace shrink::kernels

@@ -1,0 +1,294 @@
+// Conv2d on NCHW input with OIHW weights [out, in/groups, kh, kw] (the ONNX/PyTorch layout).
+// Each sample is im2col + one GEMM per group; samples are split across OpenMP threads, each
+// with its own column buffer (kept in the op, so steady-state training allocates nothing).
+// The weight gradient is accumulated per thread and the partial sums are added in thread order,
+// so a given thread count always gives the same bits. 1x1 stride-1 unpadded convolutions skip
+// im2col: the input plane already is the column matrix.
+#include "nn/kernels/attributes.hpp"
+#include "nn/kernels/gemm.hpp"
+#include "nn/kernels/im2col.hpp"
+#include "nn/kernels/parallel.hpp"
+#include "nn/ops/ops.hpp"
+#include "shrink/core/error.hpp"
+#include "shrink/core/threading.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+
+namespace shrink::ops {
+namespace {
+
+using kernels::Pair;
+using Buffer = std::vector<float, Eigen::aligned_allocator<float>>;
+
+class Conv2d final : public Op {
+ public:
+  Conv2d(int64_t out_channels, Pair kernel, Pair stride, Pair padding, Pair dilation,
+         int64_t groups, bool bias)
+      : out_channels_(out_channels), kernel_(kernel), stride_(stride), padding_(padding),
+        dilation_(dilation), groups_(groups), bias_(bias) {}
+
+  std::string type() const override { return "Conv2d"; }
+
+  Shape output_shape(const std::vector<Shape>& inputs) const override {
+    require(inputs.size() == 1, "Conv2d takes 1 input, got " + std::to_string(inputs.size()));
+    const Shape& x = inputs[0];
+    require(x.size() == 4, "Conv2d expects an NCHW input of rank 4, got shape " + to_string(x));
+    require(x[1] > 0 && x[1] % groups_ == 0,
+            "Conv2d: input channels (" + std::to_string(x[1]) + " in shape " + to_string(x) +
+                ") must be a positive multiple of groups = " + std::to_string(groups_));
+    const kernels::Conv2dGeometry g = geometry(x);
+    require(g.out_h() > 0 && g.out_w() > 0,
+            "Conv2d: input of shape " + to_string(x) + " is smaller than the kernel " +
+                to_string({kernel_[0], kernel_[1]}) + " with dilation " +
+                to_string({dilation_[0], dilation_[1]}) + " and padding " +
+                to_string({padding_[0], padding_[1]}) + "; the output would be empty");
+    return {x[0], out_channels_, g.out_h(), g.out_w()};
+  }
+
+  std::vector<ParameterSpec> parameter_specs(const std::vector<Shape>& inputs) const override {
+    output_shape(inputs);
+    const int64_t in_per_group = inputs[0][1] / groups_;
+    const int64_t fan_in = in_per_group * kernel_[0] * kernel_[1];
+    std::vector<ParameterSpec> specs;
+    specs.push_back({"weight", {out_channels_, in_per_group, kernel_[0], kernel_[1]},
+                     Init::KaimingUniform, fan_in, true});
+    if (bias_) specs.push_back({"bias", {out_channels_}, Init::BiasUniform, fan_in, true});
+    return specs;
+  }
+
+  void forward(const OpArgs& args, Tensor& output) override {
+    const Tensor& x = *args.inputs.at(0);
+    const Shape out_shape = output_shape({x.shape()});
+    check_parameters(args, x.dim(1));
+    output.resize(out_shape);
+    const Sizes z = sizes(x.shape());
+    const float* w = args.params[0]->value.data();
+    const float* b = bias_ ? args.params[1]->value.data() : nullptr;
+    const float* xd = x.data();
+    float* yd = output.data();
+    const int threads = prepare_buffers(z, false);
+#pragma omp parallel num_threads(threads) if (z.batch_macs >= kernels::kParallelMacs)
+    {
+      const int t = omp_get_thread_num();
+      const auto [s0, s1] = kernels::thread_range(z.n, t, omp_get_num_threads());
+      float* buffer = columns_[static_cast<size_t>(t)].data();
+      for (int64_t s = s0; s < s1; ++s) {
+        const float* image = xd + s * z.image;
+        const float* cols = image;
+        if (!z.pointwise) {
+          kernels::im2col(z.g, image, buffer);
+          cols = buffer;
+        }
+        float* y = yd + s * out_channels_ * z.p;
+        for (int64_t o = 0; o < out_channels_; ++o)
+          std::fill(y + o * z.p, y + (o + 1) * z.p, b ? b[o] : 0.0f);
+        for (int64_t grp = 0; grp < groups_; ++grp)
+          kernels::gemm(false, false, z.og, z.p, z.k, w + grp * z.og * z.k, z.k,
+                        cols + grp * z.k * z.p, z.p, true, y + grp * z.og * z.p, z.p);
+      }
+    }
+  }
+
+  void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
+                const std::vector<Tensor*>& grad_inputs) override {
+    (void)output;
+    const Tensor& x = *args.inputs.at(0);
+    const Shape out_shape = output_shape({x.shape()});
+    check_parameters(args, x.dim(1));
+    require(grad_output.shape() == out_shape,
+            "Conv2d: output gradient of shape " + to_string(grad_output.shape()) +
+                " does not match the output " + to_string(out_shape));
+    Parameter& weight = *args.params[0];
+    Parameter* bias = bias_ ? args.params[1] : nullptr;
+    const bool weight_grad = weight.trainable;
+    const bool bias_grad = bias && bias->trainable;
+    require(!weight_grad || weight.grad.shape() == weight.value.shape(),
+            "Conv2d: the weight gradient is not allocated");
+    require(!bias_grad || bias->grad.shape() == bias->value.shape(),
+            "Conv2d: the bias gradient is not allocated");
+    Tensor* grad_x = grad_inputs.empty() ? nullptr : grad_inputs[0];
+    if (grad_x) grad_x->resize(x.shape());
+    if (!grad_x && !weight_grad && !bias_grad) return;
+
+    const Sizes z = sizes(x.shape());
+    const float* w = weight.value.data();
+    const float* xd = x.data();
+    const float* dyd = grad_output.data();
+    const int64_t weight_count = weight.value.numel();
+    const int threads = prepare_buffers(z, true);
+#pragma omp parallel num_threads(threads) if (z.batch_macs >= kernels::kParallelMacs)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const auto [s0, s1] = kernels::thread_range(z.n, t, nt);
+      float* buffer = columns_[static_cast<size_t>(t)].data();
+      float* dw = weight_partial_[static_cast<size_t>(t)].data();
+      float* db = bias_partial_[static_cast<size_t>(t)].data();
+      std::fill(dw, dw + weight_count, 0.0f);
+      std::fill(db, db + out_channels_, 0.0f);
+      for (int64_t s = s0; s < s1; ++s) {
+        const float* image = xd + s * z.image;
+        const float* dy = dyd + s * out_channels_ * z.p;
+        if (weight_grad) {
+          const float* cols = image;
+          if (!z.pointwise) {
+            kernels::im2col(z.g, image, buffer);
+            cols = buffer;
+          }
+          // dW_g[og, k] += dY_g[og, p] cols_g[k, p]^T
+          for (int64_t grp = 0; grp < groups_; ++grp)
+            kernels::gemm(false, true, z.og, z.k, z.p, dy + grp * z.og * z.p, z.p,
+                          cols + grp * z.k * z.p, z.p, true, dw + grp * z.og * z.k, z.k);
+        }
+        if (bias_grad) {
+          for (int64_t o = 0; o < out_channels_; ++o) {
+            const float* row = dy + o * z.p;
+            float sum = 0.0f;
+            for (int64_t i = 0; i < z.p; ++i) sum += row[i];
+            db[o] += sum;
+          }
+        }
+        if (grad_x) {
+          // dcols_g[k, p] = W_g[og, k]^T dY_g[og, p], then scattered back onto the image.
+          float* dx = grad_x->data() + s * z.image;
+          float* dcols = z.pointwise ? dx : buffer;
+          for (int64_t grp = 0; grp < groups_; ++grp)
+            kernels::gemm(true, false, z.k, z.p, z.og, w + grp * z.og * z.k, z.k,
+                          dy + grp * z.og * z.p, z.p, false, dcols + grp * z.k * z.p, z.p);
+          if (!z.pointwise) kernels::col2im(z.g, dcols, dx);
+        }
+      }
+#pragma omp barrier
+      // Each thread sums its slice of the partials in thread order: deterministic.
+      if (weight_grad) {
+        const auto [i0, i1] = kernels::thread_range(weight_count, t, nt);
+        float* grad = weight.grad.data();
+        for (int u = 0; u < nt; ++u) {
+          const float* part = weight_partial_[static_cast<size_t>(u)].data();
+          for (int64_t i = i0; i < i1; ++i) grad[i] += part[i];
+        }
+      }
+      if (bias_grad && t == 0) {
+        float* grad = bias->grad.data();
+        for (int u = 0; u < nt; ++u) {
+          const float* part = bias_partial_[static_cast<size_t>(u)].data();
+          for (int64_t o = 0; o < out_channels_; ++o) grad[o] += part[o];
+        }
+      }
+    }
+  }
+
+  int64_t macs(const std::vector<Shape>& inputs) const override {
+    const Shape out = output_shape(inputs);
+    const int64_t per_output = inputs[0][1] / groups_ * kernel_[0] * kernel_[1];
+    return out[0] * out[1] * out[2] * out[3] * per_output;
+  }
+
+  nlohmann::json attributes() const override {
+    return {{"out_channels", out_channels_},        {"kernel_size", kernels::pair_json(kernel_)},
+            {"stride", kernels::pair_json(stride_)}, {"padding", kernels::pair_json(padding_)},
+            {"dilation", kernels::pair_json(dilation_)}, {"groups", groups_},
+            {"bias", bias_}};
+  }
+
+ private:
+  struct Sizes {
+    kernels::Conv2dGeometry g;
+    int64_t n = 0, image = 0, p = 0, k = 0, og = 0;
+    int64_t batch_macs = 0;
+    bool pointwise = false;
+  };
+
+  kernels::Conv2dGeometry geometry(const Shape& x) const {
+    kernels::Conv2dGeometry g;
+    g.channels = x[1];
+    g.height = x[2];
+    g.width = x[3];
+    g.kernel_h = kernel_[0];
+    g.kernel_w = kernel_[1];
+    g.stride_h = stride_[0];
+    g.stride_w = stride_[1];
+    g.pad_h = padding_[0];
+    g.pad_w = padding_[1];
+    g.dilation_h = dilation_[0];
+    g.dilation_w = dilation_[1];
+    return g;
+  }
+
+  Sizes sizes(const Shape& x) const {
+    Sizes z;
+    z.g = geometry(x);
+    z.n = x[0];
+    z.image = x[1] * x[2] * x[3];
+    z.p = z.g.out_h() * z.g.out_w();
+    z.k = x[1] / groups_ * kernel_[0] * kernel_[1];
+    z.og = out_channels_ / groups_;
+    z.batch_macs = z.n * out_channels_ * z.p * z.k;
+    z.pointwise = kernel_[0] == 1 && kernel_[1] == 1 && stride_[0] == 1 && stride_[1] == 1 &&
+                  padding_[0] == 0 && padding_[1] == 0;
+    return z;
+  }
+
+  // Grows the per-thread buffers (never shrinks them) and returns the thread count to use.
+  int prepare_buffers(const Sizes& z, bool for_backward) {
+    const int threads = std::max(1, num_threads());
+    const auto size = static_cast<size_t>(threads);
+    if (columns_.size() < size) columns_.resize(size);
+    const size_t column_floats = z.pointwise ? 0 : static_cast<size_t>(z.g.column_rows() * z.p);
+    for (auto& b : columns_)
+      if (b.size() < column_floats) b.resize(column_floats);
+    if (for_backward) {
+      if (weight_partial_.size() < size) weight_partial_.resize(size);
+      if (bias_partial_.size() < size) bias_partial_.resize(size);
+      const auto weight_floats = static_cast<size_t>(out_channels_ * z.k);
+      for (auto& b : weight_partial_)
+        if (b.size() < weight_floats) b.resize(weight_floats);
+      for (auto& b : bias_partial_)
+        if (b.size() < static_cast<size_t>(out_channels_))
+          b.resize(static_cast<size_t>(out_channels_));
+    }
+    return threads;
+  }
+
+  void check_parameters(const OpArgs& args, int64_t in_channels) const {
+    require(args.params.size() == (bias_ ? 2u : 1u),
+            "Conv2d: expected " + std::to_string(bias_ ? 2 : 1) + " parameters, got " +
+                std::to_string(args.params.size()));
+    const Shape expected{out_channels_, in_channels / groups_, kernel_[0], kernel_[1]};
+    require(args.params[0]->value.shape() == expected,
+            "Conv2d: weight of shape " + to_string(args.params[0]->value.shape()) +
+                " does not match [out, in/groups, kh, kw] = " + to_string(expected));
+    require(!bias_ || args.params[1]->value.shape() == Shape{out_channels_},
+            "Conv2d: bias of shape " + to_string(args.params[1]->value.shape()) +
+                " does not match [" + std::to_string(out_channels_) + "]");
+  }
+
+  int64_t out_channels_;
+  Pair kernel_, stride_, padding_, dilation_;
+  int64_t groups_;
+  bool bias_;
+  // Per-thread scratch, reused across calls.
+  std::vector<Buffer> columns_, weight_partial_, bias_partial_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_conv2d(const Json& attributes) {
+  const std::string op = "Conv2d";
+  kernels::check_attribute_keys(attributes, op,
+                                {"out_channels", "kernel_size", "stride", "padding", "dilation",
+                                 "groups", "bias"});
+  const int64_t out = kernels::read_int(attributes, op, "out_channels", std::nullopt, 1);
+  const Pair kernel = kernels::read_pair(attributes, op, "kernel_size", std::nullopt, 1);
+  const Pair stride = kernels::read_pair(attributes, op, "stride", Pair{1, 1}, 1);
+  const Pair padding = kernels::read_pair(attributes, op, "padding", Pair{0, 0}, 0);
+  const Pair dilation = kernels::read_pair(attributes, op, "dilation", Pair{1, 1}, 1);
+  const int64_t groups = kernels::read_int(attributes, op, "groups", 1, 1);
+  const bool bias = kernels::read_bool(attributes, op, "bias", true);
+  require(out % groups == 0, "Conv2d: out_channels = " + std::to_string(out) +
+                                 " must be a multiple of groups = " + std::to_string(groups));
+  return std::make_unique<Conv2d>(out, kernel, stride, padding, dilation, groups, bias);
+}
+
+}  // namespace shrink::ops

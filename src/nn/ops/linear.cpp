@@ -1,0 +1,156 @@
+// Linear: y = x W^T + b with W stored [out, in] like PyTorch, so ONNX/PyTorch weights copy in
+// without a transpose. Eigen runs single-threaded, so the batch (forward, input gradient) or the
+// output rows (weight gradient) are split across OpenMP threads; no split mixes partial sums of
+// different threads, so results are the same for any thread count.
+#include "nn/kernels/attributes.hpp"
+#include "nn/kernels/gemm.hpp"
+#include "nn/kernels/parallel.hpp"
+#include "nn/ops/ops.hpp"
+#include "shrink/core/error.hpp"
+#include "shrink/core/threading.hpp"
+
+#include <omp.h>
+
+namespace shrink::ops {
+namespace {
+
+class Linear final : public Op {
+ public:
+  Linear(int64_t out_features, bool bias) : out_features_(out_features), bias_(bias) {}
+
+  std::string type() const override { return "Linear"; }
+
+  Shape output_shape(const std::vector<Shape>& inputs) const override {
+    require(inputs.size() == 1,
+            "Linear takes 1 input, got " + std::to_string(inputs.size()));
+    const Shape& x = inputs[0];
+    require(x.size() == 2 && x[1] > 0,
+            "Linear expects an input of shape [N, in_features] (add a Flatten before it), got " +
+                to_string(x));
+    return {x[0], out_features_};
+  }
+
+  std::vector<ParameterSpec> parameter_specs(const std::vector<Shape>& inputs) const override {
+    const Shape out = output_shape(inputs);
+    (void)out;
+    const int64_t in = inputs[0][1];
+    std::vector<ParameterSpec> specs;
+    specs.push_back({"weight", {out_features_, in}, Init::KaimingUniform, in, true});
+    if (bias_) specs.push_back({"bias", {out_features_}, Init::BiasUniform, in, true});
+    return specs;
+  }
+
+  void forward(const OpArgs& args, Tensor& output) override {
+    const Tensor& x = *args.inputs.at(0);
+    const int64_t n = x.dim(0), in = x.dim(1), out = out_features_;
+    check_parameters(args, in);
+    output.resize({n, out});
+    const float* w = args.params[0]->value.data();
+    const float* b = bias_ ? args.params[1]->value.data() : nullptr;
+    const float* xd = x.data();
+    float* yd = output.data();
+    const int threads = num_threads();
+#pragma omp parallel num_threads(threads) if (n * in * out >= kernels::kParallelMacs)
+    {
+      const auto [r0, r1] = kernels::thread_range(n, omp_get_thread_num(), omp_get_num_threads());
+      if (r1 > r0) {
+        // The bias is written first and the product accumulated onto it: no extra pass.
+        for (int64_t r = r0; r < r1; ++r) {
+          float* row = yd + r * out;
+          for (int64_t o = 0; o < out; ++o) row[o] = b ? b[o] : 0.0f;
+        }
+        kernels::gemm(false, true, r1 - r0, out, in, xd + r0 * in, in, w, in, true,
+                      yd + r0 * out, out);
+      }
+    }
+  }
+
+  void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
+                const std::vector<Tensor*>& grad_inputs) override {
+    (void)output;
+    const Tensor& x = *args.inputs.at(0);
+    const int64_t n = x.dim(0), in = x.dim(1), out = out_features_;
+    check_parameters(args, in);
+    require(grad_output.shape() == Shape{n, out},
+            "Linear: output gradient of shape " + to_string(grad_output.shape()) +
+                " does not match the output [" + std::to_string(n) + ", " +
+                std::to_string(out) + "]");
+    Parameter& weight = *args.params[0];
+    Parameter* bias = bias_ ? args.params[1] : nullptr;
+    Tensor* grad_x = grad_inputs.empty() ? nullptr : grad_inputs[0];
+    if (grad_x) grad_x->resize(x.shape());
+    const bool weight_grad = weight.trainable;
+    const bool bias_grad = bias && bias->trainable;
+    require(!weight_grad || weight.grad.shape() == weight.value.shape(),
+            "Linear: the weight gradient is not allocated");
+    require(!bias_grad || bias->grad.shape() == bias->value.shape(),
+            "Linear: the bias gradient is not allocated");
+
+    const float* dy = grad_output.data();
+    const float* xd = x.data();
+    const float* w = weight.value.data();
+    const int threads = num_threads();
+#pragma omp parallel num_threads(threads) if (n * in * out >= kernels::kParallelMacs)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      if (grad_x) {
+        // dX[n, in] = dY[n, out] W[out, in], split by batch rows.
+        const auto [r0, r1] = kernels::thread_range(n, t, nt);
+        if (r1 > r0)
+          kernels::gemm(false, false, r1 - r0, in, out, dy + r0 * out, out, w, in, false,
+                        grad_x->data() + r0 * in, in);
+      }
+      // dW[out, in] += dY^T X and db += column sums of dY, split by output rows.
+      const auto [o0, o1] = kernels::thread_range(out, t, nt);
+      if (o1 > o0) {
+        if (weight_grad)
+          kernels::gemm(true, false, o1 - o0, in, n, dy + o0, out, xd, in, true,
+                        weight.grad.data() + o0 * in, in);
+        if (bias_grad) {
+          float* db = bias->grad.data();
+          for (int64_t r = 0; r < n; ++r) {
+            const float* row = dy + r * out;
+            for (int64_t o = o0; o < o1; ++o) db[o] += row[o];
+          }
+        }
+      }
+    }
+  }
+
+  int64_t macs(const std::vector<Shape>& inputs) const override {
+    const Shape out = output_shape(inputs);
+    return out[0] * out[1] * inputs[0][1];
+  }
+
+  nlohmann::json attributes() const override {
+    return {{"out_features", out_features_}, {"bias", bias_}};
+  }
+
+ private:
+  void check_parameters(const OpArgs& args, int64_t in) const {
+    require(args.params.size() == (bias_ ? 2u : 1u),
+            "Linear: expected " + std::to_string(bias_ ? 2 : 1) + " parameters, got " +
+                std::to_string(args.params.size()));
+    require(args.params[0]->value.shape() == Shape{out_features_, in},
+            "Linear: weight of shape " + to_string(args.params[0]->value.shape()) +
+                " does not match [out_features, in_features] = [" +
+                std::to_string(out_features_) + ", " + std::to_string(in) + "]");
+    require(!bias_ || args.params[1]->value.shape() == Shape{out_features_},
+            "Linear: bias of shape " + to_string(args.params[1]->value.shape()) +
+                " does not match [" + std::to_string(out_features_) + "]");
+  }
+
+  int64_t out_features_;
+  bool bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_linear(const Json& attributes) {
+  kernels::check_attribute_keys(attributes, "Linear", {"out_features", "bias"});
+  const int64_t out = kernels::read_int(attributes, "Linear", "out_features", std::nullopt, 1);
+  const bool bias = kernels::read_bool(attributes, "Linear", "bias", true);
+  return std::make_unique<Linear>(out, bias);
+}
+
+}  // namespace shrink::ops
