@@ -1,4 +1,5 @@
 #include "jobs/job_support.hpp"
+#include "shrink/core/error.hpp"
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/weights.hpp"
