@@ -41,6 +41,7 @@ const std::pair<const char*, Factory> kOps[] = {
     {"Squeeze", ops::make_squeeze},
     {"Unsqueeze", ops::make_unsqueeze},
     {"Concat", ops::make_concat},
+    {"ConvTranspose2d", ops::make_conv_transpose2d},
 };
 
 }  // namespace

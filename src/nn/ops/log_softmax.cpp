@@ -33,7 +33,9 @@ class LogSoftmax final : public Op {
       const ConstSliceMap in(x.data() + offset, l.axis, l.inner);
       SliceMap out(output.data() + offset, l.axis, l.inner);
       out = in.rowwise() - in.colwise().maxCoeff();
-      out.rowwise() -= out.exp().colwise().sum().log();
+      // Evaluated before subtracting: the expression reads `out` itself.
+      const Eigen::Array<float, 1, Eigen::Dynamic> log_sum = out.exp().colwise().sum().log();
+      out.rowwise() -= log_sum;
     });
   }
 
@@ -52,7 +54,8 @@ class LogSoftmax final : public Op {
       const ConstSliceMap y(output.data() + offset, l.axis, l.inner);
       const ConstSliceMap gy(grad_output.data() + offset, l.axis, l.inner);
       SliceMap g(gx.data() + offset, l.axis, l.inner);
-      g = gy - y.exp().rowwise() * gy.colwise().sum();
+      const Eigen::Array<float, 1, Eigen::Dynamic> sum = gy.colwise().sum();
+      g = gy - y.exp().rowwise() * sum;
     });
   }
 

@@ -39,5 +39,6 @@ std::unique_ptr<Op> make_transpose(const Json& attributes);
 std::unique_ptr<Op> make_squeeze(const Json& attributes);
 std::unique_ptr<Op> make_unsqueeze(const Json& attributes);
 std::unique_ptr<Op> make_concat(const Json& attributes);
+std::unique_ptr<Op> make_conv_transpose2d(const Json& attributes);
 
 }  // namespace shrink::ops

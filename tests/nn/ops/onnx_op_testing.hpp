@@ -1,0 +1,77 @@
+#pragma once
+// Helpers of the tests of the ONNX-semantics ops: run an op once, fill tensors, catch the
+// message of an expected error.
+#include "shrink/core/error.hpp"
+#include "shrink/core/random.hpp"
+#include "shrink/nn/gradient_check.hpp"
+#include "shrink/nn/op.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace shrink::testing {
+
+inline Tensor random_tensor(const Shape& shape, uint64_t seed, float low = -1.0f,
+                            float high = 1.0f) {
+  Rng rng(seed);
+  Tensor t(shape);
+  for (float& v : t) v = rng.uniform(low, high);
+  return t;
+}
+
+inline Parameter make_parameter(const std::string& name, Tensor value, bool trainable) {
+  Parameter p;
+  p.name = name;
+  p.grad = Tensor(value.shape());
+  p.value = std::move(value);
+  p.trainable = trainable;
+  return p;
+}
+
+// One forward pass; the output is sized by the op's own output_shape.
+inline Tensor run_op(Op& op, const std::vector<Tensor>& inputs,
+                     std::vector<Parameter*> params = {}) {
+  std::vector<Shape> shapes;
+  OpArgs args;
+  for (const Tensor& t : inputs) {
+    shapes.push_back(t.shape());
+    args.inputs.push_back(&t);
+  }
+  args.params = std::move(params);
+  Tensor out(op.output_shape(shapes));
+  op.forward(args, out);
+  return out;
+}
+
+inline void expect_values(const Tensor& t, const Shape& shape, const std::vector<float>& expected,
+                          float tolerance = 1e-5f) {
+  ASSERT_EQ(t.shape(), shape);
+  ASSERT_EQ(t.numel(), static_cast<int64_t>(expected.size()));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    EXPECT_NEAR(t[i], expected[static_cast<size_t>(i)], tolerance) << "element " << i;
+}
+
+// The message of the shrink::Error `body` throws; fails the test if it throws nothing.
+inline std::string error_message(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a shrink::Error";
+  return "";
+}
+
+inline void expect_round_trip(const std::string& type, const nlohmann::json& attributes) {
+  const auto op = make_op(type, attributes);
+  EXPECT_EQ(op->type(), type);
+  const auto again = make_op(type, op->attributes());
+  EXPECT_EQ(again->attributes(), op->attributes()) << type << " " << attributes.dump();
+}
+
+inline constexpr double kGradientTolerance = 1e-2;
+
+}  // namespace shrink::testing
