@@ -244,7 +244,6 @@ void Model::backward(const Tensor& grad_output) {
     if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
 
   grads_.resize(nodes_.size());
-  scratch_.resize(4);
   std::vector<char> has_grad(nodes_.size(), 0);
   grads_[static_cast<size_t>(out)] = grad_output;
   has_grad[static_cast<size_t>(out)] = 1;
@@ -255,6 +254,8 @@ void Model::backward(const Tensor& grad_output) {
     OpArgs args;
     std::vector<Tensor*> grad_inputs(node.inputs.size(), nullptr);
     std::vector<std::pair<size_t, int>> to_add;  // (scratch slot, producer)
+    // Sized up front: grad_inputs keeps pointers into scratch_.
+    if (scratch_.size() < node.inputs.size()) scratch_.resize(node.inputs.size());
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const int idx = node_index(node.inputs[j]);
       args.inputs.push_back(idx < 0 ? last_input_ : &values_[static_cast<size_t>(idx)]);
@@ -264,7 +265,6 @@ void Model::backward(const Tensor& grad_output) {
         has_grad[static_cast<size_t>(idx)] = 1;
       } else {
         // A value with several consumers sums their gradients.
-        if (scratch_.size() <= to_add.size()) scratch_.resize(to_add.size() + 1);
         grad_inputs[j] = &scratch_[to_add.size()];
         to_add.emplace_back(to_add.size(), idx);
       }

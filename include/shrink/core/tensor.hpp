@@ -4,6 +4,7 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <initializer_list>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,21 @@ using VectorMap = Eigen::Map<Eigen::VectorXf, Eigen::Unaligned>;
 using ConstVectorMap = Eigen::Map<const Eigen::VectorXf, Eigen::Unaligned>;
 
 int64_t element_count(const Shape& shape);
+
+// 64-byte aligned storage (a cache line, an AVX-512 register) whatever flags a user compiles
+// with, so buffers allocated in the library may be freed in user code and vice versa.
+template <class T>
+struct CacheAlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  CacheAlignedAllocator() = default;
+  template <class U>
+  CacheAlignedAllocator(const CacheAlignedAllocator<U>&) noexcept {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+  void deallocate(T* p, size_t) noexcept { ::operator delete(p, kAlignment); }
+  template <class U>
+  bool operator==(const CacheAlignedAllocator<U>&) const noexcept { return true; }
+};
 std::string to_string(const Shape& shape);  // "[64, 1, 28, 28]"
 
 class Tensor {
@@ -56,7 +72,7 @@ class Tensor {
 
  private:
   Shape shape_;
-  std::vector<float, Eigen::aligned_allocator<float>> data_;
+  std::vector<float, CacheAlignedAllocator<float>> data_;
 };
 
 }  // namespace shrink
