@@ -1,0 +1,268 @@
+#include "shrink/train/trainer.hpp"
+
+#include "shrink/core/error.hpp"
+#include "shrink/nn/loss.hpp"
+#include "shrink/train/evaluator.hpp"
+#include "shrink/train/optimizer.hpp"
+#include "shrink/train/schedule.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <sstream>
+
+namespace shrink {
+namespace {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Whether sample i's first largest logit is its label (the evaluator's top-1 rule).
+int64_t count_correct(const Tensor& logits, const std::vector<int32_t>& labels) {
+  const int64_t classes = logits.dim(1);
+  int64_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const float* row = logits.data() + static_cast<int64_t>(i) * classes;
+    int64_t best = 0;
+    for (int64_t j = 1; j < classes; ++j)
+      if (row[j] > row[best]) best = j;
+    correct += best == labels[i] && !std::isnan(row[best]);
+  }
+  return correct;
+}
+
+Json schedule_options(const TrainConfig& c) {
+  if (c.schedule == "step") return {{"step_size", c.step_size}, {"gamma", c.gamma}};
+  if (c.schedule == "cosine") return {{"min_lr", c.min_lr}};
+  return Json::object();
+}
+
+std::string format_float(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+}  // namespace
+
+// --- TrainConfig ----------------------------------------------------------------------------
+
+void TrainConfig::validate() const {
+  require(epochs >= 0, "epochs must be non-negative, got " + std::to_string(epochs));
+  require(batch_size > 0, "the batch size must be positive, got " + std::to_string(batch_size));
+  require(eval_batch_size > 0,
+          "the evaluation batch size must be positive, got " + std::to_string(eval_batch_size));
+  require(std::isfinite(lr) && lr >= 0.0f, "the learning rate must be a finite non-negative number, got " +
+                                               format_float(lr));
+  require(label_smoothing >= 0.0f && label_smoothing <= 1.0f,
+          "label smoothing must lie in [0, 1], got " + format_float(label_smoothing));
+  require(validation_fraction >= 0.0 && validation_fraction < 1.0,
+          "the validation fraction must lie in [0, 1), got " + format_float(validation_fraction));
+  // Building them checks the optimizer's and the schedule's own options.
+  make_optimizer(optimizer, optimizer_options());
+  make_schedule(schedule, lr, std::max(epochs, 1), schedule_options(*this));
+}
+
+Json TrainConfig::optimizer_options() const {
+  if (optimizer == "sgd")
+    return {{"lr", lr}, {"momentum", momentum}, {"weight_decay", weight_decay}, {"nesterov", nesterov}};
+  return {{"lr", lr}, {"betas", {beta1, beta2}}, {"eps", eps}, {"weight_decay", weight_decay}};
+}
+
+Json TrainConfig::to_json() const {
+  return {{"epochs", epochs},
+          {"batch_size", batch_size},
+          {"drop_last", drop_last},
+          {"optimizer", optimizer},
+          {"lr", lr},
+          {"momentum", momentum},
+          {"weight_decay", weight_decay},
+          {"nesterov", nesterov},
+          {"beta1", beta1},
+          {"beta2", beta2},
+          {"eps", eps},
+          {"schedule", schedule},
+          {"step_size", step_size},
+          {"gamma", gamma},
+          {"min_lr", min_lr},
+          {"label_smoothing", label_smoothing},
+          {"validation_fraction", validation_fraction},
+          {"eval_batch_size", eval_batch_size},
+          {"seed", seed}};
+}
+
+TrainConfig TrainConfig::from_json(const Json& json) {
+  require(json.is_object(), "a training config must be a JSON object, got " + json.dump());
+  TrainConfig c;
+  const Json defaults = c.to_json();
+  for (const auto& item : json.items()) {
+    if (defaults.contains(item.key())) continue;
+    std::string known;
+    for (const auto& d : defaults.items()) known += (known.empty() ? "" : ", ") + d.key();
+    throw Error::bad_input("unknown training option \"" + item.key() + "\"; known: " + known);
+  }
+  try {
+    c.epochs = json.value("epochs", c.epochs);
+    c.batch_size = json.value("batch_size", c.batch_size);
+    c.drop_last = json.value("drop_last", c.drop_last);
+    c.optimizer = json.value("optimizer", c.optimizer);
+    c.lr = json.value("lr", c.lr);
+    c.momentum = json.value("momentum", c.momentum);
+    c.weight_decay = json.value("weight_decay", c.weight_decay);
+    c.nesterov = json.value("nesterov", c.nesterov);
+    c.beta1 = json.value("beta1", c.beta1);
+    c.beta2 = json.value("beta2", c.beta2);
+    c.eps = json.value("eps", c.eps);
+    c.schedule = json.value("schedule", c.schedule);
+    c.step_size = json.value("step_size", c.step_size);
+    c.gamma = json.value("gamma", c.gamma);
+    c.min_lr = json.value("min_lr", c.min_lr);
+    c.label_smoothing = json.value("label_smoothing", c.label_smoothing);
+    c.validation_fraction = json.value("validation_fraction", c.validation_fraction);
+    c.eval_batch_size = json.value("eval_batch_size", c.eval_batch_size);
+    c.seed = json.value("seed", c.seed);
+  } catch (const Json::exception& e) {
+    throw Error::bad_input("bad training config " + json.dump() + " (" + e.what() + ")");
+  }
+  return c;
+}
+
+// --- statistics -----------------------------------------------------------------------------
+
+Json EpochStats::to_json() const {
+  Json j = {{"epoch", epoch},
+            {"epochs", epochs},
+            {"lr", lr},
+            {"train_loss", train_loss},
+            {"train_accuracy", train_accuracy},
+            {"samples", samples},
+            {"seconds", seconds},
+            {"samples_per_s", samples_per_s}};
+  if (has_validation) {
+    j["validation_loss"] = validation_loss;
+    j["validation_accuracy"] = validation_accuracy;
+  }
+  return j;
+}
+
+Json TrainResult::to_json() const {
+  Json epochs = Json::array();
+  for (const EpochStats& e : history) epochs.push_back(e.to_json());
+  return {{"train_samples", train_samples},
+          {"validation_samples", validation_samples},
+          {"seconds", seconds},
+          {"samples_per_s", samples_per_s},
+          {"epochs", epochs}};
+}
+
+// --- the loop -------------------------------------------------------------------------------
+
+TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& config,
+                  const std::function<void(const EpochStats&)>& on_epoch,
+                  const std::function<void(int64_t, int64_t)>& on_progress,
+                  const BatchLoss& loss_function) {
+  config.validate();
+  require_compatible(model, train_data);
+  const auto run_start = Clock::now();
+
+  // Only split when asked, so the common case trains on the caller's dataset without a copy.
+  std::pair<Dataset, Dataset> split;
+  const Dataset* train_set = &train_data;
+  const Dataset* validation_set = nullptr;
+  if (config.validation_fraction > 0.0) {
+    split = split_validation(train_data, config.validation_fraction, config.seed);
+    require(split.first.size() > 0 && split.second.size() > 0,
+            "a validation fraction of " + format_float(config.validation_fraction) + " leaves " +
+                std::to_string(split.first.size()) + " training and " +
+                std::to_string(split.second.size()) + " validation samples of dataset " +
+                train_data.name + "; both need at least one");
+    train_set = &split.first;
+    validation_set = &split.second;
+  }
+
+  std::unique_ptr<Optimizer> optimizer = make_optimizer(config.optimizer, config.optimizer_options());
+  const LearningRateSchedule schedule =
+      make_schedule(config.schedule, config.lr, std::max(config.epochs, 1), schedule_options(config));
+  model.set_seed(config.seed);
+
+  BatchSampler sampler(train_set->size(), config.batch_size, /*shuffle=*/true, config.seed,
+                       config.drop_last);
+  const int64_t samples_per_epoch =
+      config.drop_last ? sampler.batches_per_epoch() * config.batch_size : train_set->size();
+  require(samples_per_epoch > 0, "dataset " + train_set->name + " has " +
+                                     std::to_string(train_set->size()) +
+                                     " training samples, fewer than one batch of " +
+                                     std::to_string(config.batch_size) + " with drop_last");
+  const int64_t samples_total = samples_per_epoch * config.epochs;
+
+  TrainResult result;
+  result.train_samples = train_set->size();
+  result.validation_samples = validation_set ? validation_set->size() : 0;
+
+  // Reused across batches so the loop allocates nothing once the first batch has run.
+  std::vector<int64_t> indices;
+  std::vector<int32_t> labels;
+  Tensor x;
+  Tensor grad_logits;
+  int64_t done = 0;
+  double train_seconds_total = 0.0;
+
+  for (int epoch = 0; epoch < config.epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    EpochStats stats;
+    stats.epoch = epoch;
+    stats.epochs = config.epochs;
+    stats.lr = schedule.learning_rate(epoch);
+    optimizer->set_learning_rate(stats.lr);
+
+    sampler.start_epoch(epoch);
+    double loss_sum = 0.0;
+    int64_t correct = 0;
+    int64_t batch_index = 0;
+    while (sampler.next(indices)) {
+      ++batch_index;
+      train_set->gather(indices, x, labels);
+      const int64_t n = static_cast<int64_t>(labels.size());
+      model.zero_grad();
+      const Tensor& logits = model.forward(x, /*training=*/true);
+      const float loss = loss_function
+                             ? loss_function(x, logits, labels, grad_logits)
+                             : cross_entropy(logits, labels, config.label_smoothing, &grad_logits);
+      if (!std::isfinite(loss))
+        throw Error::bad_input("training diverged: the loss became " + format_float(loss) +
+                               " in epoch " + std::to_string(epoch + 1) + ", batch " +
+                               std::to_string(batch_index) + "; lower the learning rate (" +
+                               format_float(stats.lr) + ")");
+      loss_sum += static_cast<double>(loss) * static_cast<double>(n);
+      correct += count_correct(logits, labels);
+      model.backward(grad_logits);
+      optimizer->step(model);
+      stats.samples += n;
+      done += n;
+      if (on_progress) on_progress(done, samples_total);
+    }
+    const double train_seconds = seconds_since(epoch_start);
+    train_seconds_total += train_seconds;
+    stats.train_loss = loss_sum / static_cast<double>(stats.samples);
+    stats.train_accuracy = static_cast<double>(correct) / static_cast<double>(stats.samples);
+    stats.samples_per_s = train_seconds > 0.0 ? static_cast<double>(stats.samples) / train_seconds : 0.0;
+    if (validation_set != nullptr) {
+      const Evaluation validation = evaluate(model, *validation_set, config.eval_batch_size);
+      stats.has_validation = true;
+      stats.validation_loss = validation.loss;
+      stats.validation_accuracy = validation.accuracy;
+    }
+    stats.seconds = seconds_since(epoch_start);
+    result.history.push_back(stats);
+    if (on_epoch) on_epoch(stats);
+  }
+  result.seconds = seconds_since(run_start);
+  result.samples_per_s = train_seconds_total > 0.0 ? static_cast<double>(done) / train_seconds_total : 0.0;
+  return result;
+}
+
+}  // namespace shrink
