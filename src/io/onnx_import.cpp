@@ -33,6 +33,10 @@ struct Dynamic {
   // Non-empty: this ONNX value is Transpose(perm) of `source` with the batch moved off axis 0.
   // Nothing can hold such a value, but Gemm(transA=1) and a second Transpose can consume it.
   std::vector<int64_t> perm;
+  // Non-zero: this ONNX value is `source` zero-padded by [ph, pw] on both sides of H and W
+  // (PyTorch writes AvgPool2d(count_include_pad=True) as Pad + AveragePool). A Conv or an
+  // AveragePool absorbs it into its own padding.
+  std::array<int64_t, 2> zero_pad{0, 0};
 };
 
 // A node waiting to become part of the Model once the whole graph has been read, so a later
@@ -95,6 +99,8 @@ class Importer {
   const Constant& required_constant(const onnx::NodeProto& node, int i, const char* what) const;
   // The i-th input as a batch-first activation; throws if it is a constant or not batch-first.
   const Dynamic& batch_first(const onnx::NodeProto& node, int i) const;
+  // Like batch_first, but also accepts a pending zero padding and returns it in `pad`.
+  const Dynamic& padded_input(const onnx::NodeProto& node, int i, std::array<int64_t, 2>& pad) const;
   bool is_dynamic(const onnx::NodeProto& node, int i) const;
   void check_extra_outputs_unused(const onnx::NodeProto& node) const;
 
@@ -113,6 +119,7 @@ class Importer {
   void matmul(const onnx::NodeProto&, const Attributes&);
   void binary(const onnx::NodeProto&, const Attributes&);
   void conv(const onnx::NodeProto&, const Attributes&);
+  void conv_transpose(const onnx::NodeProto&, const Attributes&);
   void batch_norm(const onnx::NodeProto&, const Attributes&);
   void max_pool(const onnx::NodeProto&, const Attributes&);
   void average_pool(const onnx::NodeProto&, const Attributes&);
@@ -131,6 +138,7 @@ class Importer {
   void transpose(const onnx::NodeProto&, const Attributes&);
   void concat(const onnx::NodeProto&, const Attributes&);
   void shape(const onnx::NodeProto&, const Attributes&);
+  void pad(const onnx::NodeProto&, const Attributes&);
 
   bool try_fuse_bias(const onnx::NodeProto& node, const std::string& x_name, const Dynamic& x,
                      const Constant& c);
@@ -165,6 +173,7 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"Mul", &Importer::binary},
       {"Div", &Importer::binary},
       {"Conv", &Importer::conv},
+      {"ConvTranspose", &Importer::conv_transpose},
       {"BatchNormalization", &Importer::batch_norm},
       {"MaxPool", &Importer::max_pool},
       {"AveragePool", &Importer::average_pool},
@@ -189,6 +198,7 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"Transpose", &Importer::transpose},
       {"Concat", &Importer::concat},
       {"Shape", &Importer::shape},
+      {"Pad", &Importer::pad},
   };
   return table;
 }
@@ -300,7 +310,23 @@ const Dynamic& Importer::batch_first(const onnx::NodeProto& node, int i) const {
   if (!it->second.perm.empty())
     throw Error::bad_input("input '" + name + "' is a transpose that moves the batch axis; " +
                            "shrink keeps every activation batch-first");
+  if (it->second.zero_pad != std::array<int64_t, 2>{0, 0})
+    throw Error::bad_input("input '" + name + "' comes from a Pad; shrink supports Pad only " +
+                           "directly before a Conv or an AveragePool");
   return it->second;
+}
+
+const Dynamic& Importer::padded_input(const onnx::NodeProto& node, int i,
+                                      std::array<int64_t, 2>& pad) const {
+  pad = {0, 0};
+  if (i < node.input_size()) {
+    auto it = dynamics_.find(node.input(i));
+    if (it != dynamics_.end() && it->second.perm.empty()) {
+      pad = it->second.zero_pad;
+      return it->second;
+    }
+  }
+  return batch_first(node, i);
 }
 
 void Importer::check_extra_outputs_unused(const onnx::NodeProto& node) const {
@@ -489,10 +515,15 @@ void Importer::gemm(const onnx::NodeProto& node, const Attributes& attrs) {
 
 void Importer::matmul(const onnx::NodeProto& node, const Attributes& attrs) {
   attrs.allow_only({});
-  if (!is_dynamic(node, 0) || is_dynamic(node, 1))
-    throw Error::bad_input("shrink supports MatMul of an activation (first input) by a constant "
-                           "matrix (second input)");
+  if (!is_dynamic(node, 0))
+    throw Error::bad_input("the first input is a constant; shrink supports MatMul of an "
+                           "activation by a constant matrix or by another activation");
   const Dynamic& x = batch_first(node, 0);
+  if (is_dynamic(node, 1)) {
+    const Dynamic& y = batch_first(node, 1);
+    emit(node, "MatMul", Json::object(), {x.source, y.source});
+    return;
+  }
   const Constant& b = required_constant(node, 1, "second input");
   if (b.shape.size() != 2)
     throw Error::bad_input("the constant has shape " + to_string(b.shape) + ", not [K, M]");
@@ -502,7 +533,8 @@ void Importer::matmul(const onnx::NodeProto& node, const Attributes& attrs) {
     p.bias_free_matmul = true;
     return;
   }
-  emit(node, "MatMul", Json::object(), {x.source}, {{"weight", b.to_tensor()}}, node.input(1));
+  emit(node, "MatMul", {{"in_features", b.shape[0]}, {"out_features", b.shape[1]}}, {x.source},
+       {{"weight", b.to_tensor()}}, node.input(1));
 }
 
 bool Importer::try_fuse_bias(const onnx::NodeProto& node, const std::string& x_name,
@@ -604,7 +636,8 @@ Json pair_json(const std::array<int64_t, 2>& p) { return Json::array({p[0], p[1]
 
 void Importer::conv(const onnx::NodeProto& node, const Attributes& attrs) {
   attrs.allow_only({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
-  const Dynamic& x = batch_first(node, 0);
+  std::array<int64_t, 2> extra{};
+  const Dynamic& x = padded_input(node, 0, extra);
   if (x.sample.size() != 3)
     throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
                            "; shrink supports 2-D convolution on [N, C, H, W]");
@@ -619,7 +652,10 @@ void Importer::conv(const onnx::NodeProto& node, const Attributes& attrs) {
                            " does not match the weight " + to_string(w.shape));
   const auto stride = pair_attribute(attrs, "strides", 1);
   const auto dilation = pair_attribute(attrs, "dilations", 1);
-  const auto padding = symmetric_pads(attrs, x, kernel, stride, dilation);
+  auto padding = symmetric_pads(attrs, x, kernel, stride, dilation);
+  if (extra != std::array<int64_t, 2>{0, 0} && attrs.get_string("auto_pad", "NOTSET") != "NOTSET")
+    throw Error::bad_input("auto_pad after a Pad node is not supported");
+  padding = {padding[0] + extra[0], padding[1] + extra[1]};
   std::vector<std::pair<std::string, Tensor>> params{{"weight", w.to_tensor()}};
   const bool has_bias = node.input_size() > 2 && !node.input(2).empty();
   if (has_bias) params.emplace_back("bias", required_constant(node, 2, "bias").to_tensor());
@@ -630,6 +666,45 @@ void Importer::conv(const onnx::NodeProto& node, const Attributes& attrs) {
         {"padding", pair_json(padding)},
         {"dilation", pair_json(dilation)},
         {"groups", attrs.get_int("group", 1)},
+        {"bias", has_bias}},
+       {x.source}, std::move(params), node.input(1));
+}
+
+void Importer::conv_transpose(const onnx::NodeProto& node, const Attributes& attrs) {
+  attrs.allow_only({"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "pads",
+                    "strides"});
+  const Dynamic& x = batch_first(node, 0);
+  if (x.sample.size() != 3)
+    throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
+                           "; shrink supports 2-D transposed convolution on [N, C, H, W]");
+  const Constant& w = required_constant(node, 1, "weight");
+  if (w.shape.size() != 4)
+    throw Error::bad_input("the weight has shape " + to_string(w.shape) + ", not [I, O/g, kH, kW]");
+  const std::array<int64_t, 2> kernel{w.shape[2], w.shape[3]};
+  if (attrs.has("kernel_shape") &&
+      attrs.get_ints("kernel_shape") != std::vector<int64_t>{kernel[0], kernel[1]})
+    throw Error::bad_input("kernel_shape " + to_string(attrs.get_ints("kernel_shape")) +
+                           " does not match the weight " + to_string(w.shape));
+  const std::string auto_pad = attrs.get_string("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID")
+    throw Error::bad_input("auto_pad " + auto_pad + " is not supported for ConvTranspose; " +
+                           "write explicit pads");
+  const std::vector<int64_t> pads =
+      auto_pad == "VALID" ? std::vector<int64_t>{0, 0, 0, 0} : attrs.get_ints("pads", {0, 0, 0, 0});
+  if (pads.size() != 4 || pads[0] != pads[2] || pads[1] != pads[3])
+    throw Error::bad_input("the padding " + to_string(pads) + " is not symmetric [t, l, t, l]");
+  const int64_t group = attrs.get_int("group", 1);
+  std::vector<std::pair<std::string, Tensor>> params{{"weight", w.to_tensor()}};
+  const bool has_bias = node.input_size() > 2 && !node.input(2).empty();
+  if (has_bias) params.emplace_back("bias", required_constant(node, 2, "bias").to_tensor());
+  emit(node, "ConvTranspose2d",
+       {{"out_channels", w.shape[1] * group},
+        {"kernel_size", pair_json(kernel)},
+        {"stride", pair_json(pair_attribute(attrs, "strides", 1))},
+        {"padding", Json::array({pads[0], pads[1]})},
+        {"output_padding", pair_json(pair_attribute(attrs, "output_padding", 0))},
+        {"dilation", pair_json(pair_attribute(attrs, "dilations", 1))},
+        {"groups", group},
         {"bias", has_bias}},
        {x.source}, std::move(params), node.input(1));
 }
@@ -645,9 +720,10 @@ void Importer::batch_norm(const onnx::NodeProto& node, const Attributes& attrs) 
     throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
                            "; shrink supports [N, C], [N, C, L] and [N, C, H, W]");
   // ONNX's momentum weighs the old running value; PyTorch's weighs the new batch statistic.
-  const float momentum = attrs.get_float("momentum", 0.9f);
+  // Rounded to 1e-6 so 0.9f reads back as 0.1 and survives export/import unchanged.
+  const double momentum = std::round((1.0 - attrs.get_float("momentum", 0.9f)) * 1e6) / 1e6;
   emit(node, type,
-       {{"eps", attrs.get_float("epsilon", 1e-5f)}, {"momentum", 1.0 - momentum}},
+       {{"eps", attrs.get_float("epsilon", 1e-5f)}, {"momentum", momentum}},
        {x.source},
        {{"weight", required_constant(node, 1, "scale").to_tensor()},
         {"bias", required_constant(node, 2, "bias").to_tensor()},
@@ -696,18 +772,28 @@ void Importer::max_pool(const onnx::NodeProto& node, const Attributes& attrs) {
 void Importer::average_pool(const onnx::NodeProto& node, const Attributes& attrs) {
   attrs.allow_only({"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads",
                     "strides"});
-  const Dynamic& x = batch_first(node, 0);
+  std::array<int64_t, 2> extra{};
+  const Dynamic& x = padded_input(node, 0, extra);
   if (x.sample.size() != 3)
     throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
                            "; shrink supports 2-D pooling on [N, C, H, W]");
   const auto kernel = pair_attribute(attrs, "kernel_shape", 0);
   const auto stride = pair_attribute(attrs, "strides", 1);
-  const auto padding = symmetric_pads(attrs, x, kernel, stride, {1, 1});
+  auto padding = symmetric_pads(attrs, x, kernel, stride, {1, 1});
+  bool count_include_pad = attrs.get_int("count_include_pad", 0) != 0;
+  if (extra != std::array<int64_t, 2>{0, 0}) {
+    // Zeros from a Pad node are real pixels to AveragePool: they count in every window.
+    if (attrs.get_string("auto_pad", "NOTSET") != "NOTSET" ||
+        (!count_include_pad && padding != std::array<int64_t, 2>{0, 0}))
+      throw Error::bad_input("padding from a Pad node combined with count_include_pad=0 padding "
+                             "is not supported");
+    padding = {padding[0] + extra[0], padding[1] + extra[1]};
+    count_include_pad = true;
+  }
   check_ceil_mode(attrs, x.sample, kernel, stride, padding);
   emit(node, "AvgPool2d",
        {{"kernel_size", pair_json(kernel)}, {"stride", pair_json(stride)},
-        {"padding", pair_json(padding)},
-        {"count_include_pad", attrs.get_int("count_include_pad", 0) != 0}},
+        {"padding", pair_json(padding)}, {"count_include_pad", count_include_pad}},
        {x.source});
 }
 
@@ -953,6 +1039,38 @@ void Importer::shape(const onnx::NodeProto& node, const Attributes& attrs) {
   c.batch.assign(c.values.size(), 0);
   if (start == 0 && end > 0) c.batch[0] = 1;
   constants_[node.output(0)] = std::move(c);
+}
+
+void Importer::pad(const onnx::NodeProto& node, const Attributes& attrs) {
+  std::vector<int64_t> pads;
+  float value = 0.0f;
+  std::string mode = attrs.get_string("mode", "constant");
+  if (opset_ < 11) {
+    attrs.allow_only({"mode", "pads", "value"});
+    pads = attrs.get_ints("pads");
+    value = attrs.get_float("value", 0.0f);
+  } else {
+    attrs.allow_only({"mode"});
+    pads = required_constant(node, 1, "pads").to_ints();
+    if (node.input_size() > 2 && !node.input(2).empty())
+      value = static_cast<float>(required_constant(node, 2, "constant_value").values.at(0));
+    if (node.input_size() > 3 && !node.input(3).empty())
+      throw Error::bad_input("the axes input is not supported; list pads for every axis");
+  }
+  const Dynamic& x = batch_first(node, 0);
+  if (mode != "constant" || value != 0.0f)
+    throw Error::bad_input("mode '" + mode + "' with value " + std::to_string(value) +
+                           " is not supported; shrink folds zero padding into the next "
+                           "Conv or AveragePool");
+  if (x.sample.size() != 3 || pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5] ||
+      pads[2] != pads[6] || pads[3] != pads[7] || pads[2] < 0 || pads[3] < 0)
+    throw Error::bad_input("pads " + to_string(pads) + " on per-sample shape " +
+                           to_string(x.sample) + " are not a symmetric zero padding of H and "
+                           "W; shrink folds only that into the next Conv or AveragePool");
+  check_extra_outputs_unused(node);
+  Dynamic padded = x;
+  padded.zero_pad = {pads[2], pads[3]};
+  dynamics_[node.output(0)] = padded;
 }
 
 // --- the Model -------------------------------------------------------------------------------

@@ -44,5 +44,7 @@ void register_train(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_inspect(CLI::App& app);
 void register_compress(CLI::App& app);
+void register_convert(CLI::App& app);
+void register_run(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -17,6 +17,8 @@ const std::pair<const char*, void (*)(CLI::App&)> kCommands[] = {
     {"eval", shrink::cli::register_eval},
     {"inspect", shrink::cli::register_inspect},
     {"compress", shrink::cli::register_compress},
+    {"convert", shrink::cli::register_convert},
+    {"run", shrink::cli::register_run},
 };
 
 int fail(const char* message, int code) {
