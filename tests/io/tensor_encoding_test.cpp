@@ -89,7 +89,9 @@ TEST(TensorEncoding, EveryRowRoundTripsBitExactAndKeepsItsSizePromise) {
         EXPECT_EQ(used, size) << row.name;
         EXPECT_TRUE(same_bits(back.value, p.value)) << row.name << " density " << density;
         EXPECT_EQ(back.has_mask(), masked) << row.name;
-        if (masked) EXPECT_TRUE(same_bits(back.mask, p.mask)) << row.name;
+        if (masked) {
+          EXPECT_TRUE(same_bits(back.mask, p.mask)) << row.name;
+        }
       }
     }
   }
