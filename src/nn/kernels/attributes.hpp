@@ -18,7 +18,8 @@ using Pair = std::array<int64_t, 2>;
 // Rejects keys the op does not know, so a misspelt attribute is an error, not a silent default.
 inline void check_attribute_keys(const nlohmann::json& attributes, const std::string& op,
                                  std::initializer_list<const char*> known) {
-  require(attributes.is_object(), op + ": attributes must be a JSON object, got " +
+  if (!(attributes.is_object()))
+      throw Error::bad_input(op + ": attributes must be a JSON object, got " +
                                       attributes.dump());
   for (const auto& item : attributes.items()) {
     bool found = false;
@@ -27,21 +28,25 @@ inline void check_attribute_keys(const nlohmann::json& attributes, const std::st
       found = found || item.key() == k;
       list += (list.empty() ? "" : ", ") + std::string(k);
     }
-    require(found, op + ": unknown attribute '" + item.key() + "'; known attributes: " + list);
+    if (!(found))
+      throw Error::bad_input(op + ": unknown attribute '" + item.key() + "'; known attributes: " + list);
   }
 }
 
 inline int64_t read_int(const nlohmann::json& attributes, const std::string& op,
                         const char* key, std::optional<int64_t> fallback, int64_t minimum) {
   if (!attributes.contains(key)) {
-    require(fallback.has_value(), op + ": attribute '" + std::string(key) + "' is required");
+    if (!(fallback.has_value()))
+      throw Error::bad_input(op + ": attribute '" + std::string(key) + "' is required");
     return *fallback;
   }
   const auto& v = attributes.at(key);
-  require(v.is_number_integer(), op + ": attribute '" + std::string(key) +
+  if (!(v.is_number_integer()))
+      throw Error::bad_input(op + ": attribute '" + std::string(key) +
                                      "' must be an integer, got " + v.dump());
   const int64_t value = v.get<int64_t>();
-  require(value >= minimum, op + ": attribute '" + std::string(key) + "' must be at least " +
+  if (!(value >= minimum))
+      throw Error::bad_input(op + ": attribute '" + std::string(key) + "' must be at least " +
                                 std::to_string(minimum) + ", got " + std::to_string(value));
   return value;
 }
@@ -50,7 +55,8 @@ inline bool read_bool(const nlohmann::json& attributes, const std::string& op, c
                       bool fallback) {
   if (!attributes.contains(key)) return fallback;
   const auto& v = attributes.at(key);
-  require(v.is_boolean(), op + ": attribute '" + std::string(key) +
+  if (!(v.is_boolean()))
+      throw Error::bad_input(op + ": attribute '" + std::string(key) +
                               "' must be true or false, got " + v.dump());
   return v.get<bool>();
 }
@@ -59,7 +65,8 @@ inline bool read_bool(const nlohmann::json& attributes, const std::string& op, c
 inline Pair read_pair(const nlohmann::json& attributes, const std::string& op, const char* key,
                       std::optional<Pair> fallback, int64_t minimum) {
   if (!attributes.contains(key)) {
-    require(fallback.has_value(), op + ": attribute '" + std::string(key) + "' is required");
+    if (!(fallback.has_value()))
+      throw Error::bad_input(op + ": attribute '" + std::string(key) + "' is required");
     return *fallback;
   }
   const auto& v = attributes.at(key);
@@ -67,14 +74,14 @@ inline Pair read_pair(const nlohmann::json& attributes, const std::string& op, c
   if (v.is_number_integer()) {
     pair = {v.get<int64_t>(), v.get<int64_t>()};
   } else {
-    require(v.is_array() && v.size() == 2 && v[0].is_number_integer() &&
-                v[1].is_number_integer(),
-            op + ": attribute '" + std::string(key) + "' must be an integer or [h, w], got " +
+    if (!(v.is_array() && v.size() == 2 && v[0].is_number_integer() &&
+                v[1].is_number_integer()))
+      throw Error::bad_input(op + ": attribute '" + std::string(key) + "' must be an integer or [h, w], got " +
                 v.dump());
     pair = {v[0].get<int64_t>(), v[1].get<int64_t>()};
   }
-  require(pair[0] >= minimum && pair[1] >= minimum,
-          op + ": attribute '" + std::string(key) + "' must be at least " +
+  if (!(pair[0] >= minimum && pair[1] >= minimum))
+      throw Error::bad_input(op + ": attribute '" + std::string(key) + "' must be at least " +
               std::to_string(minimum) + ", got " + v.dump());
   return pair;
 }

@@ -23,11 +23,14 @@ class AvgPool2d final : public Op {
   std::string type() const override { return "AvgPool2d"; }
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
-    require(inputs.size() == 1, "AvgPool2d takes 1 input, got " + std::to_string(inputs.size()));
+    if (!(inputs.size() == 1))
+      throw Error::bad_input("AvgPool2d takes 1 input, got " + std::to_string(inputs.size()));
     const Shape& x = inputs[0];
-    require(x.size() == 4, "AvgPool2d expects an NCHW input of rank 4, got shape " + to_string(x));
+    if (!(x.size() == 4))
+      throw Error::bad_input("AvgPool2d expects an NCHW input of rank 4, got shape " + to_string(x));
     const int64_t oh = out_size(x[2], 0), ow = out_size(x[3], 1);
-    require(oh > 0 && ow > 0, "AvgPool2d: input of shape " + to_string(x) +
+    if (!(oh > 0 && ow > 0))
+      throw Error::bad_input("AvgPool2d: input of shape " + to_string(x) +
                                   " is smaller than the kernel " +
                                   to_string({kernel_[0], kernel_[1]}) + "; the output would be empty");
     return {x[0], x[1], oh, ow};
@@ -61,8 +64,8 @@ class AvgPool2d final : public Op {
   void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
                 const std::vector<Tensor*>& grad_inputs) override {
     const Tensor& x = *args.inputs.at(0);
-    require(grad_output.shape() == output.shape(),
-            "AvgPool2d: output gradient of shape " + to_string(grad_output.shape()) +
+    if (!(grad_output.shape() == output.shape()))
+      throw Error::bad_input("AvgPool2d: output gradient of shape " + to_string(grad_output.shape()) +
                 " does not match the output " + to_string(output.shape()));
     Tensor* grad_x = grad_inputs.empty() ? nullptr : grad_inputs[0];
     if (!grad_x) return;
@@ -137,8 +140,8 @@ std::unique_ptr<Op> make_avg_pool2d(const Json& attributes) {
   const Pair stride = kernels::read_pair(attributes, op, "stride", kernel, 1);
   const Pair padding = kernels::read_pair(attributes, op, "padding", Pair{0, 0}, 0);
   const bool count_include_pad = kernels::read_bool(attributes, op, "count_include_pad", true);
-  require(2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1],
-          "AvgPool2d: padding " + to_string({padding[0], padding[1]}) +
+  if (!(2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1]))
+      throw Error::bad_input("AvgPool2d: padding " + to_string({padding[0], padding[1]}) +
               " must be at most half the kernel " + to_string({kernel[0], kernel[1]}));
   return std::make_unique<AvgPool2d>(kernel, stride, padding, count_include_pad);
 }

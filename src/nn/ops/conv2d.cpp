@@ -32,15 +32,17 @@ class Conv2d final : public Op {
   std::string type() const override { return "Conv2d"; }
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
-    require(inputs.size() == 1, "Conv2d takes 1 input, got " + std::to_string(inputs.size()));
+    if (!(inputs.size() == 1))
+      throw Error::bad_input("Conv2d takes 1 input, got " + std::to_string(inputs.size()));
     const Shape& x = inputs[0];
-    require(x.size() == 4, "Conv2d expects an NCHW input of rank 4, got shape " + to_string(x));
-    require(x[1] > 0 && x[1] % groups_ == 0,
-            "Conv2d: input channels (" + std::to_string(x[1]) + " in shape " + to_string(x) +
+    if (!(x.size() == 4))
+      throw Error::bad_input("Conv2d expects an NCHW input of rank 4, got shape " + to_string(x));
+    if (!(x[1] > 0 && x[1] % groups_ == 0))
+      throw Error::bad_input("Conv2d: input channels (" + std::to_string(x[1]) + " in shape " + to_string(x) +
                 ") must be a positive multiple of groups = " + std::to_string(groups_));
     const kernels::Conv2dGeometry g = geometry(x);
-    require(g.out_h() > 0 && g.out_w() > 0,
-            "Conv2d: input of shape " + to_string(x) + " is smaller than the kernel " +
+    if (!(g.out_h() > 0 && g.out_w() > 0))
+      throw Error::bad_input("Conv2d: input of shape " + to_string(x) + " is smaller than the kernel " +
                 to_string({kernel_[0], kernel_[1]}) + " with dilation " +
                 to_string({dilation_[0], dilation_[1]}) + " and padding " +
                 to_string({padding_[0], padding_[1]}) + "; the output would be empty");
@@ -97,17 +99,17 @@ class Conv2d final : public Op {
     const Tensor& x = *args.inputs.at(0);
     const Shape out_shape = output_shape({x.shape()});
     check_parameters(args, x.dim(1));
-    require(grad_output.shape() == out_shape,
-            "Conv2d: output gradient of shape " + to_string(grad_output.shape()) +
+    if (!(grad_output.shape() == out_shape))
+      throw Error::bad_input("Conv2d: output gradient of shape " + to_string(grad_output.shape()) +
                 " does not match the output " + to_string(out_shape));
     Parameter& weight = *args.params[0];
     Parameter* bias = bias_ ? args.params[1] : nullptr;
     const bool weight_grad = weight.trainable;
     const bool bias_grad = bias && bias->trainable;
-    require(!weight_grad || weight.grad.shape() == weight.value.shape(),
-            "Conv2d: the weight gradient is not allocated");
-    require(!bias_grad || bias->grad.shape() == bias->value.shape(),
-            "Conv2d: the bias gradient is not allocated");
+    if (!(!weight_grad || weight.grad.shape() == weight.value.shape()))
+      throw Error::bad_input("Conv2d: the weight gradient is not allocated");
+    if (!(!bias_grad || bias->grad.shape() == bias->value.shape()))
+      throw Error::bad_input("Conv2d: the bias gradient is not allocated");
     Tensor* grad_x = grad_inputs.empty() ? nullptr : grad_inputs[0];
     if (grad_x) grad_x->resize(x.shape());
     if (!grad_x && !weight_grad && !bias_grad) return;
@@ -252,15 +254,15 @@ class Conv2d final : public Op {
   }
 
   void check_parameters(const OpArgs& args, int64_t in_channels) const {
-    require(args.params.size() == (bias_ ? 2u : 1u),
-            "Conv2d: expected " + std::to_string(bias_ ? 2 : 1) + " parameters, got " +
+    if (!(args.params.size() == (bias_ ? 2u : 1u)))
+      throw Error::bad_input("Conv2d: expected " + std::to_string(bias_ ? 2 : 1) + " parameters, got " +
                 std::to_string(args.params.size()));
     const Shape expected{out_channels_, in_channels / groups_, kernel_[0], kernel_[1]};
-    require(args.params[0]->value.shape() == expected,
-            "Conv2d: weight of shape " + to_string(args.params[0]->value.shape()) +
+    if (!(args.params[0]->value.shape() == expected))
+      throw Error::bad_input("Conv2d: weight of shape " + to_string(args.params[0]->value.shape()) +
                 " does not match [out, in/groups, kh, kw] = " + to_string(expected));
-    require(!bias_ || args.params[1]->value.shape() == Shape{out_channels_},
-            "Conv2d: bias of shape " + to_string(args.params[1]->value.shape()) +
+    if (!(!bias_ || args.params[1]->value.shape() == Shape{out_channels_}))
+      throw Error::bad_input("Conv2d: bias of shape " + to_string(args.params[1]->value.shape()) +
                 " does not match [" + std::to_string(out_channels_) + "]");
   }
 
@@ -286,7 +288,8 @@ std::unique_ptr<Op> make_conv2d(const Json& attributes) {
   const Pair dilation = kernels::read_pair(attributes, op, "dilation", Pair{1, 1}, 1);
   const int64_t groups = kernels::read_int(attributes, op, "groups", 1, 1);
   const bool bias = kernels::read_bool(attributes, op, "bias", true);
-  require(out % groups == 0, "Conv2d: out_channels = " + std::to_string(out) +
+  if (!(out % groups == 0))
+      throw Error::bad_input("Conv2d: out_channels = " + std::to_string(out) +
                                  " must be a multiple of groups = " + std::to_string(groups));
   return std::make_unique<Conv2d>(out, kernel, stride, padding, dilation, groups, bias);
 }

@@ -16,11 +16,11 @@ class GlobalAvgPool final : public Op {
   std::string type() const override { return "GlobalAvgPool"; }
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
-    require(inputs.size() == 1,
-            "GlobalAvgPool takes 1 input, got " + std::to_string(inputs.size()));
+    if (!(inputs.size() == 1))
+      throw Error::bad_input("GlobalAvgPool takes 1 input, got " + std::to_string(inputs.size()));
     const Shape& x = inputs[0];
-    require(x.size() == 4 && x[2] > 0 && x[3] > 0,
-            "GlobalAvgPool expects a non-empty NCHW input of rank 4, got shape " + to_string(x));
+    if (!(x.size() == 4 && x[2] > 0 && x[3] > 0))
+      throw Error::bad_input("GlobalAvgPool expects a non-empty NCHW input of rank 4, got shape " + to_string(x));
     return {x[0], x[1], 1, 1};
   }
 
@@ -44,8 +44,8 @@ class GlobalAvgPool final : public Op {
   void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
                 const std::vector<Tensor*>& grad_inputs) override {
     const Tensor& x = *args.inputs.at(0);
-    require(grad_output.shape() == output.shape(),
-            "GlobalAvgPool: output gradient of shape " + to_string(grad_output.shape()) +
+    if (!(grad_output.shape() == output.shape()))
+      throw Error::bad_input("GlobalAvgPool: output gradient of shape " + to_string(grad_output.shape()) +
                 " does not match the output " + to_string(output.shape()));
     Tensor* grad_x = grad_inputs.empty() ? nullptr : grad_inputs[0];
     if (!grad_x) return;

@@ -21,11 +21,11 @@ class Linear final : public Op {
   std::string type() const override { return "Linear"; }
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
-    require(inputs.size() == 1,
-            "Linear takes 1 input, got " + std::to_string(inputs.size()));
+    if (!(inputs.size() == 1))
+      throw Error::bad_input("Linear takes 1 input, got " + std::to_string(inputs.size()));
     const Shape& x = inputs[0];
-    require(x.size() == 2 && x[1] > 0,
-            "Linear expects an input of shape [N, in_features] (add a Flatten before it), got " +
+    if (!(x.size() == 2 && x[1] > 0))
+      throw Error::bad_input("Linear expects an input of shape [N, in_features] (add a Flatten before it), got " +
                 to_string(x));
     return {x[0], out_features_};
   }
@@ -71,8 +71,8 @@ class Linear final : public Op {
     const Tensor& x = *args.inputs.at(0);
     const int64_t n = x.dim(0), in = x.dim(1), out = out_features_;
     check_parameters(args, in);
-    require(grad_output.shape() == Shape{n, out},
-            "Linear: output gradient of shape " + to_string(grad_output.shape()) +
+    if (!(grad_output.shape() == Shape{n, out}))
+      throw Error::bad_input("Linear: output gradient of shape " + to_string(grad_output.shape()) +
                 " does not match the output [" + std::to_string(n) + ", " +
                 std::to_string(out) + "]");
     Parameter& weight = *args.params[0];
@@ -81,10 +81,10 @@ class Linear final : public Op {
     if (grad_x) grad_x->resize(x.shape());
     const bool weight_grad = weight.trainable;
     const bool bias_grad = bias && bias->trainable;
-    require(!weight_grad || weight.grad.shape() == weight.value.shape(),
-            "Linear: the weight gradient is not allocated");
-    require(!bias_grad || bias->grad.shape() == bias->value.shape(),
-            "Linear: the bias gradient is not allocated");
+    if (!(!weight_grad || weight.grad.shape() == weight.value.shape()))
+      throw Error::bad_input("Linear: the weight gradient is not allocated");
+    if (!(!bias_grad || bias->grad.shape() == bias->value.shape()))
+      throw Error::bad_input("Linear: the bias gradient is not allocated");
 
     const float* dy = grad_output.data();
     const float* xd = x.data();
@@ -128,15 +128,15 @@ class Linear final : public Op {
 
  private:
   void check_parameters(const OpArgs& args, int64_t in) const {
-    require(args.params.size() == (bias_ ? 2u : 1u),
-            "Linear: expected " + std::to_string(bias_ ? 2 : 1) + " parameters, got " +
+    if (!(args.params.size() == (bias_ ? 2u : 1u)))
+      throw Error::bad_input("Linear: expected " + std::to_string(bias_ ? 2 : 1) + " parameters, got " +
                 std::to_string(args.params.size()));
-    require(args.params[0]->value.shape() == Shape{out_features_, in},
-            "Linear: weight of shape " + to_string(args.params[0]->value.shape()) +
+    if (!(args.params[0]->value.shape() == Shape{out_features_, in}))
+      throw Error::bad_input("Linear: weight of shape " + to_string(args.params[0]->value.shape()) +
                 " does not match [out_features, in_features] = [" +
                 std::to_string(out_features_) + ", " + std::to_string(in) + "]");
-    require(!bias_ || args.params[1]->value.shape() == Shape{out_features_},
-            "Linear: bias of shape " + to_string(args.params[1]->value.shape()) +
+    if (!(!bias_ || args.params[1]->value.shape() == Shape{out_features_}))
+      throw Error::bad_input("Linear: bias of shape " + to_string(args.params[1]->value.shape()) +
                 " does not match [" + std::to_string(out_features_) + "]");
   }
 

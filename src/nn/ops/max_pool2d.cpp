@@ -25,11 +25,14 @@ class MaxPool2d final : public Op {
   std::string type() const override { return "MaxPool2d"; }
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
-    require(inputs.size() == 1, "MaxPool2d takes 1 input, got " + std::to_string(inputs.size()));
+    if (!(inputs.size() == 1))
+      throw Error::bad_input("MaxPool2d takes 1 input, got " + std::to_string(inputs.size()));
     const Shape& x = inputs[0];
-    require(x.size() == 4, "MaxPool2d expects an NCHW input of rank 4, got shape " + to_string(x));
+    if (!(x.size() == 4))
+      throw Error::bad_input("MaxPool2d expects an NCHW input of rank 4, got shape " + to_string(x));
     const int64_t oh = out_size(x[2], 0), ow = out_size(x[3], 1);
-    require(oh > 0 && ow > 0, "MaxPool2d: input of shape " + to_string(x) +
+    if (!(oh > 0 && ow > 0))
+      throw Error::bad_input("MaxPool2d: input of shape " + to_string(x) +
                                   " is smaller than the kernel " +
                                   to_string({kernel_[0], kernel_[1]}) + "; the output would be empty");
     return {x[0], x[1], oh, ow};
@@ -78,8 +81,8 @@ class MaxPool2d final : public Op {
   void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
                 const std::vector<Tensor*>& grad_inputs) override {
     const Tensor& x = *args.inputs.at(0);
-    require(grad_output.shape() == output.shape(),
-            "MaxPool2d: output gradient of shape " + to_string(grad_output.shape()) +
+    if (!(grad_output.shape() == output.shape()))
+      throw Error::bad_input("MaxPool2d: output gradient of shape " + to_string(grad_output.shape()) +
                 " does not match the output " + to_string(output.shape()));
     if (x.shape() != input_shape_ || static_cast<int64_t>(argmax_.size()) != output.numel())
       throw Error::internal("MaxPool2d: backward called without a matching forward pass");
@@ -127,8 +130,8 @@ std::unique_ptr<Op> make_max_pool2d(const Json& attributes) {
   const Pair kernel = kernels::read_pair(attributes, op, "kernel_size", std::nullopt, 1);
   const Pair stride = kernels::read_pair(attributes, op, "stride", kernel, 1);
   const Pair padding = kernels::read_pair(attributes, op, "padding", Pair{0, 0}, 0);
-  require(2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1],
-          "MaxPool2d: padding " + to_string({padding[0], padding[1]}) +
+  if (!(2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1]))
+      throw Error::bad_input("MaxPool2d: padding " + to_string({padding[0], padding[1]}) +
               " must be at most half the kernel " + to_string({kernel[0], kernel[1]}));
   return std::make_unique<MaxPool2d>(kernel, stride, padding);
 }

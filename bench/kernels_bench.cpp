@@ -1,0 +1,119 @@
+// GFLOP/s of the compute-heavy ops at LeNet shapes (forward and backward), counted as 2 * MACs
+// per forward and 4 * MACs per backward (input and weight gradients). Run with
+// --benchmark_counters_tabular=true; the thread count comes from SHRINK_THREADS (default 2).
+#include "shrink/core/random.hpp"
+#include "shrink/core/threading.hpp"
+#include "shrink/nn/op.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace shrink {
+namespace {
+
+int bench_threads() {
+  const char* env = std::getenv("SHRINK_THREADS");
+  return env ? std::atoi(env) : 2;
+}
+
+struct Fixture {
+  std::unique_ptr<Op> op;
+  Tensor x, y, dy, dx;
+  std::vector<Parameter> params;
+  OpArgs args;
+  double macs = 0.0;
+
+  Fixture(const std::string& type, const nlohmann::json& attributes, const Shape& input) {
+    set_num_threads(bench_threads());
+    op = make_op(type, attributes);
+    Rng rng(1);
+    x = Tensor(input);
+    for (float& v : x) v = rng.uniform(-1.0f, 1.0f);
+    for (const ParameterSpec& spec : op->parameter_specs({input})) {
+      Parameter p;
+      p.name = spec.suffix;
+      p.value = Tensor(spec.shape);
+      for (float& v : p.value) v = rng.uniform(-0.1f, 0.1f);
+      p.grad = Tensor(spec.shape);
+      params.push_back(std::move(p));
+    }
+    args.inputs = {&x};
+    for (auto& p : params) args.params.push_back(&p);
+    args.training = true;
+    y = Tensor(op->output_shape({input}));
+    dy = Tensor(y.shape());
+    for (float& v : dy) v = rng.uniform(-1.0f, 1.0f);
+    macs = static_cast<double>(op->macs({input}));
+  }
+};
+
+void run_forward(benchmark::State& state, const std::string& type, const nlohmann::json& attrs,
+                 const Shape& input) {
+  Fixture f(type, attrs, input);
+  for (auto _ : state) {
+    f.op->forward(f.args, f.y);
+    benchmark::DoNotOptimize(f.y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * f.macs * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// input_grad=false is the first layer of a network: only the weight gradient is needed.
+void run_backward(benchmark::State& state, const std::string& type,
+                  const nlohmann::json& attrs, const Shape& input, bool input_grad) {
+  Fixture f(type, attrs, input);
+  f.op->forward(f.args, f.y);
+  for (auto _ : state) {
+    f.op->backward(f.args, f.y, f.dy, {input_grad ? &f.dx : nullptr});
+    benchmark::DoNotOptimize(f.params[0].grad.data());
+  }
+  const double flops = (input_grad ? 4.0 : 2.0) * f.macs;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+const nlohmann::json kLinear784{{"out_features", 300}};
+const nlohmann::json kLinear300{{"out_features", 100}};
+const nlohmann::json kConv1{{"out_channels", 20}, {"kernel_size", 5}};
+const nlohmann::json kConv2{{"out_channels", 50}, {"kernel_size", 5}};
+
+void linear_784_300_forward(benchmark::State& s) {
+  run_forward(s, "Linear", kLinear784, {s.range(0), 784});
+}
+void linear_784_300_backward(benchmark::State& s) {
+  run_backward(s, "Linear", kLinear784, {s.range(0), 784}, true);
+}
+void linear_300_100_forward(benchmark::State& s) {
+  run_forward(s, "Linear", kLinear300, {s.range(0), 300});
+}
+void linear_300_100_backward(benchmark::State& s) {
+  run_backward(s, "Linear", kLinear300, {s.range(0), 300}, true);
+}
+void conv_1_20_28x28_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d", kConv1, {s.range(0), 1, 28, 28});
+}
+// LeNet's first conv sees the model input, which needs no gradient.
+void conv_1_20_28x28_backward_weights_only(benchmark::State& s) {
+  run_backward(s, "Conv2d", kConv1, {s.range(0), 1, 28, 28}, false);
+}
+void conv_20_50_12x12_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d", kConv2, {s.range(0), 20, 12, 12});
+}
+void conv_20_50_12x12_backward(benchmark::State& s) {
+  run_backward(s, "Conv2d", kConv2, {s.range(0), 20, 12, 12}, true);
+}
+
+BENCHMARK(linear_784_300_forward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(linear_784_300_backward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(linear_300_100_forward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(linear_300_100_backward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(conv_1_20_28x28_forward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(conv_1_20_28x28_backward_weights_only)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(conv_20_50_12x12_forward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(conv_20_50_12x12_backward)->Arg(64)->Arg(256)->UseRealTime();
+
+}  // namespace
+}  // namespace shrink

@@ -1,0 +1,140 @@
+#include "shrink/core/error.hpp"
+#include "shrink/core/random.hpp"
+#include "shrink/nn/gradient_check.hpp"
+#include "shrink/nn/op.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace shrink {
+namespace {
+
+using Json = nlohmann::json;
+
+Tensor random_tensor(const Shape& shape, uint64_t seed) {
+  Rng rng(seed);
+  Tensor t(shape);
+  for (float& v : t) v = rng.uniform(-1.0f, 1.0f);
+  return t;
+}
+
+Tensor run_forward(Op& op, const Tensor& x) {
+  OpArgs args;
+  args.inputs = {&x};
+  Tensor y(op.output_shape({x.shape()}));
+  op.forward(args, y);
+  return y;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return "";
+}
+
+struct Config {
+  int64_t kh, kw, sh, sw, ph, pw;
+  bool include_pad;
+  Json json() const {
+    return {{"kernel_size", {kh, kw}},
+            {"stride", {sh, sw}},
+            {"padding", {ph, pw}},
+            {"count_include_pad", include_pad}};
+  }
+};
+
+Tensor reference_avg_pool(const Config& c, const Tensor& x) {
+  const int64_t n = x.dim(0), ch = x.dim(1), h = x.dim(2), w = x.dim(3);
+  const int64_t oh = (h + 2 * c.ph - c.kh) / c.sh + 1, ow = (w + 2 * c.pw - c.kw) / c.sw + 1;
+  Tensor y({n, ch, oh, ow});
+  for (int64_t p = 0; p < n * ch; ++p)
+    for (int64_t yy = 0; yy < oh; ++yy)
+      for (int64_t xx = 0; xx < ow; ++xx) {
+        double sum = 0.0;
+        int count = 0;
+        for (int64_t ki = 0; ki < c.kh; ++ki)
+          for (int64_t kj = 0; kj < c.kw; ++kj) {
+            const int64_t iy = yy * c.sh - c.ph + ki, ix = xx * c.sw - c.pw + kj;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+              sum += x[(p * h + iy) * w + ix];
+              ++count;
+            }
+          }
+        y[(p * oh + yy) * ow + xx] =
+            static_cast<float>(sum / (c.include_pad ? static_cast<double>(c.kh * c.kw) : count));
+      }
+  return y;
+}
+
+const Config kConfigs[] = {
+    {2, 2, 2, 2, 0, 0, true},  {3, 3, 2, 2, 1, 1, true}, {3, 3, 2, 2, 1, 1, false},
+    {2, 3, 1, 2, 1, 1, false}, {3, 1, 3, 1, 0, 0, true}, {3, 3, 1, 1, 1, 1, false},
+};
+
+TEST(AvgPool2dTest, ForwardMatchesReference) {
+  uint64_t seed = 1;
+  for (const Config& c : kConfigs) {
+    auto op = make_op("AvgPool2d", c.json());
+    const Tensor x = random_tensor({2, 3, 7, 6}, seed++);
+    const Tensor y = run_forward(*op, x);
+    const Tensor expected = reference_avg_pool(c, x);
+    ASSERT_EQ(y.shape(), expected.shape()) << c.json().dump();
+    for (int64_t i = 0; i < y.numel(); ++i)
+      ASSERT_NEAR(y[i], expected[i], 1e-6) << c.json().dump() << " at " << i;
+  }
+}
+
+TEST(AvgPool2dTest, PaddingCountsOnlyWhenAskedTo) {
+  // 1x1x2x2 image, 3x3 kernel with padding 1, stride 2: one window holding 1..4 and 5 zeros.
+  const Tensor x({1, 1, 2, 2}, {1, 2, 3, 4});
+  const Json base{{"kernel_size", 3}, {"stride", 2}, {"padding", 1}};
+  Json exclude = base;
+  exclude["count_include_pad"] = false;
+  EXPECT_FLOAT_EQ(run_forward(*make_op("AvgPool2d", base), x)[0], 10.0f / 9.0f);
+  EXPECT_FLOAT_EQ(run_forward(*make_op("AvgPool2d", exclude), x)[0], 2.5f);
+}
+
+TEST(AvgPool2dTest, GradientsMatchFiniteDifferences) {
+  uint64_t seed = 40;
+  for (const Config& c : kConfigs) {
+    auto op = make_op("AvgPool2d", c.json());
+    const auto result = check_op_gradients(*op, {random_tensor({2, 2, 6, 7}, seed++)}, {});
+    EXPECT_LT(result.max_error, 1e-2) << c.json().dump() << ": " << result.worst;
+  }
+}
+
+TEST(AvgPool2dTest, AttributesRoundTripInNormalizedForm) {
+  auto op = make_op("AvgPool2d", {{"kernel_size", {2, 3}}});
+  const Json expected{{"kernel_size", {2, 3}},
+                      {"stride", {2, 3}},
+                      {"padding", {0, 0}},
+                      {"count_include_pad", true}};
+  EXPECT_EQ(op->attributes(), expected);
+  for (const Config& c : kConfigs)
+    EXPECT_EQ(make_op("AvgPool2d", make_op("AvgPool2d", c.json())->attributes())->attributes(),
+              c.json());
+}
+
+TEST(AvgPool2dTest, BadInputsNameTheOpAndTheCulprit) {
+  auto op = make_op("AvgPool2d", {{"kernel_size", 4}});
+  std::string m = error_of([&] { op->output_shape({{2, 3}}); });
+  EXPECT_NE(m.find("AvgPool2d"), std::string::npos) << m;
+  EXPECT_NE(m.find("[2, 3]"), std::string::npos) << m;
+  m = error_of([&] { op->output_shape({{1, 1, 3, 8}}); });
+  EXPECT_NE(m.find("[1, 1, 3, 8]"), std::string::npos) << m;
+  m = error_of([&] { make_op("AvgPool2d", {{"kernel_size", 2}, {"padding", {0, 2}}}); });
+  EXPECT_NE(m.find("half the kernel"), std::string::npos) << m;
+  m = error_of([&] { make_op("AvgPool2d", {{"kernel_size", 2}, {"count_include_pad", 1}}); });
+  EXPECT_NE(m.find("count_include_pad"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace shrink

@@ -1,0 +1,148 @@
+#include "shrink/core/error.hpp"
+#include "shrink/core/random.hpp"
+#include "shrink/nn/gradient_check.hpp"
+#include "shrink/nn/op.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <vector>
+
+namespace shrink {
+namespace {
+
+using Json = nlohmann::json;
+
+// Distinct values 0.1 apart in random order: no ties, and a finite-difference step of 0.01
+// never changes which element wins a window.
+Tensor spread_tensor(const Shape& shape, uint64_t seed) {
+  Tensor t(shape);
+  std::vector<int64_t> order(static_cast<size_t>(t.numel()));
+  std::iota(order.begin(), order.end(), 0);
+  Rng rng(seed);
+  rng.shuffle(order);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    t[i] = 0.1f * static_cast<float>(order[static_cast<size_t>(i)] - t.numel() / 2);
+  return t;
+}
+
+Tensor run_forward(Op& op, const Tensor& x) {
+  OpArgs args;
+  args.inputs = {&x};
+  Tensor y(op.output_shape({x.shape()}));
+  op.forward(args, y);
+  return y;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error thrown";
+  return "";
+}
+
+struct Config {
+  int64_t kh, kw, sh, sw, ph, pw;
+  Json json() const {
+    return {{"kernel_size", {kh, kw}}, {"stride", {sh, sw}}, {"padding", {ph, pw}}};
+  }
+};
+
+Tensor reference_max_pool(const Config& c, const Tensor& x) {
+  const int64_t n = x.dim(0), ch = x.dim(1), h = x.dim(2), w = x.dim(3);
+  const int64_t oh = (h + 2 * c.ph - c.kh) / c.sh + 1, ow = (w + 2 * c.pw - c.kw) / c.sw + 1;
+  Tensor y({n, ch, oh, ow});
+  for (int64_t p = 0; p < n * ch; ++p)
+    for (int64_t yy = 0; yy < oh; ++yy)
+      for (int64_t xx = 0; xx < ow; ++xx) {
+        float best = -std::numeric_limits<float>::infinity();
+        for (int64_t ki = 0; ki < c.kh; ++ki)
+          for (int64_t kj = 0; kj < c.kw; ++kj) {
+            const int64_t iy = yy * c.sh - c.ph + ki, ix = xx * c.sw - c.pw + kj;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+              best = std::max(best, x[(p * h + iy) * w + ix]);
+          }
+        y[(p * oh + yy) * ow + xx] = best;
+      }
+  return y;
+}
+
+const Config kConfigs[] = {
+    {2, 2, 2, 2, 0, 0},  // LeNet
+    {3, 3, 2, 2, 1, 1},  // overlapping, padded
+    {2, 3, 1, 2, 1, 0},  // non-square kernel and stride
+    {3, 1, 3, 1, 0, 0},
+    {3, 3, 1, 1, 1, 1},  // stride 1: every pixel in several windows
+};
+
+TEST(MaxPool2dTest, ForwardMatchesReference) {
+  uint64_t seed = 1;
+  for (const Config& c : kConfigs) {
+    auto op = make_op("MaxPool2d", c.json());
+    const Tensor x = spread_tensor({2, 3, 7, 6}, seed++);
+    const Tensor y = run_forward(*op, x);
+    const Tensor expected = reference_max_pool(c, x);
+    ASSERT_EQ(y.shape(), expected.shape()) << c.json().dump();
+    EXPECT_EQ(y, expected) << c.json().dump();
+  }
+}
+
+TEST(MaxPool2dTest, HandWorkedExampleAndGradientRouting) {
+  auto op = make_op("MaxPool2d", {{"kernel_size", 2}});
+  const Tensor x({1, 1, 2, 4}, {1, 5, 2, 0, 3, 4, 7, 7});
+  OpArgs args;
+  args.inputs = {&x};
+  Tensor y(op->output_shape({x.shape()}));
+  op->forward(args, y);
+  EXPECT_EQ(y, Tensor({1, 1, 1, 2}, {5, 7}));
+  Tensor dx;
+  op->backward(args, y, Tensor({1, 1, 1, 2}, {10, 20}), {&dx});
+  // The tie between the two 7s goes to the first one, as in PyTorch.
+  EXPECT_EQ(dx, Tensor({1, 1, 2, 4}, {0, 10, 0, 0, 0, 0, 20, 0}));
+}
+
+TEST(MaxPool2dTest, GradientsMatchFiniteDifferences) {
+  uint64_t seed = 40;
+  for (const Config& c : kConfigs) {
+    auto op = make_op("MaxPool2d", c.json());
+    const auto result = check_op_gradients(*op, {spread_tensor({2, 2, 6, 7}, seed++)}, {});
+    EXPECT_LT(result.max_error, 1e-2) << c.json().dump() << ": " << result.worst;
+  }
+}
+
+TEST(MaxPool2dTest, AttributesRoundTripInNormalizedForm) {
+  auto op = make_op("MaxPool2d", {{"kernel_size", 3}});
+  const Json expected{{"kernel_size", {3, 3}}, {"stride", {3, 3}}, {"padding", {0, 0}}};
+  EXPECT_EQ(op->attributes(), expected);
+  EXPECT_EQ(make_op("MaxPool2d", expected)->attributes(), expected);
+  for (const Config& c : kConfigs)
+    EXPECT_EQ(make_op("MaxPool2d", make_op("MaxPool2d", c.json())->attributes())->attributes(),
+              c.json());
+  EXPECT_EQ(op->output_shape({{4, 2, 10, 9}}), (Shape{4, 2, 3, 3}));
+}
+
+TEST(MaxPool2dTest, BadInputsNameTheOpAndTheCulprit) {
+  auto op = make_op("MaxPool2d", {{"kernel_size", 3}});
+  std::string m = error_of([&] { op->output_shape({{2, 3, 4}}); });
+  EXPECT_NE(m.find("MaxPool2d"), std::string::npos) << m;
+  EXPECT_NE(m.find("[2, 3, 4]"), std::string::npos) << m;
+  m = error_of([&] { op->output_shape({{1, 1, 2, 8}}); });
+  EXPECT_NE(m.find("[1, 1, 2, 8]"), std::string::npos) << m;
+  m = error_of([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"padding", 2}}); });
+  EXPECT_NE(m.find("half the kernel"), std::string::npos) << m;
+  m = error_of([&] { make_op("MaxPool2d", {{"stride", 2}}); });
+  EXPECT_NE(m.find("kernel_size"), std::string::npos) << m;
+  m = error_of([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"dilation", 2}}); });
+  EXPECT_NE(m.find("dilation"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace shrink
