@@ -2,6 +2,7 @@
 
 #include "shrink/core/error.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace shrink {
@@ -204,11 +205,11 @@ int64_t Model::macs() const {
 }
 
 const Tensor& Model::forward(const Tensor& input, bool training) {
-  require(!nodes_.empty(), "the model has no nodes to run");
-  require(input.rank() == input_shape_.size() + 1 &&
-              without_batch(input.shape()) == input_shape_,
-          "input of shape " + to_string(input.shape()) + " does not match the model input " +
-              "[N, " + to_string(input_shape_).substr(1));
+  if (nodes_.empty()) throw Error::bad_input("the model has no nodes to run");
+  if (input.rank() != input_shape_.size() + 1 ||
+      !std::equal(input_shape_.begin(), input_shape_.end(), input.shape().begin() + 1))
+    throw Error::bad_input("input of shape " + to_string(input.shape()) +
+                           " does not match the model input [N, " + to_string(input_shape_).substr(1));
   const int64_t batch = input.dim(0);
   values_.resize(nodes_.size());
   last_input_ = &input;
@@ -237,9 +238,10 @@ const Tensor& Model::forward(const Tensor& input, bool training) {
 void Model::backward(const Tensor& grad_output) {
   require(last_input_ != nullptr, "backward needs a forward pass first");
   const int out = node_index(output_name());
-  require(grad_output.shape() == values_[static_cast<size_t>(out)].shape(),
-          "output gradient of shape " + to_string(grad_output.shape()) +
-              " does not match the output " + to_string(values_[static_cast<size_t>(out)].shape()));
+  if (grad_output.shape() != values_[static_cast<size_t>(out)].shape())
+    throw Error::bad_input("output gradient of shape " + to_string(grad_output.shape()) +
+                           " does not match the output " +
+                           to_string(values_[static_cast<size_t>(out)].shape()));
   for (auto& p : parameters_)
     if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
 

@@ -3,6 +3,7 @@
 
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/architectures.hpp"
+#include "shrink/core/error.hpp"
 
 #include <spdlog/spdlog.h>
 
