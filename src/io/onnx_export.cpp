@@ -64,6 +64,7 @@ class Exporter {
   void add(const Node&, const Json&);
   void broadcast_binary(const Node&, const Json&);
   void matmul(const Node&, const Json&);
+  void conv_transpose(const Node&, const Json&);
   void clip(const Node&, const Json&);
   void reshape(const Node&, const Json&);
   void transpose(const Node&, const Json&);
@@ -104,7 +105,10 @@ const std::map<std::string, Exporter::Emitter>& Exporter::emitters() {
       {"Div", &Exporter::broadcast_binary},
       {"MatMul", &Exporter::matmul},
       {"Clip", &Exporter::clip},
+      {"ConvTranspose2d", &Exporter::conv_transpose},
       {"Reshape", &Exporter::reshape},
+      {"Squeeze", &Exporter::reshape},
+      {"Unsqueeze", &Exporter::reshape},
       {"Transpose", &Exporter::transpose},
       {"Concat", &Exporter::concat},
   };
@@ -285,7 +289,25 @@ void Exporter::broadcast_binary(const Node& node, const Json& attrs) {
 }
 
 void Exporter::matmul(const Node& node, const Json&) {
-  add_node(node, "MatMul", {input_of(node, 0), param(node, 0)});
+  if (node.parameters.empty()) add_node(node, "MatMul", {input_of(node, 0), input_of(node, 1)});
+  else add_node(node, "MatMul", {input_of(node, 0), param(node, 0)});
+}
+
+void Exporter::conv_transpose(const Node& node, const Json& attrs) {
+  std::vector<std::string> inputs{input_of(node, 0), param(node, 0)};
+  if (attrs.value("bias", true)) inputs.push_back(param(node, 1));
+  onnx::NodeProto& n = add_node(node, "ConvTranspose", std::move(inputs));
+  const auto kernel = pair_of(attrs, "kernel_size", 1);
+  const auto stride = pair_of(attrs, "stride", 1);
+  const auto padding = pair_of(attrs, "padding", 0);
+  const auto output_padding = pair_of(attrs, "output_padding", 0);
+  const auto dilation = pair_of(attrs, "dilation", 1);
+  set_ints(n, "kernel_shape", {kernel[0], kernel[1]});
+  set_ints(n, "strides", {stride[0], stride[1]});
+  set_ints(n, "pads", {padding[0], padding[1], padding[0], padding[1]});
+  set_ints(n, "output_padding", {output_padding[0], output_padding[1]});
+  set_ints(n, "dilations", {dilation[0], dilation[1]});
+  set_int(n, "group", attrs.value("groups", int64_t{1}));
 }
 
 void Exporter::clip(const Node& node, const Json& attrs) {
