@@ -40,8 +40,8 @@ class CliTest : public ::testing::Test {
     if (!has_data_) return;
     data_ = "fashion-mnist:" + dir_->path().string();
     model_ = dir_->file("mlp.shrk");
-    train_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2",
-                      "--batch", "32", "--lr", "0.05", "--threads", "2", "-q", "-o", model_,
+    train_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "3",
+                      "--batch", "32", "--lr", "0.01", "--threads", "2", "-q", "-o", model_,
                       "--report", dir_->file("train.json")});
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -61,7 +61,7 @@ TEST_F(CliTest, TrainReachesRealAccuracyAndReportsIt) {
   const auto report = read_json(dir_->file("train.json"));
   EXPECT_GT(report["accuracy"].get<double>(), 0.70);
   EXPECT_EQ(report["test"]["samples"].get<int64_t>(), 1000);
-  EXPECT_EQ(report["epochs"].size(), 2u);
+  EXPECT_EQ(report["epochs"].size(), 3u);
   EXPECT_EQ(report["parameters"].get<int64_t>(), 266610);
   EXPECT_EQ(report["file_bytes"].get<int64_t>(), static_cast<int64_t>(fs::file_size(model_)));
   EXPECT_NE(train_.out.find("test accuracy"), std::string::npos);

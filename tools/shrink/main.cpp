@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 namespace {
 
@@ -34,6 +35,17 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough(false);
   for (const auto& [name, add] : kCommands) add(app);
+  // CLI11 would call a misspelt command "a subcommand is required"; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string names;
+    for (const auto& [name, add] : kCommands) {
+      known = known || std::string(argv[1]) == name;
+      names += (names.empty() ? "" : ", ") + std::string(name);
+    }
+    if (!known)
+      return fail(("unknown command '" + std::string(argv[1]) + "'; commands: " + names).c_str(), 2);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
