@@ -8,7 +8,7 @@ packages=(build-essential cmake pkg-config libeigen3-dev libcli11-dev libspdlog-
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist)
 if [[ "${1:-}" == "--peers" ]]; then
-  packages+=(python3-torch libopenblas0-pthread python3-onnx python3-numpy nodejs npm time)
+  packages+=(python3-torch libopenblas0-pthread python3-onnx python3-numpy time)
 fi
 
 missing=()
@@ -25,6 +25,7 @@ fi
 
 if [[ "${1:-}" == "--peers" ]]; then
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  command -v npm >/dev/null || { echo "error: npm is needed for the ONNX Runtime peer (install Node.js)" >&2; exit 2; }
   if [[ ! -d "$here/bench/node_modules/onnxruntime-node" ]]; then
     (cd "$here/bench" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node >/dev/null)
   fi
