@@ -13,7 +13,15 @@ shrink="$here/build/shrink"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 median() { python3 -c 'import sys, statistics; print(statistics.median(float(v) for v in sys.argv[1:]))' "$@"; }
-get() { python3 -c 'import json, sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }
+# A report file is one JSON document; node prints one JSON object on its last line.
+get() { python3 -c '
+import json, sys
+text = sys.stdin.read().strip()
+try:
+    doc = json.loads(text)
+except ValueError:
+    doc = json.loads(text.splitlines()[-1])
+print(doc[sys.argv[1]])' "$1"; }
 
 printf "%-6s %12s %12s %10s %10s %8s\n" batch shrink/s ort/s "shrink acc" "ort acc" ratio
 for batch in 256 1; do
