@@ -212,21 +212,28 @@ Dataset Dataset::subset(const std::vector<int64_t>& indices) const {
   return d;
 }
 
-Dataset Dataset::from_bytes(std::string name, Shape sample_shape, std::vector<uint8_t> pixels,
-                            std::vector<int32_t> labels, int num_classes) {
+// The checks from_bytes and from_floats share; returns the sample's element count.
+// `values` names the storage unit in the message.
+static int64_t check_storage(const std::string& name, const Shape& sample_shape, size_t stored,
+                      const char* values, const std::vector<int32_t>& labels, int num_classes) {
   const int64_t numel = checked_sample_numel(name, sample_shape);
-  if (static_cast<int64_t>(pixels.size()) != numel * static_cast<int64_t>(labels.size()))
-    throw Error::bad_input("dataset " + name + ": " + std::to_string(pixels.size()) +
-                           " bytes do not make " + std::to_string(labels.size()) +
+  if (static_cast<int64_t>(stored) != numel * static_cast<int64_t>(labels.size()))
+    throw Error::bad_input("dataset " + name + ": " + std::to_string(stored) + " " + values +
+                           " do not make " + std::to_string(labels.size()) +
                            " samples of shape " + to_string(sample_shape));
   check_labels(name, labels, num_classes);
+  return numel;
+}
+
+Dataset Dataset::from_bytes(std::string name, Shape sample_shape, std::vector<uint8_t> pixels,
+                            std::vector<int32_t> labels, int num_classes) {
   Dataset d;
+  d.sample_numel_ = check_storage(name, sample_shape, pixels.size(), "bytes", labels, num_classes);
   d.name = std::move(name);
   d.sample_shape = std::move(sample_shape);
   d.num_classes = num_classes;
   d.class_names = numbered_class_names(num_classes);
   d.is_bytes_ = true;
-  d.sample_numel_ = numel;
   d.bytes_ = std::move(pixels);
   d.labels_ = std::move(labels);
   return d;
@@ -234,19 +241,13 @@ Dataset Dataset::from_bytes(std::string name, Shape sample_shape, std::vector<ui
 
 Dataset Dataset::from_floats(std::string name, Shape sample_shape, std::vector<float> features,
                              std::vector<int32_t> labels, int num_classes) {
-  const int64_t numel = checked_sample_numel(name, sample_shape);
-  if (static_cast<int64_t>(features.size()) != numel * static_cast<int64_t>(labels.size()))
-    throw Error::bad_input("dataset " + name + ": " + std::to_string(features.size()) +
-                           " values do not make " + std::to_string(labels.size()) +
-                           " samples of shape " + to_string(sample_shape));
-  check_labels(name, labels, num_classes);
   Dataset d;
+  d.sample_numel_ = check_storage(name, sample_shape, features.size(), "values", labels, num_classes);
   d.name = std::move(name);
   d.sample_shape = std::move(sample_shape);
   d.num_classes = num_classes;
   d.class_names = numbered_class_names(num_classes);
   d.is_bytes_ = false;
-  d.sample_numel_ = numel;
   d.features_ = std::move(features);
   d.labels_ = std::move(labels);
   return d;

@@ -41,18 +41,18 @@ SparsityStats weight_sparsity(const Model& model) {
   return stats;
 }
 
+int64_t effective_macs(const Model& model, const Node& node) {
+  const int64_t dense = node.op->macs(model.input_shapes(node, 1));
+  const Parameter* weight =
+      has_compressible_weight(node) ? model.find_parameter(node.name + ".weight") : nullptr;
+  if (!weight || weight->value.numel() == 0) return dense;
+  const double density = static_cast<double>(weight->nonzeros()) / weight->value.numel();
+  return static_cast<int64_t>(std::llround(dense * density));
+}
+
 int64_t effective_macs(const Model& model) {
   int64_t total = 0;
-  for (const Node& node : model.nodes()) {
-    const int64_t dense = node.op->macs(model.input_shapes(node, 1));
-    const Parameter* weight = has_compressible_weight(node) ? model.find_parameter(node.name + ".weight") : nullptr;
-    if (!weight || weight->value.numel() == 0) {
-      total += dense;
-      continue;
-    }
-    const double density = static_cast<double>(weight->nonzeros()) / weight->value.numel();
-    total += static_cast<int64_t>(std::llround(dense * density));
-  }
+  for (const Node& node : model.nodes()) total += effective_macs(model, node);
   return total;
 }
 

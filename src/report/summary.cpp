@@ -42,15 +42,13 @@ ModelSummary summarize(const Model& model, const std::map<std::string, TensorSto
     layer.type = node.op->type();
     layer.output_shape = node.output_shape;
     layer.macs = node.op->macs(model.input_shapes(node, 1));
-    double density = 1.0;
+    layer.effective_macs = effective_macs(model, node);
     for (const auto& name : node.parameters) {
       const Parameter& p = model.parameter(name);
       if (p.trainable) {
         layer.parameters += p.value.numel();
         layer.nonzeros += p.nonzeros();
       }
-      if (name == node.name + ".weight" && p.value.numel() > 0)
-        density = static_cast<double>(p.nonzeros()) / p.value.numel();
       auto it = storage.find(name);
       if (it != storage.end()) {
         layer.encodings.push_back(it->second.encoding);
@@ -60,7 +58,6 @@ ModelSummary summarize(const Model& model, const std::map<std::string, TensorSto
         layer.bytes += p.value.numel() * 4;
       }
     }
-    layer.effective_macs = static_cast<int64_t>(std::llround(layer.macs * density));
     summary.parameters += layer.parameters;
     summary.nonzeros += layer.nonzeros;
     summary.macs += layer.macs;

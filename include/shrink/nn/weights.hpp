@@ -21,5 +21,6 @@ SparsityStats weight_sparsity(const Model& model);
 // MACs of one forward pass when multiplications by zero weights are skipped: each node's dense
 // MACs scaled by the density of its weight.
 int64_t effective_macs(const Model& model);
+int64_t effective_macs(const Model& model, const Node& node);
 
 }  // namespace shrink
