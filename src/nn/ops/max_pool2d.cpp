@@ -1,7 +1,6 @@
 // MaxPool2d over NCHW planes. Padding acts as -infinity (PyTorch), so it never wins; it is
 // limited to half the kernel so every window holds a real pixel. Ties go to the first maximum
-// in row-major window order and NaN propagates, as in PyTorch. The forward pass keeps the
-// winning index of every output for the backward pass.
+// in row-major window order and NaN propagates, as in PyTorch.
 #include "nn/kernels/attributes.hpp"
 #include "nn/kernels/im2col.hpp"
 #include "nn/ops/ops.hpp"
@@ -11,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace shrink::ops {
 namespace {
@@ -43,65 +43,58 @@ class MaxPool2d final : public Op {
     output.resize(output_shape({x.shape()}));
     const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
     const int64_t oh = output.dim(2), ow = output.dim(3);
-    argmax_.resize(static_cast<size_t>(output.numel()));
-    input_shape_ = x.shape();
     const float* xd = x.data();
     float* yd = output.data();
-    int32_t* arg = argmax_.data();
+    const bool unpadded = padding_[0] == 0 && padding_[1] == 0;
     const int threads = num_threads();
 #pragma omp parallel for schedule(static) num_threads(threads) if (x.numel() >= (1 << 16))
     for (int64_t plane = 0; plane < planes; ++plane) {
       const float* in = xd + plane * h * w;
       float* out = yd + plane * oh * ow;
-      int32_t* idx = arg + plane * oh * ow;
-      for (int64_t y = 0; y < oh; ++y) {
-        const int64_t y0 = std::max<int64_t>(y * stride_[0] - padding_[0], 0);
-        const int64_t y1 = std::min(y * stride_[0] - padding_[0] + kernel_[0], h);
-        for (int64_t xo = 0; xo < ow; ++xo) {
-          const int64_t x0 = std::max<int64_t>(xo * stride_[1] - padding_[1], 0);
-          const int64_t x1 = std::min(xo * stride_[1] - padding_[1] + kernel_[1], w);
-          float best = -std::numeric_limits<float>::infinity();
-          int64_t best_index = y0 * w + x0;
-          for (int64_t iy = y0; iy < y1; ++iy)
-            for (int64_t ix = x0; ix < x1; ++ix) {
-              const float v = in[iy * w + ix];
-              if (v > best || std::isnan(v)) {
-                best = v;
-                best_index = iy * w + ix;
-                if (std::isnan(v)) iy = y1, ix = x1;  // NaN wins; stop looking
-              }
-            }
-          out[y * ow + xo] = in[best_index];
-          idx[y * ow + xo] = static_cast<int32_t>(best_index);
-        }
-      }
+      if (unpadded)
+        pool_unpadded_plane(in, w, oh, ow, out);
+      else
+        pool_padded_plane(in, h, w, oh, ow, out);
     }
   }
 
+  // The winner of each window is found again from the input and the output, not kept from the
+  // forward pass: inference then pays nothing for it. It is the first element equal to the
+  // output (the first NaN when the output is NaN), the same element the forward pass kept.
   void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
                 const std::vector<Tensor*>& grad_inputs) override {
     const Tensor& x = *args.inputs.at(0);
     if (!(grad_output.shape() == output.shape()))
       throw Error::bad_input("MaxPool2d: output gradient of shape " + to_string(grad_output.shape()) +
                 " does not match the output " + to_string(output.shape()));
-    if (x.shape() != input_shape_ || static_cast<int64_t>(argmax_.size()) != output.numel())
-      throw Error::internal("MaxPool2d: backward called without a matching forward pass");
+    if (!(output.shape() == output_shape({x.shape()})))
+      throw Error::internal("MaxPool2d: backward called with an output of shape " +
+                            to_string(output.shape()) + " that is not this op's output for " +
+                            to_string(x.shape()));
     Tensor* grad_x = grad_inputs.empty() ? nullptr : grad_inputs[0];
     if (!grad_x) return;
     grad_x->resize(x.shape());
-    const int64_t planes = x.dim(0) * x.dim(1), image = x.dim(2) * x.dim(3);
-    const int64_t outputs = output.dim(2) * output.dim(3);
+    const int64_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+    const int64_t oh = output.dim(2), ow = output.dim(3);
+    const float* xd = x.data();
+    const float* yd = output.data();
     const float* dy = grad_output.data();
-    const int32_t* arg = argmax_.data();
     float* dx = grad_x->data();
     const int threads = num_threads();
 #pragma omp parallel for schedule(static) num_threads(threads) if (x.numel() >= (1 << 16))
     for (int64_t plane = 0; plane < planes; ++plane) {
-      float* d = dx + plane * image;
-      std::fill(d, d + image, 0.0f);
-      const float* g = dy + plane * outputs;
-      const int32_t* idx = arg + plane * outputs;
-      for (int64_t i = 0; i < outputs; ++i) d[idx[i]] += g[i];
+      const float* in = xd + plane * h * w;
+      const float* out = yd + plane * oh * ow;
+      const float* g = dy + plane * oh * ow;
+      float* d = dx + plane * h * w;
+      std::fill(d, d + h * w, 0.0f);
+      for (int64_t y = 0; y < oh; ++y) {
+        const auto [y0, y1] = window(y, 0, h);
+        for (int64_t xo = 0; xo < ow; ++xo) {
+          const auto [x0, x1] = window(xo, 1, w);
+          d[winner(in, w, y0, y1, x0, x1, out[y * ow + xo])] += g[y * ow + xo];
+        }
+      }
     }
   }
 
@@ -117,9 +110,60 @@ class MaxPool2d final : public Op {
                                                 1);
   }
 
+  // Input rows/columns [begin, end) that output `o` along `axis` covers, clipped to the image.
+  std::pair<int64_t, int64_t> window(int64_t o, int axis, int64_t size) const {
+    const int64_t start = o * stride_[axis] - padding_[axis];
+    return {std::max<int64_t>(start, 0), std::min(start + kernel_[axis], size)};
+  }
+
+  // Selecting instead of branching keeps the loops free of unpredictable jumps; NaN wins and
+  // then stays, as in PyTorch.
+  static float max_with_nan(float best, float v) { return (v > best) | (v != v) ? v : best; }
+
+  // Without padding every window lies inside the image, so whole output rows are updated one
+  // kernel tap at a time, a loop the compiler vectorizes.
+  void pool_unpadded_plane(const float* in, int64_t w, int64_t oh, int64_t ow,
+                           float* out) const {
+    const int64_t sy = stride_[0], sx = stride_[1];
+    for (int64_t y = 0; y < oh; ++y) {
+      float* row = out + y * ow;
+      std::fill(row, row + ow, -std::numeric_limits<float>::infinity());
+      for (int64_t ky = 0; ky < kernel_[0]; ++ky) {
+        const float* src = in + (y * sy + ky) * w;
+        for (int64_t kx = 0; kx < kernel_[1]; ++kx)
+          for (int64_t xo = 0; xo < ow; ++xo)
+            row[xo] = max_with_nan(row[xo], src[xo * sx + kx]);
+      }
+    }
+  }
+
+  void pool_padded_plane(const float* in, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                         float* out) const {
+    for (int64_t y = 0; y < oh; ++y) {
+      const auto [y0, y1] = window(y, 0, h);
+      for (int64_t xo = 0; xo < ow; ++xo) {
+        const auto [x0, x1] = window(xo, 1, w);
+        float best = -std::numeric_limits<float>::infinity();
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) best = max_with_nan(best, in[iy * w + ix]);
+        out[y * ow + xo] = best;
+      }
+    }
+  }
+
+  // Index in the plane of the first window element equal to `best` (or NaN when it is NaN).
+  static int64_t winner(const float* in, int64_t w, int64_t y0, int64_t y1, int64_t x0,
+                        int64_t x1, float best) {
+    const bool nan = std::isnan(best);
+    for (int64_t iy = y0; iy < y1; ++iy)
+      for (int64_t ix = x0; ix < x1; ++ix) {
+        const float v = in[iy * w + ix];
+        if (v == best || (nan && std::isnan(v))) return iy * w + ix;
+      }
+    return y0 * w + x0;  // unreachable for an output this op computed
+  }
+
   Pair kernel_, stride_, padding_;
-  std::vector<int32_t> argmax_;  // winning index inside each input plane, per output
-  Shape input_shape_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -107,6 +108,24 @@ TEST(MaxPool2dTest, HandWorkedExampleAndGradientRouting) {
   op->backward(args, y, Tensor({1, 1, 1, 2}, {10, 20}), {&dx});
   // The tie between the two 7s goes to the first one, as in PyTorch.
   EXPECT_EQ(dx, Tensor({1, 1, 2, 4}, {0, 10, 0, 0, 0, 0, 20, 0}));
+}
+
+TEST(MaxPool2dTest, NanWinsItsWindowAndTakesTheGradient) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const Json& attributes : {Json{{"kernel_size", 2}},
+                                 Json{{"kernel_size", 2}, {"stride", 2}, {"padding", 1}}}) {
+    auto op = make_op("MaxPool2d", attributes);
+    const Tensor x({1, 1, 2, 4}, {1, nan, 2, 0, 3, 4, 7, nan});
+    OpArgs args;
+    args.inputs = {&x};
+    Tensor y(op->output_shape({x.shape()}));
+    op->forward(args, y);
+    Tensor dx;
+    op->backward(args, y, Tensor(y.shape(), 1.0f), {&dx});
+    EXPECT_TRUE(std::isnan(y[attributes.contains("padding") ? 1 : 0])) << attributes.dump();
+    EXPECT_EQ(dx[1], 1.0f) << attributes.dump();  // the NaN, not the larger 4 after it
+    EXPECT_EQ(dx[5], 0.0f) << attributes.dump();
+  }
 }
 
 TEST(MaxPool2dTest, GradientsMatchFiniteDifferences) {
