@@ -5,6 +5,7 @@
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/op.hpp"
 
+#include <Eigen/Core>
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -75,6 +76,34 @@ void run_backward(benchmark::State& state, const std::string& type,
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The machine's float peak: every thread runs independent chains of the widest vector FMA
+// Eigen uses here (16 floats with AVX-512, 8 with AVX2), enough chains to hide its latency.
+// The kernels' GFLOP/s read against this figure.
+void peak_fma(benchmark::State& state) {
+  using Packet = Eigen::internal::packet_traits<float>::type;
+  constexpr int kChains = 16;
+  constexpr int64_t kSteps = 1 << 16;
+  const int threads = bench_threads();
+  const int64_t lanes = Eigen::internal::unpacket_traits<Packet>::size;
+  for (auto _ : state) {
+#pragma omp parallel num_threads(threads)
+    {
+      Packet acc[kChains];
+      for (auto& a : acc) a = Eigen::internal::pset1<Packet>(0.0f);
+      const Packet x = Eigen::internal::pset1<Packet>(0.999f);
+      const Packet y = Eigen::internal::pset1<Packet>(1e-3f);
+      for (int64_t i = 0; i < kSteps; ++i)
+        for (auto& a : acc) a = Eigen::internal::pmadd(a, x, y);
+      float sum = 0.0f;
+      for (auto& a : acc) sum += Eigen::internal::predux(a);
+      benchmark::DoNotOptimize(sum);
+    }
+  }
+  const double flops = 2.0 * static_cast<double>(lanes * kChains * kSteps * threads);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 const nlohmann::json kLinear784{{"out_features", 300}};
 const nlohmann::json kLinear300{{"out_features", 100}};
 const nlohmann::json kConv1{{"out_channels", 20}, {"kernel_size", 5}};
@@ -92,6 +121,16 @@ void linear_300_100_forward(benchmark::State& s) {
 void linear_300_100_backward(benchmark::State& s) {
   run_backward(s, "Linear", kLinear300, {s.range(0), 300}, true);
 }
+// Pooling moves data rather than computing: its counter is input GB/s, not GFLOP/s.
+void max_pool_20x24x24_forward(benchmark::State& s) {
+  Fixture f("MaxPool2d", {{"kernel_size", 2}}, {s.range(0), 20, 24, 24});
+  for (auto _ : s) {
+    f.op->forward(f.args, f.y);
+    benchmark::DoNotOptimize(f.y.data());
+  }
+  s.counters["GB/s"] = benchmark::Counter(static_cast<double>(f.x.numel()) * sizeof(float) * 1e-9,
+                                          benchmark::Counter::kIsIterationInvariantRate);
+}
 void conv_1_20_28x28_forward(benchmark::State& s) {
   run_forward(s, "Conv2d", kConv1, {s.range(0), 1, 28, 28});
 }
@@ -106,10 +145,12 @@ void conv_20_50_12x12_backward(benchmark::State& s) {
   run_backward(s, "Conv2d", kConv2, {s.range(0), 20, 12, 12}, true);
 }
 
+BENCHMARK(peak_fma)->UseRealTime();
 BENCHMARK(linear_784_300_forward)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(linear_784_300_backward)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(linear_300_100_forward)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(linear_300_100_backward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(max_pool_20x24x24_forward)->Arg(256)->UseRealTime();
 BENCHMARK(conv_1_20_28x28_forward)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(conv_1_20_28x28_backward_weights_only)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(conv_20_50_12x12_forward)->Arg(64)->Arg(256)->UseRealTime();

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <utility>
+#include <vector>
 
 namespace shrink::ops {
 namespace {
@@ -120,21 +121,40 @@ class MaxPool2d final : public Op {
   // then stays, as in PyTorch.
   static float max_with_nan(float best, float v) { return (v > best) | (v != v) ? v : best; }
 
-  // Without padding every window lies inside the image, so whole output rows are updated one
-  // kernel tap at a time, a loop the compiler vectorizes.
+  // Without padding every window lies inside the image. The window's rows are first reduced
+  // into one contiguous row, then its columns, both loops the compiler vectorizes.
   void pool_unpadded_plane(const float* in, int64_t w, int64_t oh, int64_t ow,
                            float* out) const {
     const int64_t sy = stride_[0], sx = stride_[1];
+    float* rows = row_scratch(w);
     for (int64_t y = 0; y < oh; ++y) {
-      float* row = out + y * ow;
-      std::fill(row, row + ow, -std::numeric_limits<float>::infinity());
-      for (int64_t ky = 0; ky < kernel_[0]; ++ky) {
-        const float* src = in + (y * sy + ky) * w;
-        for (int64_t kx = 0; kx < kernel_[1]; ++kx)
-          for (int64_t xo = 0; xo < ow; ++xo)
-            row[xo] = max_with_nan(row[xo], src[xo * sx + kx]);
+      const float* top = in + y * sy * w;
+      std::copy(top, top + w, rows);
+      for (int64_t ky = 1; ky < kernel_[0]; ++ky) {
+        const float* src = top + ky * w;
+        for (int64_t x = 0; x < w; ++x) rows[x] = max_with_nan(rows[x], src[x]);
       }
+      float* row = out + y * ow;
+      // A stride known at compile time lets the strided loads vectorize.
+      if (sx == 2)
+        reduce_columns(rows, [](int64_t xo) { return 2 * xo; }, ow, row);
+      else
+        reduce_columns(rows, [sx](int64_t xo) { return sx * xo; }, ow, row);
     }
+  }
+
+  template <typename Start>
+  void reduce_columns(const float* rows, Start start, int64_t ow, float* row) const {
+    for (int64_t xo = 0; xo < ow; ++xo) row[xo] = rows[start(xo)];
+    for (int64_t kx = 1; kx < kernel_[1]; ++kx)
+      for (int64_t xo = 0; xo < ow; ++xo) row[xo] = max_with_nan(row[xo], rows[start(xo) + kx]);
+  }
+
+  // One input row of scratch per thread, reused across calls.
+  static float* row_scratch(int64_t w) {
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < static_cast<size_t>(w)) scratch.resize(static_cast<size_t>(w));
+    return scratch.data();
   }
 
   void pool_padded_plane(const float* in, int64_t h, int64_t w, int64_t oh, int64_t ow,
