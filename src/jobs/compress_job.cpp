@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
 namespace shrink {
 
 nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
@@ -51,6 +53,10 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
 
   const int64_t bytes_after = file_bytes(job.output);
   const SparsityStats sparsity = weight_sparsity(model);
+  if (sparsity.zeros > 0 && std::filesystem::path(job.output).extension() == ".onnx")
+    spdlog::warn("{} holds its pruned weights dense, as ONNX runtimes expect, so the file does "
+                 "not shrink; save to .shrk to store them sparse",
+                 job.output);
   report["file_bytes_before"] = bytes_before;
   report["file_bytes_after"] = bytes_after;
   report["compression_ratio"] = static_cast<double>(bytes_before) / static_cast<double>(bytes_after);
