@@ -141,6 +141,15 @@ void conv_1_20_28x28_backward_weights_only(benchmark::State& s) {
 void conv_20_50_12x12_forward(benchmark::State& s) {
   run_forward(s, "Conv2d", kConv2, {s.range(0), 20, 12, 12});
 }
+// The VGG-style shapes of vgg-small: the first 3x3 layer and a 3x3 layer between blocks.
+void conv_1_32_28x28_pad1_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d", {{"out_channels", 32}, {"kernel_size", 3}, {"padding", 1}},
+              {s.range(0), 1, 28, 28});
+}
+void conv_32_64_14x14_pad1_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d", {{"out_channels", 64}, {"kernel_size", 3}, {"padding", 1}},
+              {s.range(0), 32, 14, 14});
+}
 void conv_20_50_12x12_backward(benchmark::State& s) {
   run_backward(s, "Conv2d", kConv2, {s.range(0), 20, 12, 12}, true);
 }
@@ -154,6 +163,8 @@ BENCHMARK(max_pool_20x24x24_forward)->Arg(256)->UseRealTime();
 BENCHMARK(conv_1_20_28x28_forward)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(conv_1_20_28x28_backward_weights_only)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(conv_20_50_12x12_forward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(conv_1_32_28x28_pad1_forward)->Arg(64)->UseRealTime();
+BENCHMARK(conv_32_64_14x14_pad1_forward)->Arg(64)->UseRealTime();
 BENCHMARK(conv_20_50_12x12_backward)->Arg(64)->Arg(256)->UseRealTime();
 
 }  // namespace

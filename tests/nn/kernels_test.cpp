@@ -1,11 +1,13 @@
 // The fast kernels of src/nn/kernels against their slow, obvious references.
 // The kernels are private to the library (src/), so the test reaches them by path.
+#include "../../src/nn/kernels/direct_conv.hpp"
 #include "../../src/nn/kernels/gemm.hpp"
 #include "../../src/nn/kernels/im2col.hpp"
 #include "shrink/core/random.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -147,6 +149,43 @@ TEST(Col2imTest, MatchesReferenceAndIsTheAdjointOfIm2col) {
     for (size_t i = 0; i < cols.size(); ++i) left += static_cast<double>(cols[i]) * columns[i];
     for (size_t i = 0; i < image.size(); ++i) right += static_cast<double>(image[i]) * fast[i];
     EXPECT_NEAR(left, right, 1e-3);
+  }
+}
+
+// The direct kernel against im2col_reference + gemm_reference, over every geometry above and
+// output channel counts that fill one, several and partial vector blocks (vectors are 8 or 16
+// floats; blocks up to four vectors).
+TEST(DirectConvTest, MatchesIm2colTimesWeightsPlusBias) {
+  uint64_t seed = 130;
+  for (const Conv2dGeometry& g : geometries()) {
+    for (const int64_t out : {1, 5, 16, 20, 50, 64, 70, 100, 130}) {
+      const int64_t taps = g.column_rows(), pixels = g.column_cols();
+      const auto image = random_values(g.channels * g.height * g.width, seed++);
+      const auto weights = random_values(out * taps, seed++);
+      const auto bias = random_values(out, seed++);
+      std::vector<float> cols(static_cast<size_t>(taps * pixels));
+      im2col_reference(g, image.data(), cols.data());
+      std::vector<float> expected(static_cast<size_t>(out * pixels));
+      for (int64_t o = 0; o < out; ++o)
+        std::fill(expected.begin() + o * pixels, expected.begin() + (o + 1) * pixels, bias[o]);
+      gemm_reference(false, false, out, pixels, taps, weights.data(), taps, cols.data(), pixels,
+                     true, expected.data(), pixels);
+
+      DirectConv conv(g, out);
+      conv.pack_weights(weights.data());
+      std::vector<float> scratch(static_cast<size_t>(conv.scratch_floats()));
+      std::vector<float> y(expected.size(), 9.0f);
+      conv.run(image.data(), bias.data(), scratch.data(), y.data());
+      const std::string what = "geometry " + std::to_string(g.height) + "x" +
+                               std::to_string(g.width) + " out " + std::to_string(out);
+      expect_close(y, expected, 1e-4f * std::sqrt(static_cast<float>(taps) + 1.0f), what);
+
+      std::vector<float> no_bias = expected;
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t p = 0; p < pixels; ++p) no_bias[static_cast<size_t>(o * pixels + p)] -= bias[o];
+      conv.run(image.data(), nullptr, scratch.data(), y.data());
+      expect_close(y, no_bias, 1e-4f * std::sqrt(static_cast<float>(taps) + 1.0f), what + " no bias");
+    }
   }
 }
 

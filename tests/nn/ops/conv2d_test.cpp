@@ -116,6 +116,27 @@ TEST(Conv2dTest, ForwardMatchesDirectConvolution) {
   }
 }
 
+// The forward kernel tiles output channels in blocks of up to four vectors and output pixels in
+// register tiles: channel counts around the vector widths (8 and 16 floats) and their multiples,
+// and images whose pixel count leaves a short last tile, exercise every block and tile shape.
+TEST(Conv2dTest, ForwardMatchesDirectConvolutionAcrossChannelBlocks) {
+  uint64_t seed = 100;
+  for (const int64_t out : {1, 7, 8, 9, 16, 17, 20, 33, 50, 64, 70, 100, 130}) {
+    for (const Config& c : {Config{out, 5, 5, 1, 1, 0, 0, 1, 1, 1, true},
+                            Config{out, 3, 3, 2, 1, 1, 1, 1, 2, 1, false}}) {
+      auto op = make_op("Conv2d", c.json());
+      const Tensor x = random_tensor({2, 3, 13, 11}, seed++);
+      std::vector<Parameter> params = make_parameters(*op, x.shape(), seed++);
+      const Tensor y = run_forward(*op, x, params);
+      const Tensor expected =
+          reference_conv(c, x, params[0].value, c.bias ? &params[1].value : nullptr);
+      ASSERT_EQ(y.shape(), expected.shape()) << c.json().dump();
+      for (int64_t i = 0; i < y.numel(); ++i)
+        ASSERT_NEAR(y[i], expected[i], 1e-4) << c.json().dump() << " at " << i;
+    }
+  }
+}
+
 TEST(Conv2dTest, ForwardMatchesAHandWorkedExample) {
   // 1x1x3x3 image 1..9, 2x2 kernel [1 0; 0 -1], bias 0.5: y = x[i][j] - x[i+1][j+1] + 0.5.
   auto op = make_op("Conv2d", {{"out_channels", 1}, {"kernel_size", 2}});
