@@ -35,11 +35,17 @@ void put_u32(std::ofstream& out, uint32_t v) {
 }  // namespace
 
 CliResult run_cli(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{SHRINK_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
+
+CliResult run_command(const std::vector<std::string>& argv) {
   std::random_device device;
   const auto base = std::filesystem::temp_directory_path() / ("shrink-cli-" + std::to_string(device()));
   const std::string out_path = base.string() + ".out", err_path = base.string() + ".err";
-  std::string command = quote(SHRINK_CLI_PATH);
-  for (const auto& a : args) command += " " + quote(a);
+  std::string command;
+  for (const auto& a : argv) command += (command.empty() ? "" : " ") + quote(a);
   command += " >" + quote(out_path) + " 2>" + quote(err_path) + " </dev/null";
   const int status = std::system(command.c_str());
   CliResult result;

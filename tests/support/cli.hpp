@@ -13,6 +13,10 @@ struct CliResult {
 
 CliResult run_cli(const std::vector<std::string>& args);
 
+// Runs any program the same way (argv[0] is looked up in PATH, stdin is /dev/null), for tests
+// that compare shrink with another tool.
+CliResult run_command(const std::vector<std::string>& argv);
+
 // Writes a Fashion-MNIST subset (the first `train` and `test` samples of the real files, raw IDX)
 // into `dir`, for "--data fashion-mnist:DIR". Returns false when the real data is not installed.
 bool write_fashion_mnist_subset(const std::string& dir, int train, int test);

@@ -1,0 +1,184 @@
+// Round trip through a real runtime: a fixture is imported, pruned, exported to ONNX, and the
+// exported file is run in ONNX Runtime (onnxruntime-node, through bench/ort_run.mjs). Its outputs
+// must match shrink's own forward pass on the same pruned model, and the pruned zeros must be in
+// the file. The other ONNX tests only read shrink's exports back with shrink, which cannot catch
+// an export that shrink misreads the same way it miswrites.
+// Needs Node.js and `bash scripts/install-deps.sh --peers` (or --onnxruntime); skips without them.
+#include "shrink/compress/pass.hpp"
+#include "shrink/core/random.hpp"
+#include "shrink/io/onnx.hpp"
+#include "shrink/io/tensor_file.hpp"
+#include "shrink/nn/model.hpp"
+#include "shrink/nn/weights.hpp"
+#include "support/cli.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <ostream>
+
+namespace shrink {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr float kTolerance = 1e-4f;
+
+const fs::path kSourceDir = SHRINK_SOURCE_DIR;
+const std::string kScript = (kSourceDir / "bench" / "ort_run.mjs").string();
+
+fs::path fixture(const std::string& name) {
+  return kSourceDir / "tests" / "fixtures" / "onnx" / name;
+}
+
+float max_abs_diff(const Tensor& a, const Tensor& b) {
+  float diff = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) diff = std::max(diff, std::abs(a[i] - b[i]));
+  return diff;
+}
+
+// How far the other samples of a batch [N, ...] are from the first one.
+float spread_across_batch(const Tensor& batch) {
+  const int64_t per_sample = batch.numel() / batch.dim(0);
+  float spread = 0;
+  for (int64_t i = per_sample; i < batch.numel(); ++i)
+    spread = std::max(spread, std::abs(batch[i] - batch[i % per_sample]));
+  return spread;
+}
+
+// prune.magnitude's options per fixture. The residual CNN keeps its random initial weights and
+// its log-softmax outputs barely depend on the input (they spread by 0.02 across samples when
+// dense): one global threshold at 90% empties its three 3x3 convolutions and leaves a constant,
+// and 90% per layer leaves a spread under 1e-3, too close to the tolerance to prove anything.
+// Half of every layer keeps each convolution, BatchNorm and the residual add in play.
+struct RoundTripCase {
+  std::string fixture;
+  double sparsity;
+  std::string scope;
+};
+
+void PrintTo(const RoundTripCase& c, std::ostream* out) {
+  *out << c.fixture << " pruned " << c.sparsity << " (" << c.scope << ")";
+}
+
+// Empty when ONNX Runtime can run here, else why not. Asked once: loading the runtime costs a
+// few hundred milliseconds.
+const std::string& onnx_runtime_missing() {
+  static const std::string reason = [] {
+    const std::string fix =
+        "run `bash scripts/install-deps.sh --peers` (or --onnxruntime for ONNX Runtime alone)";
+    if (testing::run_command({"node", "--version"}).exit_code != 0)
+      return "Node.js (`node`) is not on PATH: install Node.js with npm, then " + fix;
+    if (!fs::exists(kSourceDir / "bench" / "node_modules" / "onnxruntime-node"))
+      return "ONNX Runtime for Node.js is not in bench/node_modules: " + fix;
+    const testing::CliResult probe = testing::run_command({"node", kScript, "--version"});
+    if (probe.exit_code != 0)
+      return "onnxruntime-node does not load (" + probe.err.substr(0, 400) + "): " + fix;
+    std::printf("[ ORT      ] %s", probe.out.c_str());
+    return std::string();
+  }();
+  return reason;
+}
+
+// Runs `model` in ONNX Runtime on `input`; files go to `dir` under `tag`.
+Tensor run_onnx_runtime(const std::string& model, const Tensor& input, const testing::TempDir& dir,
+                        const std::string& tag) {
+  const std::string in = dir.file(tag + "_input.npy"), out = dir.file(tag + "_output.npy");
+  write_npy(input, in);
+  const testing::CliResult r =
+      testing::run_command({"node", kScript, model, in, out, "--threads", "1"});
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << "ONNX Runtime failed on " << tag << " (exit " << r.exit_code << "): " << r.err;
+    return Tensor();
+  }
+  return read_npy(out);
+}
+
+class OnnxRuntimeRoundTrip : public ::testing::TestWithParam<RoundTripCase> {
+ protected:
+  void SetUp() override {
+    if (!onnx_runtime_missing().empty()) GTEST_SKIP() << onnx_runtime_missing();
+  }
+};
+
+TEST_P(OnnxRuntimeRoundTrip, PrunedExportRunsTheSameInOnnxRuntime) {
+  const RoundTripCase& c = GetParam();
+  const std::string& name = c.fixture;
+  Model model = load_onnx((fixture(name) / "model.onnx").string());
+  const Tensor fixture_input = read_npy((fixture(name) / "input.npy").string());
+  const Tensor dense_output = read_npy((fixture(name) / "output.npy").string());
+
+  PassContext context;
+  make_pass("prune.magnitude", {{"sparsity", c.sparsity}, {"scope", c.scope}})->run(model, context);
+  const SparsityStats pruned = weight_sparsity(model);
+  ASSERT_NEAR(pruned.sparsity(), c.sparsity, 1e-3);
+  for (const Parameter* p : compressible_weights(model))
+    ASSERT_GT(p->nonzeros(), 0) << p->name << " was pruned away: the comparison would not see it";
+
+  testing::TempDir tmp;
+  const std::string exported = tmp.file(name + "_pruned.onnx");
+  save_onnx(model, exported);
+
+  // The zeros must be in the file, where every other runtime sees them: read it back and
+  // compare each compressible weight element by element, zeros included.
+  const Model again = load_onnx(exported);
+  for (const Parameter* p : compressible_weights(model)) {
+    const Parameter* q = again.find_parameter(p->name);
+    ASSERT_NE(q, nullptr) << p->name << " is missing from the export";
+    EXPECT_EQ(q->value, p->value) << p->name;
+  }
+  EXPECT_EQ(weight_sparsity(again).zeros, pruned.zeros);
+
+  // The fixture's own batch, and a batch size the fixture never had, to exercise the exported
+  // dynamic batch axis.
+  Shape random_shape{5};
+  random_shape.insert(random_shape.end(), model.input_shape().begin(), model.input_shape().end());
+  Tensor random_input(random_shape);
+  Rng rng(20240613);
+  for (float& v : random_input) v = rng.normal(0.0f, 1.0f);
+
+  for (const auto& [tag, input] : {std::pair<std::string, const Tensor*>{"fixture", &fixture_input},
+                                   {"random", &random_input}}) {
+    SCOPED_TRACE(name + " on the " + tag + " batch");
+    const Tensor expected = model.forward(*input, false);
+    const Tensor actual = run_onnx_runtime(exported, *input, tmp, tag);
+    ASSERT_EQ(actual.shape(), expected.shape());
+    const float diff = max_abs_diff(actual, expected);
+    const float spread = spread_across_batch(expected);
+    std::printf("[ ORT      ] %-12s %-7s batch %lld: max |shrink - onnxruntime| = %.3g over %lld "
+                "outputs (outputs spread %.3g across the batch; %s weight sparsity %.3f)\n",
+                name.c_str(), tag.c_str(), static_cast<long long>(input->dim(0)), diff,
+                static_cast<long long>(actual.numel()), spread, c.scope.c_str(), pruned.sparsity());
+    EXPECT_LE(diff, kTolerance);
+    // Guards against a comparison that proves nothing: the pruned model must still depend on its
+    // input well above the tolerance, and pruning must have moved its outputs away from the
+    // dense model's.
+    EXPECT_GT(spread, 10 * kTolerance);
+    if (tag == "fixture") EXPECT_GT(max_abs_diff(expected, dense_output), 10 * kTolerance);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, OnnxRuntimeRoundTrip,
+                         ::testing::Values(RoundTripCase{"mlp", 0.9, "global"},
+                                           RoundTripCase{"lenet5", 0.9, "global"},
+                                           RoundTripCase{"small_resnet", 0.5, "layer"}),
+                         [](const auto& info) { return info.param.fixture; });
+
+// The runner's contract, so a broken runner fails loudly instead of comparing nothing.
+TEST(OnnxRuntimeRunner, RejectsAFileThatIsNotNpyWithExitCode2) {
+  if (!onnx_runtime_missing().empty()) GTEST_SKIP() << onnx_runtime_missing();
+  testing::TempDir tmp;
+  const std::string model = (fixture("mlp") / "model.onnx").string();
+  const testing::CliResult r =
+      testing::run_command({"node", kScript, model, model, tmp.file("out.npy")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("is not a .npy file"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp.file("out.npy")));
+}
+
+}  // namespace
+}  // namespace shrink
