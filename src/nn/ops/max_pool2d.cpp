@@ -121,40 +121,41 @@ class MaxPool2d final : public Op {
   // then stays, as in PyTorch.
   static float max_with_nan(float best, float v) { return (v > best) | (v != v) ? v : best; }
 
-  // Without padding every window lies inside the image. The window's rows are first reduced
-  // into one contiguous row, then its columns, both loops the compiler vectorizes.
+  // Without padding every window lies inside the image, so the loops need no clipping.
   void pool_unpadded_plane(const float* in, int64_t w, int64_t oh, int64_t ow,
                            float* out) const {
-    const int64_t sy = stride_[0], sx = stride_[1];
-    float* rows = row_scratch(w);
+    if (kernel_ == Pair{2, 2} && stride_ == Pair{2, 2} && w == 2 * ow) {
+      pool_2x2_plane(in, w, oh, out);
+      return;
+    }
     for (int64_t y = 0; y < oh; ++y) {
-      const float* top = in + y * sy * w;
-      std::copy(top, top + w, rows);
-      for (int64_t ky = 1; ky < kernel_[0]; ++ky) {
-        const float* src = top + ky * w;
-        for (int64_t x = 0; x < w; ++x) rows[x] = max_with_nan(rows[x], src[x]);
-      }
+      const float* top = in + y * stride_[0] * w;
       float* row = out + y * ow;
-      // A stride known at compile time lets the strided loads vectorize.
-      if (sx == 2)
-        reduce_columns(rows, [](int64_t xo) { return 2 * xo; }, ow, row);
-      else
-        reduce_columns(rows, [sx](int64_t xo) { return sx * xo; }, ow, row);
+      for (int64_t xo = 0; xo < ow; ++xo) {
+        const float* window = top + xo * stride_[1];
+        float best = window[0];
+        for (int64_t ky = 0; ky < kernel_[0]; ++ky)
+          for (int64_t kx = 0; kx < kernel_[1]; ++kx) best = max_with_nan(best, window[ky * w + kx]);
+        row[xo] = best;
+      }
     }
   }
 
-  template <typename Start>
-  void reduce_columns(const float* rows, Start start, int64_t ow, float* row) const {
-    for (int64_t xo = 0; xo < ow; ++xo) row[xo] = rows[start(xo)];
-    for (int64_t kx = 1; kx < kernel_[1]; ++kx)
-      for (int64_t xo = 0; xo < ow; ++xo) row[xo] = max_with_nan(row[xo], rows[start(xo) + kx]);
-  }
-
-  // One input row of scratch per thread, reused across calls.
-  static float* row_scratch(int64_t w) {
-    thread_local std::vector<float> scratch;
-    if (scratch.size() < static_cast<size_t>(w)) scratch.resize(static_cast<size_t>(w));
-    return scratch.data();
+  // LeNet's and VGG's 2x2 stride-2 pooling of an even-width plane, in two vectorized passes:
+  // each pair of rows into one row of column maxima, then each pair of neighbours in the
+  // result, which (the width being even) is one long loop over the whole plane. Output rows are
+  // too short (12 floats in LeNet) to vectorize one at a time.
+  static void pool_2x2_plane(const float* in, int64_t w, int64_t oh, float* out) {
+    thread_local std::vector<float> column_max;
+    column_max.resize(static_cast<size_t>(oh * w));
+    float* columns = column_max.data();
+    for (int64_t y = 0; y < oh; ++y) {
+      const float* top = in + 2 * y * w;
+      float* row = columns + y * w;
+      for (int64_t x = 0; x < w; ++x) row[x] = max_with_nan(top[x], top[w + x]);
+    }
+    for (int64_t i = 0; i < oh * w / 2; ++i)
+      out[i] = max_with_nan(columns[2 * i], columns[2 * i + 1]);
   }
 
   void pool_padded_plane(const float* in, int64_t h, int64_t w, int64_t oh, int64_t ow,
