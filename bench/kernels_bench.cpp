@@ -84,7 +84,7 @@ void peak_fma(benchmark::State& state) {
   constexpr int kChains = 16;
   constexpr int64_t kSteps = 1 << 16;
   const int threads = bench_threads();
-  const int64_t lanes = Eigen::internal::unpacket_traits<Packet>::size;
+  const int64_t lanes = Eigen::internal::packet_traits<float>::size;
   for (auto _ : state) {
 #pragma omp parallel num_threads(threads)
     {
