@@ -1,35 +1,37 @@
 #include "nn/kernels/gemm.hpp"
 
-#include <Eigen/Core>
+#include <cblas.h>
+
+#include <algorithm>
 
 namespace shrink::kernels {
 namespace {
 
-using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Stride = Eigen::OuterStride<>;
-using Map = Eigen::Map<Matrix, Eigen::Unaligned, Stride>;
-using ConstMap = Eigen::Map<const Matrix, Eigen::Unaligned, Stride>;
+// shrink splits work across its own OpenMP threads; OpenBLAS's thread pool on top would put
+// four threads on two cores. With one thread, each call runs on the calling thread.
+void use_calling_thread_only() {
+  static const bool once = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)once;
+}
 
 }  // namespace
 
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
           int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  Map out(c, m, n, Stride(ldc));
-  if (!accumulate) out.setZero();
-  if (k == 0) return;
-  // Eigen's `noalias() +=` runs the same blocked kernel as `=`, so a zeroed (or bias-filled)
-  // destination costs nothing extra.
-  if (!transpose_a && !transpose_b) {
-    out.noalias() += ConstMap(a, m, k, Stride(lda)) * ConstMap(b, k, n, Stride(ldb));
-  } else if (!transpose_a && transpose_b) {
-    out.noalias() += ConstMap(a, m, k, Stride(lda)) * ConstMap(b, n, k, Stride(ldb)).transpose();
-  } else if (transpose_a && !transpose_b) {
-    out.noalias() += ConstMap(a, k, m, Stride(lda)).transpose() * ConstMap(b, k, n, Stride(ldb));
-  } else {
-    out.noalias() += ConstMap(a, k, m, Stride(lda)).transpose() *
-                     ConstMap(b, n, k, Stride(ldb)).transpose();
+  if (k == 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    return;
   }
+  use_calling_thread_only();
+  cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+              transpose_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(lda),
+              b, static_cast<blasint>(ldb), accumulate ? 1.0f : 0.0f, c, static_cast<blasint>(ldc));
 }
 
 void gemm_reference(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,

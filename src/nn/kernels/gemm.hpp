@@ -1,7 +1,7 @@
 #pragma once
-// Single-threaded float GEMM on row-major matrices with leading dimensions. Callers split the
-// work across OpenMP threads themselves (Eigen is built with EIGEN_DONT_PARALLELIZE), which lets
-// them choose splits that keep results bit-identical for a given thread count.
+// Single-threaded float GEMM on row-major matrices with leading dimensions (OpenBLAS's sgemm,
+// kept on the calling thread). Callers split the work across OpenMP threads themselves, which
+// lets them choose splits that keep results bit-identical for a given thread count.
 #include <cstdint>
 
 namespace shrink::kernels {
