@@ -9,6 +9,7 @@ repeats="${2:-3}"
 threads="${3:-2}"
 bash "$here/scripts/install-deps.sh" --peers
 bash "$here/scripts/build.sh" >/dev/null
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE  # OpenBLAS picks its kernel for this CPU
 shrink="$here/build/shrink"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
