@@ -1,6 +1,7 @@
 #include "shrink/train/optimizer.hpp"
 
 #include "shrink/core/error.hpp"
+#include "shrink/core/threading.hpp"
 
 #include <cmath>
 #include <set>
@@ -28,6 +29,14 @@ void reject_unknown(const std::string& optimizer, const Json& options,
     throw Error::bad_input("optimizer " + optimizer + " has no option \"" + item.key() +
                            "\"; it takes: " + list);
   }
+}
+
+// Updates are elementwise, so splitting them across threads leaves every bit unchanged; on a
+// small model the serial loop would keep the other threads idle once per step.
+template <typename Body>
+void for_each_element(int64_t n, Body body) {
+#pragma omp parallel for schedule(static) num_threads(num_threads()) if (n >= (1 << 14))
+  for (int64_t i = 0; i < n; ++i) body(i);
 }
 
 }  // namespace
@@ -91,7 +100,7 @@ void Sgd::update(Parameter& parameter, State& state) {
   const float decay = options_.weight_decay;
   const float momentum = options_.momentum;
   if (momentum == 0.0f) {
-    for (int64_t i = 0; i < n; ++i) w[i] -= lr * (grad[i] + decay * w[i]);
+    for_each_element(n, [=](int64_t i) { w[i] -= lr * (grad[i] + decay * w[i]); });
     return;
   }
   // PyTorch starts the buffer at the first gradient itself, not at momentum * 0 + g * (1 - d).
@@ -100,12 +109,12 @@ void Sgd::update(Parameter& parameter, State& state) {
   float* buf = state.first.data();
   const float keep = 1.0f - options_.dampening;
   const bool nesterov = options_.nesterov;
-  for (int64_t i = 0; i < n; ++i) {
+  for_each_element(n, [=](int64_t i) {
     const float g = grad[i] + decay * w[i];
     const float b = first ? g : momentum * buf[i] + keep * g;
     buf[i] = b;
     w[i] -= lr * (nesterov ? g + momentum * b : b);
-  }
+  });
 }
 
 // --- Adam / AdamW -------------------------------------------------------------------------
@@ -145,13 +154,13 @@ void Adam::update(Parameter& parameter, State& state) {
   const float correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(double{b2}, t)));
   const float l2 = options_.decoupled ? 0.0f : options_.weight_decay;
   const float decay_factor = options_.decoupled ? 1.0f - lr * options_.weight_decay : 1.0f;
-  for (int64_t i = 0; i < n; ++i) {
+  for_each_element(n, [=](int64_t i) {
     const float wi = w[i] * decay_factor;
     const float g = grad[i] + l2 * wi;
     m[i] = b1 * m[i] + (1.0f - b1) * g;
     v[i] = b2 * v[i] + (1.0f - b2) * g * g;
     w[i] = wi - step_size * m[i] / (std::sqrt(v[i]) / correction2_sqrt + eps);
-  }
+  });
 }
 
 // --- registry -------------------------------------------------------------------------------
