@@ -89,6 +89,10 @@ class MaxPool2d final : public Op {
       const float* g = dy + plane * oh * ow;
       float* d = dx + plane * h * w;
       std::fill(d, d + h * w, 0.0f);
+      if (is_2x2_unpadded(w, ow)) {
+        route_2x2_plane(in, out, g, w, oh, d);
+        continue;
+      }
       for (int64_t y = 0; y < oh; ++y) {
         const auto [y0, y1] = window(y, 0, h);
         for (int64_t xo = 0; xo < ow; ++xo) {
@@ -124,7 +128,7 @@ class MaxPool2d final : public Op {
   // Without padding every window lies inside the image, so the loops need no clipping.
   void pool_unpadded_plane(const float* in, int64_t w, int64_t oh, int64_t ow,
                            float* out) const {
-    if (kernel_ == Pair{2, 2} && stride_ == Pair{2, 2} && w == 2 * ow) {
+    if (is_2x2_unpadded(w, ow)) {
       pool_2x2_plane(in, w, oh, out);
       return;
     }
@@ -140,6 +144,39 @@ class MaxPool2d final : public Op {
       }
     }
   }
+
+  // LeNet's and VGG's pooling: 2x2 windows that tile an even-width plane without overlap.
+  bool is_2x2_unpadded(int64_t w, int64_t ow) const {
+    return kernel_ == Pair{2, 2} && stride_ == Pair{2, 2} && padding_ == Pair{0, 0} && w == 2 * ow;
+  }
+
+  // The backward pass of pool_2x2_plane. Windows do not overlap, so each of the four inputs of a
+  // window is written once, with the gradient or zero, by selects rather than a search: the
+  // first input equal to the output (or the first NaN) takes it.
+  static void route_2x2_plane(const float* in, const float* out, const float* grad, int64_t w,
+                              int64_t oh, float* d) {
+    const int64_t ow = w / 2;
+    for (int64_t y = 0; y < oh; ++y) {
+      const float* top = in + 2 * y * w;
+      const float* bottom = top + w;
+      float* d_top = d + 2 * y * w;
+      float* d_bottom = d_top + w;
+      for (int64_t xo = 0; xo < ow; ++xo) {
+        const float m = out[y * ow + xo], g = grad[y * ow + xo];
+        const bool a = same(top[2 * xo], m);
+        const bool b = !a && same(top[2 * xo + 1], m);
+        const bool c = !a && !b && same(bottom[2 * xo], m);
+        const bool rest = !a && !b && !c;
+        d_top[2 * xo] = a ? g : 0.0f;
+        d_top[2 * xo + 1] = b ? g : 0.0f;
+        d_bottom[2 * xo] = c ? g : 0.0f;
+        d_bottom[2 * xo + 1] = rest ? g : 0.0f;
+      }
+    }
+  }
+
+  // Whether input v is the value a window's maximum took: equal, or both NaN.
+  static bool same(float v, float max) { return (v == max) | ((v != v) & (max != max)); }
 
   // LeNet's and VGG's 2x2 stride-2 pooling of an even-width plane, in two vectorized passes:
   // each pair of rows into one row of column maxima, then each pair of neighbours in the
