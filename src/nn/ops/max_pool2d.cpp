@@ -164,9 +164,9 @@ class MaxPool2d final : public Op {
       for (int64_t xo = 0; xo < ow; ++xo) {
         const float m = out[y * ow + xo], g = grad[y * ow + xo];
         const bool a = same(top[2 * xo], m);
-        const bool b = !a && same(top[2 * xo + 1], m);
-        const bool c = !a && !b && same(bottom[2 * xo], m);
-        const bool rest = !a && !b && !c;
+        const bool b = !a & same(top[2 * xo + 1], m);
+        const bool c = !(a | b) & same(bottom[2 * xo], m);
+        const bool rest = !(a | b | c);
         d_top[2 * xo] = a ? g : 0.0f;
         d_top[2 * xo + 1] = b ? g : 0.0f;
         d_bottom[2 * xo] = c ? g : 0.0f;
