@@ -1,7 +1,8 @@
 // Conv2d on NCHW input with OIHW weights [out, in/groups, kh, kw] (the ONNX/PyTorch layout).
 // The forward pass runs the direct kernel (nn/kernels/direct_conv.hpp) per sample and group
-// where it pays off, else im2col + GEMM, as the backward pass does. Samples are split across OpenMP threads, each with its own
-// scratch buffer (kept in the op, so steady-state training allocates nothing).
+// where it pays off, else im2col + GEMM, as the backward pass does. Samples are split across
+// OpenMP threads, each with its own scratch buffer (kept in the op, so steady-state training
+// allocates nothing).
 // The weight gradient is accumulated per thread and the partial sums are added in thread order,
 // so a given thread count always gives the same bits. 1x1 stride-1 unpadded convolutions skip
 // im2col: the input plane already is the column matrix.
@@ -250,10 +251,11 @@ class Conv2d final : public Op {
   void prepare_direct(const Sizes& z, const float* weights) {
     kernels::Conv2dGeometry group = z.g;
     group.channels = z.g.channels / groups_;
-    if (direct_.empty() || !(direct_geometry_ == std::array{group.channels, group.height, group.width})) {
+    const std::array<int64_t, 3> input{group.channels, group.height, group.width};
+    if (direct_.empty() || direct_geometry_ != input) {
       direct_.clear();
       for (int64_t grp = 0; grp < groups_; ++grp) direct_.emplace_back(group, z.og);
-      direct_geometry_ = {group.channels, group.height, group.width};
+      direct_geometry_ = input;
     }
     for (int64_t grp = 0; grp < groups_; ++grp)
       direct_[static_cast<size_t>(grp)].pack_weights(weights + grp * z.og * z.k);
