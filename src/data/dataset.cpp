@@ -1,6 +1,7 @@
 #include "shrink/data/dataset.hpp"
 
 #include "shrink/core/error.hpp"
+#include "shrink/core/threading.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/data/csv.hpp"
 #include "shrink/data/idx.hpp"
@@ -141,6 +142,8 @@ void Dataset::gather(const int64_t* indices, int64_t n, Tensor& x,
       for (int v = 0; v < 256; ++v)
         table[static_cast<size_t>(c)][static_cast<size_t>(v)] =
             (static_cast<float>(v) * scale - mean_of(c)) / std_of(c);
+    // Samples are independent: decoding them across threads changes no value.
+#pragma omp parallel for schedule(static) num_threads(num_threads()) if (n * sample_numel_ >= (1 << 16))
     for (int64_t b = 0; b < n; ++b) {
       const uint8_t* src = bytes_.data() + indices[b] * sample_numel_;
       float* dst = x.data() + b * sample_numel_;
@@ -151,6 +154,7 @@ void Dataset::gather(const int64_t* indices, int64_t n, Tensor& x,
       labels[static_cast<size_t>(b)] = labels_[static_cast<size_t>(indices[b])];
     }
   } else {
+#pragma omp parallel for schedule(static) num_threads(num_threads()) if (n * sample_numel_ >= (1 << 16))
     for (int64_t b = 0; b < n; ++b) {
       const float* src = features_.data() + indices[b] * sample_numel_;
       float* dst = x.data() + b * sample_numel_;
