@@ -1,44 +1,17 @@
-#include "shrink/core/error.hpp"
-#include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
 
+#include "op_testing.hpp"
+
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
-namespace shrink {
+namespace shrink::testing {
 namespace {
 
 using Json = nlohmann::json;
-
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  Rng rng(seed);
-  Tensor t(shape);
-  for (float& v : t) v = rng.uniform(-1.0f, 1.0f);
-  return t;
-}
-
-Tensor run_forward(Op& op, const Tensor& x) {
-  OpArgs args;
-  args.inputs = {&x};
-  Tensor y(op.output_shape({x.shape()}));
-  op.forward(args, y);
-  return y;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
 
 struct Config {
   int64_t kh, kw, sh, sw, ph, pw;
@@ -125,16 +98,16 @@ TEST(AvgPool2dTest, AttributesRoundTripInNormalizedForm) {
 
 TEST(AvgPool2dTest, BadInputsNameTheOpAndTheCulprit) {
   auto op = make_op("AvgPool2d", {{"kernel_size", 4}});
-  std::string m = error_of([&] { op->output_shape({{2, 3}}); });
+  std::string m = bad_input_message([&] { op->output_shape({{2, 3}}); });
   EXPECT_NE(m.find("AvgPool2d"), std::string::npos) << m;
   EXPECT_NE(m.find("[2, 3]"), std::string::npos) << m;
-  m = error_of([&] { op->output_shape({{1, 1, 3, 8}}); });
+  m = bad_input_message([&] { op->output_shape({{1, 1, 3, 8}}); });
   EXPECT_NE(m.find("[1, 1, 3, 8]"), std::string::npos) << m;
-  m = error_of([&] { make_op("AvgPool2d", {{"kernel_size", 2}, {"padding", {0, 2}}}); });
+  m = bad_input_message([&] { make_op("AvgPool2d", {{"kernel_size", 2}, {"padding", {0, 2}}}); });
   EXPECT_NE(m.find("half the kernel"), std::string::npos) << m;
-  m = error_of([&] { make_op("AvgPool2d", {{"kernel_size", 2}, {"count_include_pad", 1}}); });
+  m = bad_input_message([&] { make_op("AvgPool2d", {{"kernel_size", 2}, {"count_include_pad", 1}}); });
   EXPECT_NE(m.find("count_include_pad"), std::string::npos) << m;
 }
 
 }  // namespace
-}  // namespace shrink
+}  // namespace shrink::testing

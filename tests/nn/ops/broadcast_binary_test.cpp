@@ -1,5 +1,5 @@
 // Mul, Sub, Div, BroadcastAdd: numpy broadcasting in the dynamic and the constant form.
-#include "nn/ops/onnx_op_testing.hpp"
+#include "nn/ops/op_testing.hpp"
 
 #include "shrink/nn/model.hpp"
 

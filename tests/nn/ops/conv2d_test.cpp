@@ -1,58 +1,18 @@
-#include "shrink/core/error.hpp"
-#include "shrink/core/random.hpp"
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
 
+#include "op_testing.hpp"
+
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
-namespace shrink {
+namespace shrink::testing {
 namespace {
 
 using Json = nlohmann::json;
-
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  Rng rng(seed);
-  Tensor t(shape);
-  for (float& v : t) v = rng.uniform(-1.0f, 1.0f);
-  return t;
-}
-
-std::vector<Parameter> make_parameters(const Op& op, const Shape& input, uint64_t seed) {
-  std::vector<Parameter> params;
-  for (const ParameterSpec& spec : op.parameter_specs({input})) {
-    Parameter p;
-    p.name = spec.suffix;
-    p.value = random_tensor(spec.shape, seed++);
-    p.grad = Tensor(spec.shape);
-    params.push_back(std::move(p));
-  }
-  return params;
-}
-
-Tensor run_forward(Op& op, const Tensor& x, std::vector<Parameter>& params) {
-  OpArgs args;
-  args.inputs = {&x};
-  for (auto& p : params) args.params.push_back(&p);
-  Tensor y(op.output_shape({x.shape()}));
-  op.forward(args, y);
-  return y;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
 
 struct Config {
   int64_t out, kh, kw, sh, sw, ph, pw, dh, dw, groups;
@@ -244,34 +204,34 @@ TEST(Conv2dTest, AttributesRoundTripInNormalizedForm) {
 
 TEST(Conv2dTest, BadInputsNameTheOpAndTheCulprit) {
   auto op = make_op("Conv2d", {{"out_channels", 4}, {"kernel_size", 3}, {"groups", 2}});
-  std::string m = error_of([&] { op->output_shape({{2, 4, 5}}); });
+  std::string m = bad_input_message([&] { op->output_shape({{2, 4, 5}}); });
   EXPECT_NE(m.find("Conv2d"), std::string::npos) << m;
   EXPECT_NE(m.find("[2, 4, 5]"), std::string::npos) << m;
-  m = error_of([&] { op->output_shape({{2, 3, 5, 5}}); });
+  m = bad_input_message([&] { op->output_shape({{2, 3, 5, 5}}); });
   EXPECT_NE(m.find("groups"), std::string::npos) << m;
-  m = error_of([&] { op->output_shape({{2, 4, 2, 5}}); });
+  m = bad_input_message([&] { op->output_shape({{2, 4, 2, 5}}); });
   EXPECT_NE(m.find("empty"), std::string::npos) << m;
   EXPECT_NE(m.find("[2, 4, 2, 5]"), std::string::npos) << m;
 
-  m = error_of([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", 3}, {"groups", 2}}); });
+  m = bad_input_message([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", 3}, {"groups", 2}}); });
   EXPECT_NE(m.find("multiple of groups"), std::string::npos) << m;
-  m = error_of([&] { make_op("Conv2d", {{"out_channels", 3}}); });
+  m = bad_input_message([&] { make_op("Conv2d", {{"out_channels", 3}}); });
   EXPECT_NE(m.find("kernel_size"), std::string::npos) << m;
-  m = error_of([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", {3, 0}}}); });
+  m = bad_input_message([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", {3, 0}}}); });
   EXPECT_NE(m.find("kernel_size"), std::string::npos) << m;
-  m = error_of([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", {1, 2, 3}}}); });
+  m = bad_input_message([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", {1, 2, 3}}}); });
   EXPECT_NE(m.find("[h, w]"), std::string::npos) << m;
-  m = error_of([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", 3}, {"padding", -1}}); });
+  m = bad_input_message([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", 3}, {"padding", -1}}); });
   EXPECT_NE(m.find("padding"), std::string::npos) << m;
-  m = error_of([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", 3}, {"strides", 2}}); });
+  m = bad_input_message([&] { make_op("Conv2d", {{"out_channels", 3}, {"kernel_size", 3}, {"strides", 2}}); });
   EXPECT_NE(m.find("unknown attribute 'strides'"), std::string::npos) << m;
 
   // A weight whose shape disagrees with the input channels.
   const Tensor x = random_tensor({1, 4, 5, 5}, 1);
   std::vector<Parameter> params = make_parameters(*op, {1, 6, 5, 5}, 2);
-  m = error_of([&] { run_forward(*op, x, params); });
+  m = bad_input_message([&] { run_forward(*op, x, params); });
   EXPECT_NE(m.find("weight"), std::string::npos) << m;
 }
 
 }  // namespace
-}  // namespace shrink
+}  // namespace shrink::testing

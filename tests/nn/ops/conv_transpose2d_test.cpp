@@ -1,5 +1,5 @@
 // ConvTranspose2d: weights [in, out/groups, kh, kw], against hand values and a direct loop.
-#include "nn/ops/onnx_op_testing.hpp"
+#include "nn/ops/op_testing.hpp"
 
 namespace shrink {
 namespace {

@@ -1,21 +1,15 @@
 #include "shrink/core/error.hpp"
-#include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
+
+#include "op_testing.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace shrink {
+namespace shrink::testing {
 namespace {
-
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  Rng rng(seed);
-  Tensor t(shape);
-  for (float& v : t) v = rng.uniform(-1.0f, 1.0f);
-  return t;
-}
 
 TEST(GlobalAvgPoolTest, ForwardAveragesEachPlaneAndKeepsUnitAxes) {
   auto op = make_op("GlobalAvgPool", nlohmann::json::object());
@@ -69,4 +63,4 @@ TEST(GlobalAvgPoolTest, BadInputsNameTheOpAndTheCulprit) {
 }
 
 }  // namespace
-}  // namespace shrink
+}  // namespace shrink::testing

@@ -1,5 +1,5 @@
 // GlobalMaxPool: [N, C, H, W] -> [N, C, 1, 1], gradient routed to each plane's maximum.
-#include "nn/ops/onnx_op_testing.hpp"
+#include "nn/ops/op_testing.hpp"
 
 namespace shrink {
 namespace {

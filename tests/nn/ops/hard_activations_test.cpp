@@ -1,5 +1,5 @@
 // Clip, Hardsigmoid, Hardswish: the piecewise-linear activations of mobile networks.
-#include "nn/ops/onnx_op_testing.hpp"
+#include "nn/ops/op_testing.hpp"
 
 #include <cmath>
 

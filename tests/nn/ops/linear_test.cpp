@@ -1,56 +1,16 @@
-#include "shrink/core/error.hpp"
-#include "shrink/core/random.hpp"
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
 
+#include "op_testing.hpp"
+
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
-namespace shrink {
+namespace shrink::testing {
 namespace {
-
-Tensor random_tensor(const Shape& shape, uint64_t seed) {
-  Rng rng(seed);
-  Tensor t(shape);
-  for (float& v : t) v = rng.uniform(-1.0f, 1.0f);
-  return t;
-}
-
-std::vector<Parameter> make_parameters(const Op& op, const Shape& input, uint64_t seed) {
-  std::vector<Parameter> params;
-  for (const ParameterSpec& spec : op.parameter_specs({input})) {
-    Parameter p;
-    p.name = spec.suffix;
-    p.value = random_tensor(spec.shape, seed++);
-    p.grad = Tensor(spec.shape);
-    params.push_back(std::move(p));
-  }
-  return params;
-}
-
-Tensor run_forward(Op& op, const Tensor& x, std::vector<Parameter>& params) {
-  OpArgs args;
-  args.inputs = {&x};
-  for (auto& p : params) args.params.push_back(&p);
-  Tensor y(op.output_shape({x.shape()}));
-  op.forward(args, y);
-  return y;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
 
 TEST(LinearTest, ForwardMatchesHandComputedValues) {
   auto op = make_op("Linear", {{"out_features", 2}});
@@ -166,25 +126,25 @@ TEST(LinearTest, AttributesRoundTripThroughMakeOp) {
 
 TEST(LinearTest, BadInputsNameTheOpAndTheCulprit) {
   auto op = make_op("Linear", {{"out_features", 4}});
-  std::string message = error_of([&] { op->output_shape({{2, 3, 4}}); });
+  std::string message = bad_input_message([&] { op->output_shape({{2, 3, 4}}); });
   EXPECT_NE(message.find("Linear"), std::string::npos) << message;
   EXPECT_NE(message.find("[2, 3, 4]"), std::string::npos) << message;
 
-  message = error_of([&] { make_op("Linear", nlohmann::json::object()); });
+  message = bad_input_message([&] { make_op("Linear", nlohmann::json::object()); });
   EXPECT_NE(message.find("out_features"), std::string::npos) << message;
-  message = error_of([&] { make_op("Linear", {{"out_features", 0}}); });
+  message = bad_input_message([&] { make_op("Linear", {{"out_features", 0}}); });
   EXPECT_NE(message.find("out_features"), std::string::npos) << message;
-  message = error_of([&] { make_op("Linear", {{"out_features", 2}, {"bias", "yes"}}); });
+  message = bad_input_message([&] { make_op("Linear", {{"out_features", 2}, {"bias", "yes"}}); });
   EXPECT_NE(message.find("bias"), std::string::npos) << message;
-  message = error_of([&] { make_op("Linear", {{"out_features", 2}, {"biass", true}}); });
+  message = bad_input_message([&] { make_op("Linear", {{"out_features", 2}, {"biass", true}}); });
   EXPECT_NE(message.find("biass"), std::string::npos) << message;
 
   // A weight that does not match the input width.
   const Tensor x = random_tensor({2, 3}, 5);
   std::vector<Parameter> params = make_parameters(*op, {2, 5}, 6);
-  message = error_of([&] { run_forward(*op, x, params); });
+  message = bad_input_message([&] { run_forward(*op, x, params); });
   EXPECT_NE(message.find("weight"), std::string::npos) << message;
 }
 
 }  // namespace
-}  // namespace shrink
+}  // namespace shrink::testing

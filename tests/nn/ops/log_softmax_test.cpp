@@ -1,5 +1,5 @@
 // LogSoftmax: log of the softmax along "dim", stable for large logits.
-#include "nn/ops/onnx_op_testing.hpp"
+#include "nn/ops/op_testing.hpp"
 
 #include <cmath>
 

@@ -1,5 +1,5 @@
 // MatMul: x times a [K, M] weight parameter (ONNX layout), and batched products of two inputs.
-#include "nn/ops/onnx_op_testing.hpp"
+#include "nn/ops/op_testing.hpp"
 
 namespace shrink {
 namespace {

@@ -1,19 +1,19 @@
-#include "shrink/core/error.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
+
+#include "op_testing.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <numeric>
 #include <string>
 #include <vector>
 
-namespace shrink {
+namespace shrink::testing {
 namespace {
 
 using Json = nlohmann::json;
@@ -29,25 +29,6 @@ Tensor spread_tensor(const Shape& shape, uint64_t seed) {
   for (int64_t i = 0; i < t.numel(); ++i)
     t[i] = 0.1f * static_cast<float>(order[static_cast<size_t>(i)] - t.numel() / 2);
   return t;
-}
-
-Tensor run_forward(Op& op, const Tensor& x) {
-  OpArgs args;
-  args.inputs = {&x};
-  Tensor y(op.output_shape({x.shape()}));
-  op.forward(args, y);
-  return y;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
 }
 
 struct Config {
@@ -153,18 +134,18 @@ TEST(MaxPool2dTest, AttributesRoundTripInNormalizedForm) {
 
 TEST(MaxPool2dTest, BadInputsNameTheOpAndTheCulprit) {
   auto op = make_op("MaxPool2d", {{"kernel_size", 3}});
-  std::string m = error_of([&] { op->output_shape({{2, 3, 4}}); });
+  std::string m = bad_input_message([&] { op->output_shape({{2, 3, 4}}); });
   EXPECT_NE(m.find("MaxPool2d"), std::string::npos) << m;
   EXPECT_NE(m.find("[2, 3, 4]"), std::string::npos) << m;
-  m = error_of([&] { op->output_shape({{1, 1, 2, 8}}); });
+  m = bad_input_message([&] { op->output_shape({{1, 1, 2, 8}}); });
   EXPECT_NE(m.find("[1, 1, 2, 8]"), std::string::npos) << m;
-  m = error_of([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"padding", 2}}); });
+  m = bad_input_message([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"padding", 2}}); });
   EXPECT_NE(m.find("half the kernel"), std::string::npos) << m;
-  m = error_of([&] { make_op("MaxPool2d", {{"stride", 2}}); });
+  m = bad_input_message([&] { make_op("MaxPool2d", {{"stride", 2}}); });
   EXPECT_NE(m.find("kernel_size"), std::string::npos) << m;
-  m = error_of([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"dilation", 2}}); });
+  m = bad_input_message([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"dilation", 2}}); });
   EXPECT_NE(m.find("dilation"), std::string::npos) << m;
 }
 
 }  // namespace
-}  // namespace shrink
+}  // namespace shrink::testing

@@ -1,6 +1,6 @@
 // Reshape, Transpose, Squeeze, Unsqueeze, Concat, Identity: ONNX semantics with the batch axis
 // pinned at position 0.
-#include "nn/ops/onnx_op_testing.hpp"
+#include "nn/ops/op_testing.hpp"
 
 #include "shrink/nn/model.hpp"
 

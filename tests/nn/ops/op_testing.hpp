@@ -1,6 +1,6 @@
 #pragma once
-// Helpers of the tests of the ONNX-semantics ops: run an op once, fill tensors, catch the
-// message of an expected error.
+// Helpers of the op tests: run an op once, fill tensors and parameters, catch the message of an
+// expected error.
 #include "shrink/core/error.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
@@ -46,6 +46,22 @@ inline Tensor run_op(Op& op, const std::vector<Tensor>& inputs,
   return out;
 }
 
+// One parameter per spec of `op` for `input`, filled from consecutive seeds, gradients zeroed.
+inline std::vector<Parameter> make_parameters(const Op& op, const Shape& input, uint64_t seed) {
+  std::vector<Parameter> params;
+  for (const ParameterSpec& spec : op.parameter_specs({input}))
+    params.push_back(make_parameter(spec.suffix, random_tensor(spec.shape, seed++), true));
+  return params;
+}
+
+// One forward pass of a one-input op, with `params` in spec order.
+inline Tensor run_forward(Op& op, const Tensor& x, std::vector<Parameter>& params) {
+  std::vector<Parameter*> pointers;
+  for (Parameter& p : params) pointers.push_back(&p);
+  return run_op(op, {x}, pointers);
+}
+inline Tensor run_forward(Op& op, const Tensor& x) { return run_op(op, {x}); }
+
 inline void expect_values(const Tensor& t, const Shape& shape, const std::vector<float>& expected,
                           float tolerance = 1e-5f) {
   ASSERT_EQ(t.shape(), shape);
@@ -62,6 +78,18 @@ inline std::string error_message(const std::function<void()>& body) {
     return e.what();
   }
   ADD_FAILURE() << "expected a shrink::Error";
+  return "";
+}
+
+// As error_message, and the error must be a bad-input one.
+inline std::string bad_input_message(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error thrown";
   return "";
 }
 
