@@ -46,16 +46,15 @@ class MaxPool2d final : public Op {
     const int64_t oh = output.dim(2), ow = output.dim(3);
     const float* xd = x.data();
     float* yd = output.data();
-    const bool unpadded = padding_[0] == 0 && padding_[1] == 0;
     const int threads = num_threads();
 #pragma omp parallel for schedule(static) num_threads(threads) if (x.numel() >= (1 << 16))
     for (int64_t plane = 0; plane < planes; ++plane) {
       const float* in = xd + plane * h * w;
       float* out = yd + plane * oh * ow;
-      if (unpadded)
-        pool_unpadded_plane(in, w, oh, ow, out);
+      if (is_2x2_unpadded(w, ow))
+        pool_2x2_plane(in, w, oh, out);
       else
-        pool_padded_plane(in, h, w, oh, ow, out);
+        pool_plane(in, h, w, oh, ow, out);
     }
   }
 
@@ -125,26 +124,6 @@ class MaxPool2d final : public Op {
   // then stays, as in PyTorch.
   static float max_with_nan(float best, float v) { return (v > best) | (v != v) ? v : best; }
 
-  // Without padding every window lies inside the image, so the loops need no clipping.
-  void pool_unpadded_plane(const float* in, int64_t w, int64_t oh, int64_t ow,
-                           float* out) const {
-    if (is_2x2_unpadded(w, ow)) {
-      pool_2x2_plane(in, w, oh, out);
-      return;
-    }
-    for (int64_t y = 0; y < oh; ++y) {
-      const float* top = in + y * stride_[0] * w;
-      float* row = out + y * ow;
-      for (int64_t xo = 0; xo < ow; ++xo) {
-        const float* window = top + xo * stride_[1];
-        float best = window[0];
-        for (int64_t ky = 0; ky < kernel_[0]; ++ky)
-          for (int64_t kx = 0; kx < kernel_[1]; ++kx) best = max_with_nan(best, window[ky * w + kx]);
-        row[xo] = best;
-      }
-    }
-  }
-
   // LeNet's and VGG's pooling: 2x2 windows that tile an even-width plane without overlap.
   bool is_2x2_unpadded(int64_t w, int64_t ow) const {
     return kernel_ == Pair{2, 2} && stride_ == Pair{2, 2} && padding_ == Pair{0, 0} && w == 2 * ow;
@@ -195,8 +174,9 @@ class MaxPool2d final : public Op {
       out[i] = max_with_nan(columns[2 * i], columns[2 * i + 1]);
   }
 
-  void pool_padded_plane(const float* in, int64_t h, int64_t w, int64_t oh, int64_t ow,
-                         float* out) const {
+  // Any window shape, clipped to the image.
+  void pool_plane(const float* in, int64_t h, int64_t w, int64_t oh, int64_t ow,
+                  float* out) const {
     for (int64_t y = 0; y < oh; ++y) {
       const auto [y0, y1] = window(y, 0, h);
       for (int64_t xo = 0; xo < ow; ++xo) {
