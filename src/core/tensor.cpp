@@ -1,6 +1,9 @@
 #include "shrink/core/tensor.hpp"
 
 #include "shrink/core/error.hpp"
+#include "shrink/core/threading.hpp"
+
+#include <omp.h>
 
 #include <algorithm>
 
@@ -47,7 +50,18 @@ void Tensor::reshape(const Shape& shape) {
   shape_ = shape;
 }
 
-void Tensor::fill(float value) { std::fill(data_.begin(), data_.end(), value); }
+// Large buffers (a weight gradient before each step) are filled in contiguous per-thread shares,
+// the split of every elementwise kernel, so each part is written by the thread that next uses
+// it rather than pulled across cores.
+void Tensor::fill(float value) {
+  const int64_t n = numel();
+  float* d = data_.data();
+#pragma omp parallel num_threads(num_threads()) if (n >= (1 << 14))
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    std::fill(d + n * t / threads, d + n * (t + 1) / threads, value);
+  }
+}
 
 MatrixMap Tensor::matrix(int64_t rows, int64_t cols) {
   if (rows * cols != numel())

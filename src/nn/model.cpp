@@ -245,6 +245,18 @@ void Model::backward(const Tensor& grad_output) {
   for (auto& p : parameters_)
     if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
 
+  // A value needs a gradient only if a trainable parameter lies upstream of it: the gradient of
+  // a value computed from the model input alone (a Flatten, say) would be thrown away, and for
+  // the first Linear of an MLP it costs a whole matrix product.
+  std::vector<char> needs_grad(nodes_.size(), 0);
+  for (size_t i = 0; i <= static_cast<size_t>(out); ++i) {
+    for (const Parameter* p : node_parameters_[i]) needs_grad[i] |= p->trainable;
+    for (const auto& in : nodes_[i].inputs) {
+      const int idx = node_index(in);
+      if (idx >= 0) needs_grad[i] |= needs_grad[static_cast<size_t>(idx)];
+    }
+  }
+
   grads_.resize(nodes_.size());
   std::vector<char> has_grad(nodes_.size(), 0);
   grads_[static_cast<size_t>(out)] = grad_output;
@@ -261,7 +273,7 @@ void Model::backward(const Tensor& grad_output) {
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const int idx = node_index(node.inputs[j]);
       args.inputs.push_back(idx < 0 ? last_input_ : &values_[static_cast<size_t>(idx)]);
-      if (idx < 0) continue;
+      if (idx < 0 || !needs_grad[static_cast<size_t>(idx)]) continue;
       if (!has_grad[static_cast<size_t>(idx)]) {
         grad_inputs[j] = &grads_[static_cast<size_t>(idx)];
         has_grad[static_cast<size_t>(idx)] = 1;
