@@ -1,7 +1,8 @@
 // Linear: y = x W^T + b with W stored [out, in] like PyTorch, so ONNX/PyTorch weights copy in
-// without a transpose. Eigen runs single-threaded, so the batch (forward, input gradient) or the
-// output rows (weight gradient) are split across OpenMP threads; no split mixes partial sums of
-// different threads, so results are the same for any thread count.
+// without a transpose. The GEMM runs on the calling thread, so each OpenMP thread takes a slice:
+// of the batch or the output features (forward), of the input features (input gradient) or of
+// the output rows (weight gradient). No slice mixes partial sums of different threads, so a
+// given thread count always gives the same bits.
 #include "nn/kernels/attributes.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
@@ -13,6 +14,9 @@
 
 namespace shrink::ops {
 namespace {
+
+// Rows each thread needs before the forward pass splits the batch rather than the features.
+constexpr int64_t kRowsPerThread = 128;
 
 class Linear final : public Op {
  public:
@@ -52,17 +56,23 @@ class Linear final : public Op {
     const int threads = num_threads();
 #pragma omp parallel num_threads(threads) if (n * in * out >= kernels::kParallelMacs)
     {
-      // Each thread owns a slice of the output features, so it packs only its rows of the
-      // weight (split by batch rows instead, every thread would pack the whole weight, which
-      // at batch 64 costs as much as the multiply).
-      const auto [o0, o1] = kernels::thread_range(out, omp_get_thread_num(), omp_get_num_threads());
-      if (o1 > o0) {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      // A large batch is split by rows, so each thread reads only its own rows of the input and
+      // writes its own rows of the output, the rows the ops before and after it work on; only
+      // the weight, read-only, is shared. A small batch (training's 64) is split by output
+      // features instead: each thread then packs only its slice of the weight, which at 32 rows
+      // a thread would cost as much as the multiply.
+      const bool by_rows = n >= kRowsPerThread * nt;
+      const auto [r0, r1] = by_rows ? kernels::thread_range(n, t, nt) : std::pair<int64_t, int64_t>{0, n};
+      const auto [o0, o1] = by_rows ? std::pair<int64_t, int64_t>{0, out} : kernels::thread_range(out, t, nt);
+      if (r1 > r0 && o1 > o0) {
         // The bias is written first and the product accumulated onto it: no extra pass.
-        for (int64_t r = 0; r < n; ++r) {
+        for (int64_t r = r0; r < r1; ++r) {
           float* row = yd + r * out;
           for (int64_t o = o0; o < o1; ++o) row[o] = b ? b[o] : 0.0f;
         }
-        kernels::gemm(false, true, n, o1 - o0, in, xd, in, w + o0 * in, in, true, yd + o0, out);
+        kernels::gemm(false, true, r1 - r0, o1 - o0, in, xd + r0 * in, in, w + o0 * in, in, true,
+                      yd + r0 * out + o0, out);
       }
     }
   }

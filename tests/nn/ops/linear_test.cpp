@@ -46,21 +46,25 @@ TEST(LinearTest, ParameterSpecsFollowPyTorchLayoutAndInit) {
   EXPECT_EQ(op->macs({{4, 11}}), 4 * 11 * 7);
 }
 
-TEST(LinearTest, ForwardMatchesAReferenceAcrossThreadCounts) {
+// 67 rows split the output features across threads; 389 rows (128 a thread or more) split the
+// batch.
+TEST(LinearTest, ForwardMatchesAReferenceAcrossThreadCountsAndSplits) {
   auto op = make_op("Linear", {{"out_features", 37}});
-  const Tensor x = random_tensor({67, 129}, 3);
-  std::vector<Parameter> params = make_parameters(*op, x.shape(), 4);
   const int saved = num_threads();
-  for (int threads : {1, 2, 3}) {
-    set_num_threads(threads);
-    const Tensor y = run_forward(*op, x, params);
-    for (int64_t n = 0; n < 67; ++n)
-      for (int64_t o = 0; o < 37; ++o) {
-        double sum = params[1].value[o];
-        for (int64_t i = 0; i < 129; ++i)
-          sum += static_cast<double>(x[n * 129 + i]) * params[0].value[o * 129 + i];
-        ASSERT_NEAR(y[n * 37 + o], sum, 1e-4) << "threads " << threads;
-      }
+  for (int64_t batch : {67, 389}) {
+    const Tensor x = random_tensor({batch, 129}, 3);
+    std::vector<Parameter> params = make_parameters(*op, x.shape(), 4);
+    for (int threads : {1, 2, 3}) {
+      set_num_threads(threads);
+      const Tensor y = run_forward(*op, x, params);
+      for (int64_t n = 0; n < batch; ++n)
+        for (int64_t o = 0; o < 37; ++o) {
+          double sum = params[1].value[o];
+          for (int64_t i = 0; i < 129; ++i)
+            sum += static_cast<double>(x[n * 129 + i]) * params[0].value[o * 129 + i];
+          ASSERT_NEAR(y[n * 37 + o], sum, 1e-4) << "batch " << batch << ", threads " << threads;
+        }
+    }
   }
   set_num_threads(saved);
 }
