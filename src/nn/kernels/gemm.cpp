@@ -7,15 +7,17 @@
 namespace shrink::kernels {
 namespace {
 
-// shrink splits work across its own OpenMP threads; OpenBLAS's thread pool on top would put
-// four threads on two cores. With one thread, each call runs on the calling thread.
-void use_calling_thread_only() {
-  static const bool once = [] {
-    openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)once;
-}
+// shrink splits work across its own OpenMP threads, so each OpenBLAS call runs on the thread
+// that makes it. OpenBLAS starts a pool of worker threads when it loads, and an idle worker
+// spins on sched_yield for about a tenth of a second before it sleeps: on two cores that spin
+// takes a core from the first batches of every run (2.5x slower eval of lenet-300-100). So the
+// pool is stopped as the program starts; a later call that asks for more threads restarts it.
+extern "C" int blas_thread_shutdown_(void);  // exported by OpenBLAS's threaded builds
+[[maybe_unused]] const bool calling_thread_only = [] {
+  openblas_set_num_threads(1);
+  blas_thread_shutdown_();
+  return true;
+}();
 
 }  // namespace
 
@@ -27,7 +29,6 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, c
       for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     return;
   }
-  use_calling_thread_only();
   cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
               transpose_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
               static_cast<blasint>(n), static_cast<blasint>(k), 1.0f, a, static_cast<blasint>(lda),
