@@ -16,8 +16,8 @@ struct Evaluation {
   double top5_accuracy = 0.0;  // label among the 5 highest logits (all of them if fewer)
   double loss = 0.0;           // mean cross-entropy
   int64_t samples = 0;
-  double seconds = 0.0;
-  double samples_per_s = 0.0;
+  double seconds = 0.0;        // the whole pass
+  double samples_per_s = 0.0;  // after the first batch (one-time costs); whole pass if one batch
   // Per class of the dataset: top-1 accuracy (0 for a class without samples) and sample count.
   std::vector<double> per_class_accuracy;
   std::vector<int64_t> per_class_count;

@@ -2,9 +2,13 @@
 // Shared plumbing of the small ops (activations, Add, Dropout, Flatten, Softmax, BatchNorm):
 // attribute and argument checks that name the op, and a block loop that only goes parallel when
 // the tensor is large enough to repay the cost of waking the OpenMP team.
+#include "nn/kernels/parallel.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/core/tensor.hpp"
+#include "shrink/core/threading.hpp"
 #include "shrink/nn/op.hpp"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <initializer_list>
@@ -16,17 +20,20 @@ namespace shrink::ops {
 
 // Below this many elements a single thread beats the fork/join overhead.
 inline constexpr int64_t kParallelElements = int64_t{1} << 16;
-// Block size for the parallel loop: large enough to vectorise, small enough to balance.
+// Block size within a thread's share: large enough to vectorise.
 inline constexpr int64_t kElementBlock = int64_t{1} << 14;
 
-// Calls body(begin, count) over [0, n) in blocks; in parallel only when n is large.
+// Calls body(begin, count) over [0, n) in blocks; in parallel only when n is large. Each thread
+// takes one contiguous share, kernels::thread_range's, the split Linear gives a large batch and
+// Tensor::fill and the optimizer give a buffer, so the parts of an activation stay with the
+// thread that wrote them instead of crossing cores.
 template <class Body>
 void for_each_block(int64_t n, const Body& body) {
-  const int64_t blocks = (n + kElementBlock - 1) / kElementBlock;
-#pragma omp parallel for schedule(static) if (n > kParallelElements)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const int64_t begin = b * kElementBlock;
-    body(begin, std::min(kElementBlock, n - begin));
+#pragma omp parallel num_threads(num_threads()) if (n > kParallelElements)
+  {
+    const auto [begin, end] =
+        kernels::thread_range(n, omp_get_thread_num(), omp_get_num_threads());
+    for (int64_t b = begin; b < end; b += kElementBlock) body(b, std::min(kElementBlock, end - b));
   }
 }
 
