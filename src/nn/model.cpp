@@ -235,7 +235,7 @@ const Tensor& Model::forward(const Tensor& input, bool training) {
   return values_[static_cast<size_t>(out)];
 }
 
-void Model::backward(const Tensor& grad_output) {
+void Model::backward(const Tensor& grad_output, bool accumulate) {
   require(last_input_ != nullptr, "backward needs a forward pass first");
   const int out = node_index(output_name());
   if (grad_output.shape() != values_[static_cast<size_t>(out)].shape())
@@ -259,6 +259,7 @@ void Model::backward(const Tensor& grad_output) {
 
   grads_.resize(nodes_.size());
   std::vector<char> has_grad(nodes_.size(), 0);
+  std::vector<char> ran(nodes_.size(), 0);
   grads_[static_cast<size_t>(out)] = grad_output;
   has_grad[static_cast<size_t>(out)] = 1;
 
@@ -286,15 +287,24 @@ void Model::backward(const Tensor& grad_output) {
     args.params = node_parameters_[static_cast<size_t>(i)];
     args.training = last_training_;
     args.rng = &rng_;
+    args.overwrite_grads = !accumulate && node.op->overwrites_grads();
+    if (!accumulate)
+      for (Parameter* p : args.params)
+        if (!args.overwrite_grads || !p->trainable) p->grad.zero();
     try {
       node.op->backward(args, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)],
                         grad_inputs);
     } catch (Error& e) {
       throw e.add_context(describe(node));
     }
+    ran[static_cast<size_t>(i)] = 1;
     for (const auto& [slot, producer] : to_add)
       grads_[static_cast<size_t>(producer)].flat() += scratch_[slot].flat();
   }
+  if (!accumulate)
+    for (size_t i = 0; i < nodes_.size(); ++i)
+      if (!ran[i])
+        for (Parameter* p : node_parameters_[i]) p->grad.zero();
 }
 
 void Model::zero_grad() {

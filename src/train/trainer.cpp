@@ -227,7 +227,6 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
       ++batch_index;
       train_set->gather(indices, x, labels);
       const int64_t n = static_cast<int64_t>(labels.size());
-      model.zero_grad();
       const Tensor& logits = model.forward(x, /*training=*/true);
       const float loss = loss_function
                              ? loss_function(x, logits, labels, grad_logits)
@@ -239,7 +238,7 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
                                format_float(stats.lr) + ")");
       loss_sum += static_cast<double>(loss) * static_cast<double>(n);
       correct += count_correct(logits, labels);
-      model.backward(grad_logits);
+      model.backward(grad_logits, /*accumulate=*/false);  // no zero_grad() pass needed
       optimizer->step(model);
       stats.samples += n;
       done += n;

@@ -1,7 +1,10 @@
-// Model::backward computes a gradient only where a trainable parameter lies upstream: a value
-// computed from the model input alone gets none, so no op wastes work on it.
+// Model::backward: a gradient only where a trainable parameter lies upstream (a value computed
+// from the model input alone gets none, so no op wastes work on it), and the overwriting mode
+// the trainer uses instead of zero_grad() + backward().
 #include "shrink/nn/model.hpp"
 
+#include "shrink/core/random.hpp"
+#include "shrink/nn/architectures.hpp"
 #include "shrink/nn/op.hpp"
 
 #include <gtest/gtest.h>
@@ -76,6 +79,44 @@ TEST(ModelBackward, FrozenLayersNeedNoInputGradient) {
   EXPECT_EQ(second.backward, 0);
   EXPECT_EQ(first.backward, 0);
   EXPECT_NE(model.parameter("fc2.weight").grad.flat().norm(), 0.0f);
+}
+
+// backward(g, accumulate=false) must give exactly what zero_grad() + backward(g) gives, whatever
+// the grads held before: ops that write their gradients directly (Linear) and ops whose grads
+// the model zeroes first (Conv2d, BatchNorm) alike, frozen and unreached parameters included.
+TEST(ModelBackward, OverwritingEqualsZeroingThenAccumulating) {
+  for (const char* arch : {"lenet-300-100", "lenet5", "resnet-small"}) {
+    Model reference = build_architecture(arch, {1, 28, 28}, 10);
+    // A node off the path to the output: its parameters get no gradient at all.
+    reference.add_node("unused", make_op("Linear", {{"out_features", 3}}), {reference.output_name()});
+    reference.set_output(reference.nodes()[reference.nodes().size() - 2].name);
+    reference.initialize(2);
+    reference.parameters().front()->trainable = false;
+    Model overwriting = reference.clone();
+
+    Tensor x({4, 1, 28, 28});
+    Rng rng(5);
+    for (float& v : x) v = rng.uniform(0.0f, 1.0f);
+    Tensor g({4, 10});
+    for (float& v : g) v = rng.uniform(-1.0f, 1.0f);
+
+    reference.zero_grad();
+    reference.forward(x, /*training=*/true);
+    reference.backward(g);
+
+    overwriting.zero_grad();
+    for (Parameter* p : overwriting.parameters()) p->grad.fill(7.0f);  // stale values
+    overwriting.forward(x, /*training=*/true);
+    overwriting.backward(g, /*accumulate=*/false);
+
+    for (const Parameter* p : reference.parameters()) {
+      const Tensor& got = overwriting.parameter(p->name).grad;
+      ASSERT_EQ(got.shape(), p->grad.shape()) << arch << " " << p->name;
+      for (int64_t i = 0; i < got.numel(); ++i)
+        ASSERT_EQ(got[i], p->grad[i]) << arch << " " << p->name << "[" << i << "]";
+    }
+    EXPECT_EQ(overwriting.parameter("unused.weight").grad.flat().norm(), 0.0f);
+  }
 }
 
 }  // namespace

@@ -69,8 +69,10 @@ class Model {
   // Runs the graph on a batch [N, ...input_shape]; the result lives until the next forward.
   const Tensor& forward(const Tensor& input, bool training = false);
   // Backpropagates d loss / d output through the last forward (which must have been training),
-  // adding into every trainable parameter's grad.
-  void backward(const Tensor& grad_output);
+  // adding into every trainable parameter's grad. With accumulate = false every grad is set to
+  // this pass's gradient instead (zero where none flows), as zero_grad() then backward() would,
+  // but ops that can write their gradients directly skip the separate zeroing pass.
+  void backward(const Tensor& grad_output, bool accumulate = true);
   void zero_grad();
   // Seed of the stream stochastic ops (Dropout) draw from.
   void set_seed(uint64_t seed) { rng_ = Rng(seed); }

@@ -30,6 +30,9 @@ struct OpArgs {
   std::vector<Parameter*> params;     // in parameter_specs() order
   bool training = false;
   Rng* rng = nullptr;                 // for stochastic ops (Dropout)
+  // Backward sets each trainable parameter's grad rather than adding to it. Only set for ops
+  // whose overwrites_grads() is true; the model zeroes the grads of the others first.
+  bool overwrite_grads = false;
 };
 
 class Op {
@@ -50,9 +53,12 @@ class Op {
   // Computes output (already resized to output_shape by the caller).
   virtual void forward(const OpArgs& args, Tensor& output) = 0;
   // Overwrites grad_inputs[i] (resized by the op) unless it is null, and adds the parameter
-  // gradients into params[j]->grad. Called after forward with the same args.
+  // gradients into params[j]->grad (sets them, if args.overwrite_grads). Called after forward
+  // with the same args.
   virtual void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
                         const std::vector<Tensor*>& grad_inputs) = 0;
+  // Whether backward honours OpArgs::overwrite_grads.
+  virtual bool overwrites_grads() const { return false; }
   // Multiply-accumulates for one forward pass over the given input shapes.
   virtual int64_t macs(const std::vector<Shape>& inputs) const {
     (void)inputs;

@@ -12,6 +12,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+
 namespace shrink::ops {
 namespace {
 
@@ -127,10 +129,11 @@ class Linear final : public Op {
       const auto [o0, o1] = kernels::thread_range(out, t, nt);
       if (o1 > o0) {
         if (weight_grad)
-          kernels::gemm(true, false, o1 - o0, in, n, dy + o0, out, xd, in, true,
+          kernels::gemm(true, false, o1 - o0, in, n, dy + o0, out, xd, in, !args.overwrite_grads,
                         weight.grad.data() + o0 * in, in);
         if (bias_grad) {
           float* db = bias->grad.data();
+          if (args.overwrite_grads) std::fill(db + o0, db + o1, 0.0f);
           for (int64_t r = 0; r < n; ++r) {
             const float* row = dy + r * out;
             for (int64_t o = o0; o < o1; ++o) db[o] += row[o];
@@ -139,6 +142,8 @@ class Linear final : public Op {
       }
     }
   }
+
+  bool overwrites_grads() const override { return true; }
 
   int64_t macs(const std::vector<Shape>& inputs) const override {
     const Shape out = output_shape(inputs);
