@@ -1,6 +1,7 @@
 // GFLOP/s of the compute-heavy ops at LeNet shapes (forward and backward), counted as 2 * MACs
 // per forward and 4 * MACs per backward (input and weight gradients). Run with
 // --benchmark_counters_tabular=true; the thread count comes from SHRINK_THREADS (default 2).
+#include "bench_threads.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/op.hpp"
@@ -8,17 +9,11 @@
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
 namespace shrink {
 namespace {
-
-int bench_threads() {
-  const char* env = std::getenv("SHRINK_THREADS");
-  return env ? std::atoi(env) : 2;
-}
 
 struct Fixture {
   std::unique_ptr<Op> op;

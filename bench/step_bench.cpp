@@ -1,8 +1,9 @@
-// Whole steps of the built-in models on a fixed random batch: one training step (zero_grad,
-// forward, cross-entropy, backward, SGD with momentum) at batch 64 and one inference forward at
-// batch 256. These are what `shrink train` and `shrink eval` repeat, without the data loading,
-// so they show where a step's time goes (perf record on this binary) and how it scales with
-// SHRINK_THREADS (default 2). Counter: samples/s.
+// Whole steps of the built-in models on a fixed random batch: one training step as the trainer
+// runs it (forward, cross-entropy, backward setting the grads, SGD with momentum) at batch 64,
+// and one inference forward at batch 256. These are what `shrink train` and `shrink eval`
+// repeat, without the data loading, so they show where a step's time goes (perf record on this
+// binary) and how it scales with SHRINK_THREADS (default 2). Counter: samples/s.
+#include "bench_threads.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/architectures.hpp"
@@ -11,17 +12,11 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
 namespace shrink {
 namespace {
-
-int bench_threads() {
-  const char* env = std::getenv("SHRINK_THREADS");
-  return env ? std::atoi(env) : 2;
-}
 
 struct Batch {
   Tensor x;
@@ -40,10 +35,9 @@ void train_step(benchmark::State& state, const std::string& arch) {
   const Batch batch(state.range(0));
   Tensor grad_logits;
   for (auto _ : state) {
-    model.zero_grad();
     const Tensor& logits = model.forward(batch.x, /*training=*/true);
     benchmark::DoNotOptimize(cross_entropy(logits, batch.labels, 0.0f, &grad_logits));
-    model.backward(grad_logits);
+    model.backward(grad_logits, /*accumulate=*/false);
     sgd.step(model);
   }
   state.counters["samples/s"] = benchmark::Counter(static_cast<double>(state.range(0)),
