@@ -163,6 +163,18 @@ void Dataset::gather(const int64_t* indices, int64_t n, Tensor& x,
     decode(features_.data());
 }
 
+void Dataset::prefetch(const std::vector<int64_t>& indices) const {
+  const size_t element = is_bytes_ ? sizeof(uint8_t) : sizeof(float);
+  const auto* base = is_bytes_ ? static_cast<const char*>(static_cast<const void*>(bytes_.data()))
+                               : static_cast<const char*>(static_cast<const void*>(features_.data()));
+  const size_t bytes = static_cast<size_t>(sample_numel_) * element;
+  for (int64_t i : indices) {
+    if (i < 0 || i >= size()) continue;  // a hint: gather() reports bad indices
+    const char* sample = base + static_cast<size_t>(i) * bytes;
+    for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(sample + offset);
+  }
+}
+
 Dataset Dataset::empty_like() const {
   Dataset d;
   d.name = name;
@@ -321,12 +333,17 @@ void BatchSampler::start_epoch(int epoch) {
 }
 
 bool BatchSampler::next(std::vector<int64_t>& indices) {
+  const bool more = peek(indices);
+  position_ += static_cast<int64_t>(indices.size());
+  return more;
+}
+
+bool BatchSampler::peek(std::vector<int64_t>& indices) const {
   indices.clear();
   const int64_t remaining = size_ - position_;
   if (remaining <= 0 || (drop_last_ && remaining < batch_size_)) return false;
   const int64_t n = std::min(batch_size_, remaining);
   indices.assign(order_.begin() + position_, order_.begin() + position_ + n);
-  position_ += n;
   return true;
 }
 

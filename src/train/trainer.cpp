@@ -204,7 +204,7 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
   result.validation_samples = validation_set ? validation_set->size() : 0;
 
   // Reused across batches so the loop allocates nothing once the first batch has run.
-  std::vector<int64_t> indices;
+  std::vector<int64_t> indices, upcoming;
   std::vector<int32_t> labels;
   Tensor x;
   Tensor grad_logits;
@@ -226,6 +226,8 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
     while (sampler.next(indices)) {
       ++batch_index;
       train_set->gather(indices, x, labels);
+      // The next batch's samples load into the cache while this one trains.
+      if (sampler.peek(upcoming)) train_set->prefetch(upcoming);
       const int64_t n = static_cast<int64_t>(labels.size());
       const Tensor& logits = model.forward(x, /*training=*/true);
       const float loss = loss_function

@@ -242,6 +242,31 @@ TEST(BatchSampler, DeterministicPerSeedAndEpoch) {
   EXPECT_EQ(a1, epoch_order(c, 0));
 }
 
+TEST(BatchSampler, PeekShowsTheNextBatchWithoutTakingIt) {
+  for (bool drop_last : {false, true}) {
+    BatchSampler sampler(23, 5, true, 7, drop_last);
+    std::vector<int64_t> peeked, taken;
+    while (sampler.peek(peeked)) {
+      ASSERT_TRUE(sampler.next(taken));
+      EXPECT_EQ(peeked, taken);
+    }
+    EXPECT_TRUE(peeked.empty());
+    EXPECT_FALSE(sampler.next(taken));
+  }
+}
+
+// prefetch() is only a cache hint: the batch gathered after it is the same, and an index out of
+// range is left for gather() to report.
+TEST(Dataset, PrefetchChangesNothing) {
+  Dataset d = small_images();
+  Tensor before, after;
+  std::vector<int32_t> labels;
+  d.gather(std::vector<int64_t>{3, 0}, before, labels);
+  d.prefetch({3, 0, -1, d.size()});
+  d.gather(std::vector<int64_t>{3, 0}, after, labels);
+  EXPECT_EQ(before, after);
+}
+
 TEST(BatchSampler, SequentialAndDropLast) {
   BatchSampler sequential(7, 3, false, 0);
   std::vector<int64_t> batch;

@@ -52,6 +52,9 @@ class Dataset {
   void gather(const std::vector<int64_t>& indices, Tensor& x, std::vector<int32_t>& labels) const {
     gather(indices.data(), static_cast<int64_t>(indices.size()), x, labels);
   }
+  // A hint that the samples at `indices` will be gathered soon: starts loading them into the
+  // cache, so a shuffled batch does not wait on memory one sample at a time. Changes nothing.
+  void prefetch(const std::vector<int64_t>& indices) const;
 
   // The samples at [begin, end) as a new dataset sharing nothing; and a subset by index list
   // (indices may repeat and come in any order; the subset keeps that order).
@@ -93,6 +96,8 @@ class BatchSampler {
   void start_epoch(int epoch);
   // Fills `indices` with the next batch; false (and `indices` empty) when the epoch is done.
   bool next(std::vector<int64_t>& indices);
+  // The batch next() will give, without taking it.
+  bool peek(std::vector<int64_t>& indices) const;
   int64_t batches_per_epoch() const;
 
  private:
