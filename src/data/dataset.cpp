@@ -165,8 +165,8 @@ void Dataset::gather(const int64_t* indices, int64_t n, Tensor& x,
 
 void Dataset::prefetch(const std::vector<int64_t>& indices) const {
   const size_t element = is_bytes_ ? sizeof(uint8_t) : sizeof(float);
-  const auto* base = is_bytes_ ? static_cast<const char*>(static_cast<const void*>(bytes_.data()))
-                               : static_cast<const char*>(static_cast<const void*>(features_.data()));
+  const char* base = is_bytes_ ? reinterpret_cast<const char*>(bytes_.data())
+                               : reinterpret_cast<const char*>(features_.data());
   const size_t bytes = static_cast<size_t>(sample_numel_) * element;
   for (int64_t i : indices) {
     if (i < 0 || i >= size()) continue;  // a hint: gather() reports bad indices

@@ -88,7 +88,8 @@ TEST(ModelBackward, OverwritingEqualsZeroingThenAccumulating) {
   for (const char* arch : {"lenet-300-100", "lenet5", "resnet-small"}) {
     Model reference = build_architecture(arch, {1, 28, 28}, 10);
     // A node off the path to the output: its parameters get no gradient at all.
-    reference.add_node("unused", make_op("Linear", {{"out_features", 3}}), {reference.output_name()});
+    reference.add_node("unused", make_op("Linear", {{"out_features", 3}}),
+                       {reference.output_name()});
     reference.set_output(reference.nodes()[reference.nodes().size() - 2].name);
     reference.initialize(2);
     reference.parameters().front()->trainable = false;

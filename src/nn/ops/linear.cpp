@@ -56,7 +56,8 @@ class Linear final : public Op {
     const float* xd = x.data();
     float* yd = output.data();
     const int threads = num_threads();
-    if (transposed_.size() < static_cast<size_t>(threads)) transposed_.resize(static_cast<size_t>(threads));
+    if (transposed_.size() < static_cast<size_t>(threads))
+      transposed_.resize(static_cast<size_t>(threads));
 #pragma omp parallel num_threads(threads) if (n * in * out >= kernels::kParallelMacs)
     {
       const int t = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -65,9 +66,10 @@ class Linear final : public Op {
       // the weight, read-only, is shared. A small batch (training's 64) is split by output
       // features instead: each thread then packs only its slice of the weight, which at 32 rows
       // a thread would cost as much as the multiply.
+      using Range = std::pair<int64_t, int64_t>;
       const bool by_rows = n >= kRowsPerThread * nt;
-      const auto [r0, r1] = by_rows ? kernels::thread_range(n, t, nt) : std::pair<int64_t, int64_t>{0, n};
-      const auto [o0, o1] = by_rows ? std::pair<int64_t, int64_t>{0, out} : kernels::thread_range(out, t, nt);
+      const auto [r0, r1] = by_rows ? kernels::thread_range(n, t, nt) : Range{0, n};
+      const auto [o0, o1] = by_rows ? Range{0, out} : kernels::thread_range(out, t, nt);
       if (r1 > r0 && o1 > o0) {
         // OpenBLAS multiplies W x^T (features by rows) 15% faster than x W^T at these shapes,
         // which repays writing the product to scratch and transposing it into the output
