@@ -1,6 +1,7 @@
 #include "shrink/data/idx.hpp"
 
 #include "shrink/core/error.hpp"
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -49,16 +50,7 @@ void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
   ASSERT_EQ(gzclose(f), Z_OK);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
-}
+using testing::bad_input_message;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -102,7 +94,7 @@ TEST(Idx, ZeroImagesIsValid) {
 
 TEST(Idx, MissingFileNamesPath) {
   TempDir dir;
-  const auto message = error_of([&] { read_idx_images(dir.file("nope")); });
+  const auto message = bad_input_message([&] { read_idx_images(dir.file("nope")); });
   EXPECT_TRUE(contains(message, dir.file("nope"))) << message;
 }
 
@@ -111,17 +103,17 @@ TEST(Idx, BadMagicIsRejected) {
   auto bytes = idx_images(2, 2, 2);
   bytes[3] = 0x04;
   write_raw(dir.file("images"), bytes);
-  auto message = error_of([&] { read_idx_images(dir.file("images")); });
+  auto message = bad_input_message([&] { read_idx_images(dir.file("images")); });
   EXPECT_TRUE(contains(message, "magic number 0x00000804")) << message;
   EXPECT_TRUE(contains(message, dir.file("images"))) << message;
 
   // A label file handed to the image reader says the files look swapped.
   write_raw(dir.file("labels"), idx_labels({1, 2}));
-  message = error_of([&] { read_idx_images(dir.file("labels")); });
+  message = bad_input_message([&] { read_idx_images(dir.file("labels")); });
   EXPECT_TRUE(contains(message, "swapped")) << message;
 
   write_raw(dir.file("text"), {'h', 'e', 'l', 'l', 'o', '\n'});
-  message = error_of([&] { read_idx_labels(dir.file("text")); });
+  message = bad_input_message([&] { read_idx_labels(dir.file("text")); });
   EXPECT_TRUE(contains(message, "magic number")) << message;
 }
 
@@ -130,16 +122,16 @@ TEST(Idx, TruncatedRawFileIsRejected) {
   auto bytes = idx_images(4, 3, 3);
   bytes.resize(bytes.size() - 5);
   write_raw(dir.file("images"), bytes);
-  auto message = error_of([&] { read_idx_images(dir.file("images")); });
+  auto message = bad_input_message([&] { read_idx_images(dir.file("images")); });
   EXPECT_TRUE(contains(message, "truncated")) << message;
   EXPECT_TRUE(contains(message, "expected 36 bytes of pixels, found 31")) << message;
 
   write_raw(dir.file("header"), {0, 0, 8, 3, 0, 0});
-  message = error_of([&] { read_idx_images(dir.file("header")); });
+  message = bad_input_message([&] { read_idx_images(dir.file("header")); });
   EXPECT_TRUE(contains(message, "truncated")) << message;
 
   write_raw(dir.file("labels"), {0, 0, 8, 1, 0, 0, 0, 5, 1, 2});
-  message = error_of([&] { read_idx_labels(dir.file("labels")); });
+  message = bad_input_message([&] { read_idx_labels(dir.file("labels")); });
   EXPECT_TRUE(contains(message, "truncated")) << message;
 }
 
@@ -154,7 +146,7 @@ TEST(Idx, TruncatedGzipIsRejected) {
   ASSERT_GT(gz.size(), 200u);
   gz.resize(gz.size() / 2);
   write_raw(dir.file("cut.gz"), gz);
-  const auto message = error_of([&] { read_idx_images(dir.file("cut.gz")); });
+  const auto message = bad_input_message([&] { read_idx_images(dir.file("cut.gz")); });
   EXPECT_TRUE(contains(message, "truncated")) << message;
   EXPECT_TRUE(contains(message, dir.file("cut.gz"))) << message;
 }
@@ -164,10 +156,12 @@ TEST(Idx, TrailingBytesAndBadDimensionsAreRejected) {
   auto bytes = idx_images(2, 2, 2);
   bytes.push_back(0);
   write_raw(dir.file("long"), bytes);
-  EXPECT_TRUE(contains(error_of([&] { read_idx_images(dir.file("long")); }), "after the data"));
+  EXPECT_TRUE(
+      contains(bad_input_message([&] { read_idx_images(dir.file("long")); }), "after the data"));
 
   write_raw(dir.file("zero"), idx_images(0, 0, 5));
-  EXPECT_TRUE(contains(error_of([&] { read_idx_images(dir.file("zero")); }), "0x5 pixels"));
+  EXPECT_TRUE(
+      contains(bad_input_message([&] { read_idx_images(dir.file("zero")); }), "0x5 pixels"));
 
   std::vector<uint8_t> huge;
   put_u32(huge, 0x00000803);
@@ -175,7 +169,7 @@ TEST(Idx, TrailingBytesAndBadDimensionsAreRejected) {
   put_u32(huge, 0xFFFF);
   put_u32(huge, 0xFFFF);
   write_raw(dir.file("huge"), huge);
-  EXPECT_TRUE(contains(error_of([&] { read_idx_images(dir.file("huge")); }), "too large"));
+  EXPECT_TRUE(contains(bad_input_message([&] { read_idx_images(dir.file("huge")); }), "too large"));
 }
 
 TEST(Idx, ImageAndLabelCountsMustAgree) {
@@ -183,14 +177,15 @@ TEST(Idx, ImageAndLabelCountsMustAgree) {
   write_raw(dir.file("images"), idx_images(3, 2, 2));
   write_raw(dir.file("labels"), idx_labels({1, 2}));
   const auto message =
-      error_of([&] { read_idx_dataset(dir.file("images"), dir.file("labels"), "d"); });
+      bad_input_message([&] { read_idx_dataset(dir.file("images"), dir.file("labels"), "d"); });
   EXPECT_TRUE(contains(message, "3 images")) << message;
   EXPECT_TRUE(contains(message, "2 labels")) << message;
 
   write_raw(dir.file("labels3"), idx_labels({1, 2, 12}));
-  EXPECT_TRUE(contains(
-      error_of([&] { read_idx_dataset(dir.file("images"), dir.file("labels3"), "d", 10); }),
-      "label 12"));
+  EXPECT_TRUE(contains(bad_input_message([&] {
+                         read_idx_dataset(dir.file("images"), dir.file("labels3"), "d", 10);
+                       }),
+                       "label 12"));
 }
 
 }  // namespace

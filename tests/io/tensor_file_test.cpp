@@ -3,6 +3,7 @@
 #include "shrink/core/error.hpp"
 #include "shrink/core/file.hpp"
 #include "shrink/io/tensor_file.hpp"
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -25,16 +26,7 @@ Tensor ramp(Shape shape) {
   return t;
 }
 
-std::string expect_bad_input(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
+using testing::bad_input_message;
 
 // A .npy file with a hand-written header, to test what NumPy can write and shrink refuses.
 std::string npy_with_header(const std::string& dict, size_t data_bytes) {
@@ -88,27 +80,29 @@ TEST(TensorFile, RejectsOtherDtypesOrdersAndTruncation) {
   testing::TempDir tmp;
   write_file_atomic(tmp.file("f8.npy"),
                     npy_with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }", 16));
-  EXPECT_NE(expect_bad_input([&] { read_npy(tmp.file("f8.npy")); }).find("'<f8'"), std::string::npos);
+  EXPECT_NE(bad_input_message([&] { read_npy(tmp.file("f8.npy")); }).find("'<f8'"),
+            std::string::npos);
   write_file_atomic(tmp.file("big.npy"),
                     npy_with_header("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8));
-  EXPECT_NE(expect_bad_input([&] { read_npy(tmp.file("big.npy")); }).find("'>f4'"), std::string::npos);
+  EXPECT_NE(bad_input_message([&] { read_npy(tmp.file("big.npy")); }).find("'>f4'"),
+            std::string::npos);
   write_file_atomic(tmp.file("fortran.npy"),
                     npy_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16));
-  EXPECT_NE(expect_bad_input([&] { read_npy(tmp.file("fortran.npy")); }).find("Fortran"),
+  EXPECT_NE(bad_input_message([&] { read_npy(tmp.file("fortran.npy")); }).find("Fortran"),
             std::string::npos);
   write_file_atomic(tmp.file("short.npy"),
                     npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", 20));
-  EXPECT_NE(expect_bad_input([&] { read_npy(tmp.file("short.npy")); }).find("needs 24"),
+  EXPECT_NE(bad_input_message([&] { read_npy(tmp.file("short.npy")); }).find("needs 24"),
             std::string::npos);
   write_file_atomic(tmp.file("text.npy"), "hello");
-  EXPECT_NE(expect_bad_input([&] { read_npy(tmp.file("text.npy")); }).find("text.npy"),
+  EXPECT_NE(bad_input_message([&] { read_npy(tmp.file("text.npy")); }).find("text.npy"),
             std::string::npos);
   write_file_atomic(tmp.file("junk.pb"), std::string("\xff\xff\xff\xff", 4));
-  EXPECT_NE(expect_bad_input([&] { read_tensor_pb(tmp.file("junk.pb")); }).find("junk.pb"),
+  EXPECT_NE(bad_input_message([&] { read_tensor_pb(tmp.file("junk.pb")); }).find("junk.pb"),
             std::string::npos);
-  EXPECT_NE(expect_bad_input([&] { read_tensor_file(tmp.file("t.csv")); }).find(".npy"),
+  EXPECT_NE(bad_input_message([&] { read_tensor_file(tmp.file("t.csv")); }).find(".npy"),
             std::string::npos);
-  expect_bad_input([&] { read_npy(tmp.file("missing.npy")); });
+  bad_input_message([&] { read_npy(tmp.file("missing.npy")); });
 }
 
 TEST(TensorFile, RejectsNonFloatTensorProtos) {
@@ -124,7 +118,7 @@ TEST(TensorFile, RejectsNonFloatTensorProtos) {
   proto += std::string(16, '\0');
   testing::TempDir tmp;
   write_file_atomic(tmp.file("ints.pb"), proto);
-  EXPECT_NE(expect_bad_input([&] { read_tensor_pb(tmp.file("ints.pb")); }).find("INT64"),
+  EXPECT_NE(bad_input_message([&] { read_tensor_pb(tmp.file("ints.pb")); }).find("INT64"),
             std::string::npos);
 }
 

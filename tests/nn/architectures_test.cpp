@@ -1,6 +1,7 @@
 #include "shrink/nn/architectures.hpp"
 
 #include "shrink/core/error.hpp"
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -12,16 +13,7 @@ namespace {
 
 const Shape kImage{1, 28, 28};
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an error";
-  return "";
-}
+using testing::bad_input_message;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -150,44 +142,49 @@ TEST(Architectures, JsonGraphFileBuildsTheSameModel) {
 TEST(Architectures, BadJsonGraphFilesAreClearErrors) {
   testing::TempDir dir;
   const std::string missing = dir.file("missing.json");
-  EXPECT_TRUE(contains(error_of([&] { build_architecture(missing, kImage, 10); }), "cannot be opened"));
+  EXPECT_TRUE(contains(bad_input_message([&] { build_architecture(missing, kImage, 10); }),
+                       "cannot be opened"));
 
   const std::string broken = dir.file("broken.json");
   std::ofstream(broken) << R"({"input": {"shape": [1, 28, 28]}, "nodes": [)";
-  std::string message = error_of([&] { build_architecture(broken, kImage, 10); });
+  std::string message = bad_input_message([&] { build_architecture(broken, kImage, 10); });
   EXPECT_TRUE(contains(message, broken) && contains(message, "not valid JSON")) << message;
 
   const std::string unknown_op = dir.file("unknown_op.json");
   std::ofstream(unknown_op) << R"({"input": {"shape": [1, 28, 28]},
     "nodes": [{"type": "Flatten"}, {"name": "fc", "type": "Dense", "attributes": {"units": 10}}]})";
-  message = error_of([&] { build_architecture(unknown_op, kImage, 10); });
+  message = bad_input_message([&] { build_architecture(unknown_op, kImage, 10); });
   EXPECT_TRUE(contains(message, unknown_op) && contains(message, "Dense")) << message;
 
   const std::string wrong_classes = dir.file("wrong_classes.json");
   std::ofstream(wrong_classes) << R"({"input": {"shape": [1, 28, 28]},
     "nodes": [{"type": "Flatten"}, {"type": "Linear", "attributes": {"out_features": 7}}]})";
-  message = error_of([&] { build_architecture(wrong_classes, kImage, 10); });
+  message = bad_input_message([&] { build_architecture(wrong_classes, kImage, 10); });
   EXPECT_TRUE(contains(message, "10 classes")) << message;
-  message = error_of([&] { build_architecture(wrong_classes, {3, 32, 32}, 7); });
+  message = bad_input_message([&] { build_architecture(wrong_classes, {3, 32, 32}, 7); });
   EXPECT_TRUE(contains(message, "[3, 32, 32]")) << message;
 
   const std::string no_nodes = dir.file("no_nodes.json");
   std::ofstream(no_nodes) << R"({"input": {"shape": [1, 28, 28]}, "nodes": []})";
-  message = error_of([&] { build_architecture(no_nodes, kImage, 10); });
+  message = bad_input_message([&] { build_architecture(no_nodes, kImage, 10); });
   EXPECT_TRUE(contains(message, no_nodes) && contains(message, "nodes")) << message;
 }
 
 TEST(Architectures, BadNamesOptionsAndInputsAreClearErrors) {
-  std::string message = error_of([] { build_architecture("alexnet", kImage, 10); });
+  std::string message = bad_input_message([] { build_architecture("alexnet", kImage, 10); });
   for (const std::string known : {"mlp", "lenet-300-100", "lenet5", "vgg-small", "resnet-small", ".json"})
     EXPECT_TRUE(contains(message, known)) << message;
-  message = error_of([] { build_architecture("mlp", kImage, 10, {{"hiden", {10}}}); });
+  message = bad_input_message([] { build_architecture("mlp", kImage, 10, {{"hiden", {10}}}); });
   EXPECT_TRUE(contains(message, "hiden") && contains(message, "hidden")) << message;
-  message = error_of([] { build_architecture("lenet5", {784}, 10); });
+  message = bad_input_message([] { build_architecture("lenet5", {784}, 10); });
   EXPECT_TRUE(contains(message, "lenet5") && contains(message, "[784]")) << message;
-  EXPECT_FALSE(error_of([] { build_architecture("mlp", kImage, 10, {{"hidden", {0}}}); }).empty());
-  EXPECT_FALSE(error_of([] { build_architecture("mlp", kImage, 0); }).empty());
-  EXPECT_FALSE(error_of([] { build_architecture("lenet5", {1, 8, 8}, 10); }).empty());  // too small
+  EXPECT_FALSE(bad_input_message([] {
+                 build_architecture("mlp", kImage, 10, {{"hidden", {0}}});
+               }).empty());
+  EXPECT_FALSE(bad_input_message([] { build_architecture("mlp", kImage, 0); }).empty());
+  EXPECT_FALSE(bad_input_message([] {
+                 build_architecture("lenet5", {1, 8, 8}, 10);
+               }).empty());  // too small
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
+#include "support/errors.hpp"
 
 #include <gtest/gtest.h>
 
@@ -68,29 +69,6 @@ inline void expect_values(const Tensor& t, const Shape& shape, const std::vector
   ASSERT_EQ(t.numel(), static_cast<int64_t>(expected.size()));
   for (int64_t i = 0; i < t.numel(); ++i)
     EXPECT_NEAR(t[i], expected[static_cast<size_t>(i)], tolerance) << "element " << i;
-}
-
-// The message of the shrink::Error `body` throws; fails the test if it throws nothing.
-inline std::string error_message(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a shrink::Error";
-  return "";
-}
-
-// As error_message, and the error must be a bad-input one.
-inline std::string bad_input_message(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
-    return e.what();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return "";
 }
 
 inline void expect_round_trip(const std::string& type, const nlohmann::json& attributes) {
