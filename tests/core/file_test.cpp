@@ -1,5 +1,6 @@
 #include "shrink/core/error.hpp"
 #include "shrink/core/file.hpp"
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -12,17 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-template <class F>
-std::string bad_input_message(F&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a bad-input Error";
-  return "";
-}
+using testing::bad_input_message;
 
 std::vector<std::string> entries(const fs::path& directory) {
   std::vector<std::string> names;

@@ -2,6 +2,7 @@
 #include "shrink/core/file.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/io/container.hpp"
+#include "support/errors.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -99,17 +100,7 @@ std::string make_safetensors(const Json& header, const std::string& data) {
   return out + text + data;
 }
 
-template <class F>
-std::string bad_input_message(F&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a bad-input Error";
-  return "";
-}
+using testing::bad_input_message;
 
 #define EXPECT_CONTAINS(text, part) \
   EXPECT_NE(std::string(text).find(part), std::string::npos) << "message: " << (text)

@@ -1,6 +1,7 @@
 #include "shrink/core/error.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/io/tensor_encoding.hpp"
+#include "support/errors.hpp"
 
 #include <gtest/gtest.h>
 
@@ -49,17 +50,7 @@ Parameter decode_as(const TensorEncoding& row, const std::string& bytes, const S
   return out;
 }
 
-template <class F>
-std::string bad_input_message(F&& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::BadInput) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a bad-input Error";
-  return "";
-}
+using testing::bad_input_message;
 
 TEST(TensorEncoding, TableRowsAreUniqueAndFindable) {
   std::set<std::string> names;
