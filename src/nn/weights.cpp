@@ -1,5 +1,7 @@
 #include "shrink/nn/weights.hpp"
 
+#include "shrink/core/error.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -30,6 +32,27 @@ std::vector<Parameter*> compressible_weights(Model& model) {
 
 std::vector<const Parameter*> compressible_weights(const Model& model) {
   return collect<const Model, const Parameter>(model);
+}
+
+std::vector<Parameter*> compressible_weights(Model& model, const std::vector<std::string>& exclude) {
+  std::vector<Parameter*> all = compressible_weights(model);
+  auto excluded = [&](const Parameter* p, const std::string& name) {
+    return p->name == name || p->name == name + ".weight";
+  };
+  for (const std::string& name : exclude) {
+    if (std::any_of(all.begin(), all.end(), [&](const Parameter* p) { return excluded(p, name); }))
+      continue;
+    std::string known;
+    for (const Parameter* p : all) known += (known.empty() ? "" : ", ") + p->name;
+    throw Error::bad_input("cannot exclude '" + name + "': it is not a compressible layer; the "
+                           "compressible weights are " + known);
+  }
+  std::vector<Parameter*> kept;
+  for (Parameter* p : all)
+    if (std::none_of(exclude.begin(), exclude.end(),
+                     [&](const std::string& name) { return excluded(p, name); }))
+      kept.push_back(p);
+  return kept;
 }
 
 SparsityStats weight_sparsity(const Model& model) {

@@ -4,12 +4,17 @@
 // quantization leave them alone.
 #include "shrink/nn/model.hpp"
 
+#include <string>
 #include <vector>
 
 namespace shrink {
 
 std::vector<Parameter*> compressible_weights(Model& model);
 std::vector<const Parameter*> compressible_weights(const Model& model);
+// The compressible weights minus those a pass's "exclude" option names, by node ("fc3") or by
+// parameter ("fc3.weight"). A name that matches no compressible weight is a bad-input Error
+// listing the ones that exist, so a typo never silently compresses a layer meant to be kept.
+std::vector<Parameter*> compressible_weights(Model& model, const std::vector<std::string>& exclude);
 
 struct SparsityStats {
   int64_t weights = 0;  // elements of the compressible weights
