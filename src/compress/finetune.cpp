@@ -1,5 +1,6 @@
 // train.finetune: retrains a compressed model on the training data so it recovers the accuracy
-// the previous passes cost. Masks and other compression state are respected by the optimizer.
+// the previous passes cost. Masks and other compression state are respected by the optimizer;
+// "terms" (and the context's terms) add to the objective, e.g. {"term": "bn_l1"}.
 #include "compress/pass_options.hpp"
 #include "compress/passes.hpp"
 
@@ -22,6 +23,7 @@ class Finetune final : public Pass {
     options.get<bool>("nesterov", false);
     options.get<std::string>("optimizer", "sgd");
     options.get<std::string>("schedule", "constant");
+    terms_ = make_training_terms(options.get<nlohmann::json>("terms", nlohmann::json::array()));
     options.finish();
   }
 
@@ -50,11 +52,14 @@ class Finetune final : public Pass {
     auto on_progress = [&](int64_t done, int64_t total) {
       if (context.progress) context.progress(done, total, "fine-tune");
     };
-    train(model, *context.train, config, on_epoch, on_progress);
+    TrainingTerms terms = context.terms;
+    terms.insert(terms.end(), terms_.begin(), terms_.end());
+    train(model, *context.train, config, on_epoch, on_progress, terms);
     return {{"epochs", epochs}};
   }
 
   nlohmann::json overrides_;
+  TrainingTerms terms_;
 };
 
 }  // namespace

@@ -37,6 +37,7 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   PassContext context;
   context.train = &train_data;
   context.finetune = job.finetune;
+  context.terms = job.terms;
   context.progress = observer.progress;
   job.recipe.run(model, context);
   report["passes"] = context.sections;

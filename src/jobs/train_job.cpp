@@ -31,7 +31,15 @@ nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
   auto on_progress = [&](int64_t done, int64_t total) {
     if (observer.progress) observer.progress(done, total, "train");
   };
-  const TrainResult result = train(model, train_data, job.config, on_epoch, on_progress);
+  nlohmann::json at_init = nlohmann::json::array();
+  if (!job.at_init.empty()) {
+    PassContext context;
+    context.train = &train_data;
+    context.finetune = job.config;
+    job.at_init.run(model, context);
+    at_init = context.sections;
+  }
+  const TrainResult result = train(model, train_data, job.config, on_epoch, on_progress, job.terms);
 
   model.metadata["classes"] = train_data.class_names;
   model.metadata["normalization"] = train_data.normalization.to_json();
@@ -50,6 +58,8 @@ nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
                            {"train_seconds", result.seconds},
                            {"parameters", model.parameter_count()},
                            {"macs", model.macs()}};
+  if (!job.at_init.empty()) report["at_init"] = at_init;
+  if (!job.terms.empty()) report["terms"] = training_terms_json(job.terms);
   if (job.evaluate_test) {
     const Dataset test_data = load_data_for_model(model, job.data, "test");
     const Evaluation evaluation = evaluate(model, test_data);

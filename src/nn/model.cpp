@@ -235,7 +235,22 @@ const Tensor& Model::forward(const Tensor& input, bool training) {
   return values_[static_cast<size_t>(out)];
 }
 
-void Model::backward(const Tensor& grad_output, bool accumulate) {
+const Tensor& Model::value(const std::string& node_name) const {
+  auto it = node_index_.find(node_name);
+  if (it == node_index_.end()) {
+    std::string known;
+    for (const Node& node : nodes_) known += (known.empty() ? "" : ", ") + node.name;
+    throw Error::bad_input("the model has no node named '" + node_name + "'; its nodes: " + known);
+  }
+  require(last_input_ != nullptr, "node " + node_name + " has no value before a forward pass");
+  require(it->second <= node_index(output_name()),
+          "node " + node_name + " comes after the model's output " + output_name() +
+              ", so a forward pass does not compute it");
+  return values_[static_cast<size_t>(it->second)];
+}
+
+void Model::backward(const Tensor& grad_output, bool accumulate,
+                     const ActivationGradients* activation_grads) {
   require(last_input_ != nullptr, "backward needs a forward pass first");
   const int out = node_index(output_name());
   if (grad_output.shape() != values_[static_cast<size_t>(out)].shape())
@@ -262,6 +277,26 @@ void Model::backward(const Tensor& grad_output, bool accumulate) {
   std::vector<char> ran(nodes_.size(), 0);
   grads_[static_cast<size_t>(out)] = grad_output;
   has_grad[static_cast<size_t>(out)] = 1;
+  // Gradients injected at hidden activations start there; what flows back from consumers is
+  // added to them as for any value with several consumers.
+  if (activation_grads != nullptr) {
+    for (const auto& [name, gradient] : *activation_grads) {
+      const size_t idx = static_cast<size_t>(node_index_.count(name) ? node_index_.at(name) : -1);
+      require(node_index_.count(name) && static_cast<int>(idx) <= out,
+              "a gradient was given for node '" + name + "', which the last forward pass did "
+              "not compute");
+      require(gradient.shape() == values_[idx].shape(),
+              "the gradient for node " + name + " has shape " + to_string(gradient.shape()) +
+                  " but its value has shape " + to_string(values_[idx].shape()));
+      if (!needs_grad[idx]) continue;  // nothing trainable upstream: it would go nowhere
+      if (has_grad[idx]) {
+        grads_[idx].flat() += gradient.flat();
+      } else {
+        grads_[idx] = gradient;
+        has_grad[idx] = 1;
+      }
+    }
+  }
 
   for (int i = out; i >= 0; --i) {
     if (!has_grad[static_cast<size_t>(i)]) continue;

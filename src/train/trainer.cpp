@@ -146,6 +146,8 @@ Json EpochStats::to_json() const {
     j["validation_loss"] = validation_loss;
     j["validation_accuracy"] = validation_accuracy;
   }
+  if (!term_losses.empty()) j["losses"] = term_losses;
+  for (const auto& item : term_reports.items()) j[item.key()] = item.value();
   return j;
 }
 
@@ -164,7 +166,7 @@ Json TrainResult::to_json() const {
 TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& config,
                   const std::function<void(const EpochStats&)>& on_epoch,
                   const std::function<void(int64_t, int64_t)>& on_progress,
-                  const BatchLoss& loss_function) {
+                  const TrainingTerms& terms) {
   config.validate();
   require_compatible(model, train_data);
   const auto run_start = Clock::now();
@@ -211,6 +213,25 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
   int64_t done = 0;
   double train_seconds_total = 0.0;
 
+  const int64_t steps_per_epoch = sampler.batches_per_epoch();
+  for (const auto& term : terms) {
+    require(term != nullptr, "a training term is missing");
+    try {
+      term->begin(model, config, steps_per_epoch);
+    } catch (Error& e) {
+      throw e.add_context("training term " + term->name());
+    }
+  }
+  double hard_label_weight = 1.0;
+  for (const auto& term : terms) hard_label_weight *= term->hard_label_weight();
+  TrainStep step;
+  step.epochs = config.epochs;
+  step.steps_per_epoch = steps_per_epoch;
+  step.total_steps = steps_per_epoch * config.epochs;
+  step.input = &x;
+  step.labels = &labels;
+  ActivationGradients activation_grads;
+
   for (int epoch = 0; epoch < config.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
     EpochStats stats;
@@ -220,6 +241,10 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
     optimizer->set_learning_rate(stats.lr);
 
     sampler.start_epoch(epoch);
+    step.epoch = epoch;
+    step.lr = stats.lr;
+    std::vector<double> term_loss_sums(terms.size(), 0.0);
+    double cross_entropy_sum = 0.0;
     double loss_sum = 0.0;
     int64_t correct = 0;
     int64_t batch_index = 0;
@@ -229,10 +254,21 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
       // The next batch's samples load into the cache while this one trains.
       if (sampler.peek(upcoming)) train_set->prefetch(upcoming);
       const int64_t n = static_cast<int64_t>(labels.size());
+      for (const auto& term : terms) term->before_forward(model, step);
       const Tensor& logits = model.forward(x, /*training=*/true);
-      const float loss = loss_function
-                             ? loss_function(x, logits, labels, grad_logits)
-                             : cross_entropy(logits, labels, config.label_smoothing, &grad_logits);
+      double loss = cross_entropy(logits, labels, config.label_smoothing, &grad_logits);
+      if (hard_label_weight != 1.0) {
+        loss *= hard_label_weight;
+        grad_logits.flat() *= static_cast<float>(hard_label_weight);
+      }
+      cross_entropy_sum += loss * static_cast<double>(n);
+      activation_grads.clear();
+      for (size_t t = 0; t < terms.size(); ++t) {
+        const double term_loss =
+            terms[t]->add_loss(model, step, logits, grad_logits, activation_grads);
+        term_loss_sums[t] += term_loss * static_cast<double>(n);
+        loss += term_loss;
+      }
       if (!std::isfinite(loss))
         throw Error::bad_input("training diverged: the loss became " + format_float(loss) +
                                " in epoch " + std::to_string(epoch + 1) + ", batch " +
@@ -240,8 +276,13 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
                                format_float(stats.lr) + ")");
       loss_sum += static_cast<double>(loss) * static_cast<double>(n);
       correct += count_correct(logits, labels);
-      model.backward(grad_logits, /*accumulate=*/false);  // no zero_grad() pass needed
+      // accumulate = false: no zero_grad() pass needed.
+      model.backward(grad_logits, /*accumulate=*/false,
+                     activation_grads.empty() ? nullptr : &activation_grads);
+      for (const auto& term : terms) term->after_backward(model, step);
       optimizer->step(model);
+      for (const auto& term : terms) term->after_step(model, step);
+      ++step.step;
       stats.samples += n;
       done += n;
       if (on_progress) on_progress(done, samples_total);
@@ -256,6 +297,13 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
       stats.has_validation = true;
       stats.validation_loss = validation.loss;
       stats.validation_accuracy = validation.accuracy;
+    }
+    if (!terms.empty()) {
+      const auto mean = [&](double sum) { return sum / static_cast<double>(stats.samples); };
+      stats.term_losses["cross_entropy"] = mean(cross_entropy_sum);
+      for (size_t t = 0; t < terms.size(); ++t)
+        stats.term_losses[terms[t]->name()] += mean(term_loss_sums[t]);
+      for (const auto& term : terms) term->end_epoch(model, epoch, stats.term_reports);
     }
     stats.seconds = seconds_since(epoch_start);
     result.history.push_back(stats);

@@ -3,8 +3,10 @@
 // the trainer uses instead of zero_grad() + backward().
 #include "shrink/nn/model.hpp"
 
+#include "shrink/core/error.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/nn/architectures.hpp"
+#include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
 
 #include <gtest/gtest.h>
@@ -118,6 +120,56 @@ TEST(ModelBackward, OverwritingEqualsZeroingThenAccumulating) {
     }
     EXPECT_EQ(overwriting.parameter("unused.weight").grad.flat().norm(), 0.0f);
   }
+}
+
+// A gradient injected at a hidden activation (a distillation loss on a hidden layer) is the
+// gradient of f = sum(output * g) + sum(hidden * h) with h the injected tensor, for the
+// parameters below the hidden node (checked by finite differences) and above it.
+TEST(ModelBackward, InjectedActivationGradientsAreGradientsOfTheSum) {
+  Model model;
+  model.set_input("x", {3});
+  model.add_node("fc1", make_op("Linear", {{"out_features", 5}}));
+  model.add_node("act", make_op("Tanh", {}));
+  model.add_node("fc2", make_op("Linear", {{"out_features", 2}}));
+  model.initialize(3);
+  Rng rng(11);
+  Tensor x({4, 3}), g({4, 2}), h({4, 5});
+  for (Tensor* t : {&x, &g, &h})
+    for (float& v : *t) v = rng.uniform(-1.0f, 1.0f);
+  auto objective = [&]() -> double {
+    const Tensor& y = model.forward(x, /*training=*/true);
+    double total = 0.0;
+    for (int64_t i = 0; i < y.numel(); ++i) total += double{y[i]} * g[i];
+    const Tensor& hidden = model.value("act");
+    for (int64_t i = 0; i < hidden.numel(); ++i) total += double{hidden[i]} * h[i];
+    return total;
+  };
+  objective();
+  const ActivationGradients injected = {{"act", h}};
+  model.backward(g, /*accumulate=*/false, &injected);
+  for (const char* name : {"fc1.weight", "fc1.bias", "fc2.weight"}) {
+    Parameter& p = model.parameter(name);
+    const Tensor analytic = p.grad;
+    const GradientCheckResult check = check_gradient(objective, p.value, analytic, name);
+    EXPECT_LT(check.max_error, 2e-3) << check.worst;
+  }
+}
+
+TEST(ModelBackward, InjectedGradientsAreChecked) {
+  Model model;
+  model.set_input("x", {3});
+  model.add_node("fc1", make_op("Linear", {{"out_features", 5}}));
+  model.add_node("fc2", make_op("Linear", {{"out_features", 2}}));
+  model.initialize(3);
+  const Tensor x({4, 3}, 1.0f);
+  model.forward(x, /*training=*/true);
+  const Tensor g({4, 2}, 1.0f);
+  const ActivationGradients unknown = {{"nope", Tensor({4, 5})}};
+  EXPECT_THROW(model.backward(g, false, &unknown), Error);
+  const ActivationGradients wrong_shape = {{"fc1", Tensor({4, 4})}};
+  EXPECT_THROW(model.backward(g, false, &wrong_shape), Error);
+  EXPECT_THROW(model.value("nope"), Error);
+  EXPECT_EQ(model.value("fc1").shape(), (Shape{4, 5}));
 }
 
 }  // namespace

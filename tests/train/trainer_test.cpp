@@ -166,22 +166,83 @@ TEST(Train, ReportsEpochsValidationScheduleAndProgress) {
   EXPECT_TRUE(j["epochs"][0].contains("validation_accuracy"));
 }
 
-TEST(Train, CustomLossReplacesCrossEntropy) {
-  // A loss whose gradient is zero leaves the weights where they were.
+// A term that switches the hard-label loss off and reports a constant loss with zero gradient,
+// and counts the hooks it sees.
+class ConstantLossTerm final : public TrainingTerm {
+ public:
+  std::string name() const override { return "constant"; }
+  void begin(Model&, const TrainConfig&, int64_t steps_per_epoch) override {
+    steps_per_epoch_ = steps_per_epoch;
+  }
+  void before_forward(Model&, const TrainStep& step) override {
+    EXPECT_EQ(step.step, steps_);
+    EXPECT_EQ(step.steps_per_epoch, steps_per_epoch_);
+  }
+  double add_loss(Model&, const TrainStep&, const Tensor& logits, Tensor& grad_logits,
+                  ActivationGradients&) override {
+    EXPECT_EQ(grad_logits.shape(), logits.shape());
+    for (int64_t i = 0; i < grad_logits.numel(); ++i) EXPECT_EQ(grad_logits[i], 0.0f);
+    return 1.5;
+  }
+  double hard_label_weight() const override { return 0.0; }
+  void after_step(Model&, const TrainStep&) override { ++steps_; }
+  void end_epoch(Model&, int epoch, nlohmann::json& report) override {
+    report["constant_steps"] = steps_;
+    EXPECT_EQ(epoch, 0);
+  }
+
+  int64_t steps_ = 0;
+  int64_t steps_per_epoch_ = 0;
+};
+
+TEST(Train, TermsReplaceTheHardLabelLossAndSeeEveryStep) {
+  // With the cross-entropy weighted 0 and a term of zero gradient the weights stay put.
   Model model = dropout_mlp(4);
   const Tensor before = model.parameter("fc1.weight").value;
   TrainConfig config = quick_config();
   config.epochs = 1;
   config.momentum = 0.0f;
-  const BatchLoss zero = [](const Tensor&, const Tensor& logits, const std::vector<int32_t>&,
-                            Tensor& grad) {
-    grad.resize(logits.shape());
-    grad.zero();
-    return 1.5f;
-  };
-  const TrainResult result = train(model, blobs(64, 6), config, {}, {}, zero);
+  auto term = std::make_shared<ConstantLossTerm>();
+  const TrainResult result = train(model, blobs(64, 6), config, {}, {}, {term});
   EXPECT_DOUBLE_EQ(result.history[0].train_loss, 1.5);
   EXPECT_EQ(model.parameter("fc1.weight").value, before);
+  EXPECT_EQ(term->steps_, 4);  // 64 samples in batches of 16
+  EXPECT_EQ(term->steps_per_epoch_, 4);
+  const nlohmann::json epoch = result.history[0].to_json();
+  EXPECT_DOUBLE_EQ(epoch["losses"]["constant"].get<double>(), 1.5);
+  EXPECT_DOUBLE_EQ(epoch["losses"]["cross_entropy"].get<double>(), 0.0);
+  EXPECT_EQ(epoch["constant_steps"], 4);
+}
+
+// A term whose loss is 0.5 * |h|^2 on a hidden activation: its gradient is h itself.
+class HiddenSquareTerm final : public TrainingTerm {
+ public:
+  std::string name() const override { return "square"; }
+  double add_loss(Model& model, const TrainStep&, const Tensor&, Tensor&,
+                  ActivationGradients& grads) override {
+    const Tensor& h = model.value("relu1");
+    add_activation_gradient(grads, "relu1", h);
+    return 0.5 * static_cast<double>(h.flat().squaredNorm());
+  }
+  double hard_label_weight() const override { return 0.0; }
+};
+
+TEST(Train, ActivationGradientsReachTheLayersBelow) {
+  // Minimising |relu(fc1 x)|^2 alone drives the hidden activations towards zero.
+  Model model = dropout_mlp(8);
+  Dataset data = blobs(128, 9);
+  std::vector<int32_t> labels;
+  Tensor x;
+  std::vector<int64_t> all(128);
+  for (int64_t i = 0; i < 128; ++i) all[static_cast<size_t>(i)] = i;
+  data.gather(all, x, labels);
+  model.forward(x);
+  const double before = model.value("relu1").flat().squaredNorm();
+  TrainConfig config = quick_config();
+  config.lr = 0.01f;
+  train(model, data, config, {}, {}, {std::make_shared<HiddenSquareTerm>()});
+  model.forward(x);
+  EXPECT_LT(model.value("relu1").flat().squaredNorm(), 0.2 * before);
 }
 
 TEST(Train, DivergenceIsAClearError) {

@@ -1,6 +1,9 @@
 #include "command.hpp"
 
+#include "shrink/compress/pass.hpp"
+#include "shrink/core/error.hpp"
 #include "shrink/core/file.hpp"
+#include "shrink/core/method_spec.hpp"
 #include "shrink/core/threading.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -34,6 +37,25 @@ void write_report(const CommonOptions& options, const nlohmann::json& report) {
   if (options.report_path.empty()) return;
   write_file_atomic(options.report_path, report.dump(2) + "\n");
   spdlog::debug("report written to {}", options.report_path);
+}
+
+void add_sparsity_reg_option(CLI::App& command, std::vector<std::string>& specs) {
+  command.add_option("--sparsity-reg", specs,
+                     "Sparsity regulariser while training: bn:STRENGTH, the L1 penalty on "
+                     "BatchNorm scales of Network Slimming (e.g. bn:1e-4)");
+}
+
+TrainingTerms sparsity_reg_terms(const std::vector<std::string>& specs) {
+  TrainingTerms terms;
+  for (const std::string& text : specs) {
+    const MethodSpec spec = parse_method_spec("--sparsity-reg", text);
+    require(spec.method == "bn", "--sparsity-reg " + text + ": unknown regulariser '" +
+                                     spec.method + "' (known: bn); write it as bn:STRENGTH");
+    nlohmann::json options = spec.options;
+    if (!spec.value.is_null()) options["strength"] = spec.value;
+    terms.push_back(make_training_term("bn_l1", options));
+  }
+  return terms;
 }
 
 bool progress_enabled(const CommonOptions& options) {

@@ -2,11 +2,14 @@
 // What every subcommand shares: the common flags, logging set-up, the --report file and the
 // progress bar. Each subcommand lives in its own file and only parses flags, calls one library
 // job and prints its result.
+#include "shrink/train/training_term.hpp"
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace shrink::cli {
 
@@ -38,6 +41,11 @@ class ProgressBar {
   bool drawn_ = false;
 };
 bool progress_enabled(const CommonOptions& options);
+
+// --sparsity-reg bn:STRENGTH -> the bn_l1 training term (Network Slimming's L1 penalty on
+// BatchNorm scales). Adds the flag to a subcommand, and builds the terms from its values.
+void add_sparsity_reg_option(CLI::App& command, std::vector<std::string>& specs);
+TrainingTerms sparsity_reg_terms(const std::vector<std::string>& specs);
 
 // Subcommands: each registers itself on the app.
 void register_train(CLI::App& app);

@@ -2,6 +2,7 @@
 #include "command.hpp"
 
 #include "shrink/core/error.hpp"
+#include "shrink/core/method_spec.hpp"
 #include "shrink/jobs/jobs.hpp"
 
 #include <cstdio>
@@ -17,30 +18,28 @@ struct CompressFlags {
   std::string scope = "global";
   std::string recipe_path;
   int finetune_epochs = 0;
+  std::vector<std::string> sparsity_reg;
 };
 
 // "--prune magnitude:0.9" -> prune.magnitude with sparsity 0.9.
-nlohmann::json parse_prune(const std::string& spec, const std::string& scope) {
-  const auto colon = spec.find(':');
-  const std::string method = spec.substr(0, colon);
-  require(method == "magnitude", "--prune " + spec + ": unknown method '" + method +
-                                     "' (known: magnitude); write it as magnitude:SPARSITY");
-  require(colon != std::string::npos, "--prune " + spec + ": give a sparsity, e.g. magnitude:0.9");
-  double sparsity = 0;
-  try {
-    size_t used = 0;
-    sparsity = std::stod(spec.substr(colon + 1), &used);
-    require(used == spec.size() - colon - 1, "");
-  } catch (const std::exception&) {
-    throw Error::bad_input("--prune " + spec + ": sparsity must be a number in [0, 1)");
-  }
-  return {{"pass", "prune." + method}, {"sparsity", sparsity}, {"scope", scope}};
+nlohmann::json parse_prune(const std::string& text, const std::string& scope) {
+  const MethodSpec spec = parse_method_spec("--prune", text);
+  require(spec.method == "magnitude", "--prune " + text + ": unknown method '" + spec.method +
+                                          "' (known: magnitude); write it as magnitude:SPARSITY");
+  require(spec.value.is_number(), "--prune " + text + ": give the sparsity as a number in [0, 1), "
+                                  "e.g. magnitude:0.9");
+  nlohmann::json pass = spec.options;
+  pass["pass"] = "prune." + spec.method;
+  pass["sparsity"] = spec.value;
+  if (!pass.contains("scope")) pass["scope"] = scope;
+  return pass;
 }
 
 void run(CompressFlags& flags) {
   apply_common_options(flags.common);
   CompressJob& job = flags.job;
   job.finetune.seed = flags.common.seed;
+  job.terms = sparsity_reg_terms(flags.sparsity_reg);
   nlohmann::json recipe = {{"passes", nlohmann::json::array()}};
   if (!flags.recipe_path.empty()) {
     require(flags.prune.empty() && flags.finetune_epochs == 0,
@@ -87,6 +86,7 @@ void register_compress(CLI::App& app) {
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--finetune-lr", f.lr, "Fine-tuning learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", f.batch_size, "Fine-tuning batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  add_sparsity_reg_option(*cmd, flags->sparsity_reg);
   cmd->add_option("--recipe", flags->recipe_path, "A JSON recipe: {\"passes\": [{\"pass\": ..., options}]}");
   cmd->add_option("--data", flags->job.data, "Dataset for fine-tuning (train split) and accuracy (test split)")
       ->capture_default_str();

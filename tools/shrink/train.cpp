@@ -18,6 +18,7 @@ struct TrainFlags {
   TrainJob job;
   std::vector<int64_t> hidden;
   std::string architecture_options;
+  std::vector<std::string> sparsity_reg;
 };
 
 void run(TrainFlags& flags) {
@@ -32,6 +33,7 @@ void run(TrainFlags& flags) {
     }
   }
   if (!flags.hidden.empty()) job.architecture_options["hidden"] = flags.hidden;
+  job.terms = sparsity_reg_terms(flags.sparsity_reg);
 
   ProgressBar bar("train", progress_enabled(flags.common));
   JobObserver observer;
@@ -84,6 +86,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--label-smoothing", c.label_smoothing, "Label smoothing in [0, 1)")->check(CLI::Range(0.0, 0.999));
   cmd->add_option("--validation", c.validation_fraction,
                   "Hold out this fraction of the training set for validation")->check(CLI::Range(0.0, 0.9));
+  add_sparsity_reg_option(*cmd, flags->sparsity_reg);
   cmd->add_option("-o,--output", flags->job.output, "Where to save the model (.shrk or .onnx)")->required();
   add_common_options(*cmd, flags->common);
   cmd->callback([flags] { run(*flags); });

@@ -19,6 +19,7 @@ struct PassContext {
   const Dataset* train = nullptr;  // for fine-tuning and calibration; may be null
   Model* teacher = nullptr;        // for distillation; may be null
   TrainConfig finetune;            // defaults for passes that train
+  TrainingTerms terms;             // added to the objective of every pass that trains
   std::function<void(int64_t done, int64_t total, const std::string& what)> progress;
   nlohmann::json sections = nlohmann::json::array();  // one report section per pass run
 };
@@ -38,6 +39,15 @@ class Pass {
 // The pass registry: builds a pass from its name and JSON options; the error lists known names.
 std::unique_ptr<Pass> make_pass(const std::string& name, const nlohmann::json& options);
 std::vector<std::string> pass_names();
+
+// The training-term registry: builds a term (a distillation loss, a regulariser, a pruning
+// schedule) from its name and JSON options; the error lists known names.
+std::shared_ptr<TrainingTerm> make_training_term(const std::string& name,
+                                                 const nlohmann::json& options);
+std::vector<std::string> training_term_names();
+// [{"term": "bn_l1", "strength": 1e-4}, ...] -> terms, and back.
+TrainingTerms make_training_terms(const nlohmann::json& list);
+nlohmann::json training_terms_json(const TrainingTerms& terms);
 
 // A recipe is a JSON list of passes, run in order:
 //   {"passes": [{"pass": "prune.magnitude", "sparsity": 0.9, "scope": "global"},

@@ -24,6 +24,10 @@ struct TrainJob {
   TrainConfig config;
   std::string output;  // .shrk (or .onnx) path for the trained model
   bool evaluate_test = true;
+  // Passes run on the freshly initialised model before training (pruning at initialisation,
+  // quantizing a network that trains quantized), and terms added to the objective.
+  Recipe at_init;
+  TrainingTerms terms;
 };
 // Trains from scratch, evaluates on the test split and saves the model with its provenance.
 // Report: architecture, data, config, epochs[], test{...}, accuracy, train_samples_per_s,
@@ -53,6 +57,7 @@ struct CompressJob {
   std::string data = "fashion-mnist";  // test split measures accuracy; train split fine-tunes
   Recipe recipe;
   TrainConfig finetune;  // defaults for fine-tuning passes
+  TrainingTerms terms;   // added to every pass that trains
   bool evaluate = true;
 };
 // Runs the recipe and saves the result. Report: accuracy_before, accuracy_after,

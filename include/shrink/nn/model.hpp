@@ -15,6 +15,10 @@
 
 namespace shrink {
 
+// Gradients to add at intermediate activations during backward, by node name (a distillation
+// loss on a hidden layer); each has the node's activation shape, batch included.
+using ActivationGradients = std::map<std::string, Tensor>;
+
 struct Node {
   std::string name;
   std::unique_ptr<Op> op;
@@ -72,7 +76,12 @@ class Model {
   // adding into every trainable parameter's grad. With accumulate = false every grad is set to
   // this pass's gradient instead (zero where none flows), as zero_grad() then backward() would,
   // but ops that can write their gradients directly skip the separate zeroing pass.
-  void backward(const Tensor& grad_output, bool accumulate = true);
+  // `activation_grads`, when given, are added to the gradients of the named nodes' outputs.
+  void backward(const Tensor& grad_output, bool accumulate = true,
+                const ActivationGradients* activation_grads = nullptr);
+  // A node's output from the last forward pass (valid until the next forward); throws a
+  // bad-input Error naming the known nodes when there is no such node, or it did not run.
+  const Tensor& value(const std::string& node_name) const;
   void zero_grad();
   // Seed of the stream stochastic ops (Dropout) draw from.
   void set_seed(uint64_t seed) { rng_ = Rng(seed); }

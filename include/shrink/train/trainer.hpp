@@ -4,11 +4,13 @@
 // thread count give bit-identical weights.
 #include "shrink/data/dataset.hpp"
 #include "shrink/nn/model.hpp"
+#include "shrink/train/training_term.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,10 @@ struct EpochStats {
   int64_t samples = 0;               // trained this epoch
   double seconds = 0.0;              // training and validation
   double samples_per_s = 0.0;        // training only
+  // With terms: the epoch's mean of each term's loss and of the weighted cross-entropy
+  // ("cross_entropy"), and whatever the terms added at the epoch's end.
+  std::map<std::string, double> term_losses;
+  nlohmann::json term_reports = nlohmann::json::object();
 
   nlohmann::json to_json() const;
 };
@@ -72,17 +78,14 @@ struct TrainResult {
   nlohmann::json to_json() const;
 };
 
-// A replacement for the cross-entropy of a batch (e.g. a distillation loss): gets the batch input
-// and the model's logits, returns the batch-mean loss and writes d loss / d logits.
-using BatchLoss = std::function<float(const Tensor& input, const Tensor& logits,
-                                      const std::vector<int32_t>& labels, Tensor& grad_logits)>;
-
 // Trains `model` on `train` (minus the validation split) with `config`. Calls on_epoch after
 // each epoch and on_progress(samples done, samples total) over the whole run after each batch.
-// Throws a bad-input Error if the loss stops being finite (a learning rate too high, usually).
+// `terms` add to the objective (distillation, regularisers) or act at fixed points of the loop
+// (pruning schedules, sparse training); see training_term.hpp. Throws a bad-input Error if the
+// loss stops being finite (a learning rate too high, usually).
 TrainResult train(Model& model, const Dataset& train, const TrainConfig& config,
                   const std::function<void(const EpochStats&)>& on_epoch = {},
                   const std::function<void(int64_t done, int64_t total)>& on_progress = {},
-                  const BatchLoss& loss = {});
+                  const TrainingTerms& terms = {});
 
 }  // namespace shrink

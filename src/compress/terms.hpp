@@ -1,0 +1,11 @@
+#pragma once
+// Factories of the built-in training terms, one per file under src/compress/; the registry
+// table in src/compress/term_registry.cpp lists them by name.
+#include "shrink/compress/pass.hpp"
+#include "shrink/core/error.hpp"
+
+namespace shrink {
+
+std::shared_ptr<TrainingTerm> make_batch_norm_l1(const nlohmann::json& options);
+
+}  // namespace shrink
