@@ -12,6 +12,7 @@
 #include "shrink/nn/loss.hpp"
 #include "shrink/nn/model.hpp"
 #include "shrink/nn/weights.hpp"
+#include "shrink/report/chart.hpp"
 #include "shrink/report/summary.hpp"
 #include "shrink/train/evaluator.hpp"
 #include "shrink/train/optimizer.hpp"
