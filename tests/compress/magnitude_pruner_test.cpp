@@ -64,14 +64,14 @@ TEST(MagnitudePruner, GlobalScopeUsesOneThreshold) {
 TEST(MagnitudePruner, IsCumulativeAndNeverRevivesWeights) {
   Model model = small_mlp();
   PassContext context;
-  make_pass("prune.magnitude", {{"sparsity", 0.5}})->run(model, context);
+  make_pass("prune.magnitude", {{"sparsity", 0.5}, {"scope", "layer"}})->run(model, context);
   const Tensor mask = model.parameter("fc1.weight").mask;
-  make_pass("prune.magnitude", {{"sparsity", 0.8}})->run(model, context);
+  make_pass("prune.magnitude", {{"sparsity", 0.8}, {"scope", "layer"}})->run(model, context);
   const Parameter& w = model.parameter("fc1.weight");
   for (int64_t i = 0; i < w.value.numel(); ++i)
     if (mask[i] == 0.0f) EXPECT_EQ(w.mask[i], 0.0f);
   EXPECT_NEAR(static_cast<double>(zeros(w)) / w.value.numel(), 0.8, 1e-2);
-  make_pass("prune.magnitude", {{"sparsity", 0.3}})->run(model, context);
+  make_pass("prune.magnitude", {{"sparsity", 0.3}, {"scope", "layer"}})->run(model, context);
   EXPECT_NEAR(static_cast<double>(zeros(w)) / w.value.numel(), 0.8, 1e-2) << "lower target keeps what is pruned";
 }
 

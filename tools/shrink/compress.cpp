@@ -15,14 +15,15 @@ struct CompressFlags {
   CommonOptions common;
   CompressJob job;
   std::vector<std::string> prune;
-  std::string scope = "global";
+  std::string scope;                 // empty: the pass's default
+  std::vector<std::string> exclude;  // layers every pruning pass leaves dense
   std::string recipe_path;
   int finetune_epochs = 0;
   std::vector<std::string> sparsity_reg;
 };
 
 // "--prune magnitude:0.9" -> prune.magnitude with sparsity 0.9.
-nlohmann::json parse_prune(const std::string& text, const std::string& scope) {
+nlohmann::json parse_prune(const std::string& text, const CompressFlags& flags) {
   const MethodSpec spec = parse_method_spec("--prune", text);
   require(spec.method == "magnitude", "--prune " + text + ": unknown method '" + spec.method +
                                           "' (known: magnitude); write it as magnitude:SPARSITY");
@@ -31,7 +32,8 @@ nlohmann::json parse_prune(const std::string& text, const std::string& scope) {
   nlohmann::json pass = spec.options;
   pass["pass"] = "prune." + spec.method;
   pass["sparsity"] = spec.value;
-  if (!pass.contains("scope")) pass["scope"] = scope;
+  if (!pass.contains("scope") && !flags.scope.empty()) pass["scope"] = flags.scope;
+  if (!flags.exclude.empty()) pass["exclude"] = flags.exclude;
   return pass;
 }
 
@@ -42,11 +44,12 @@ void run(CompressFlags& flags) {
   job.terms = sparsity_reg_terms(flags.sparsity_reg);
   nlohmann::json recipe = {{"passes", nlohmann::json::array()}};
   if (!flags.recipe_path.empty()) {
-    require(flags.prune.empty() && flags.finetune_epochs == 0,
-            "give either --recipe or --prune/--finetune-epochs, not both");
+    require(flags.prune.empty() && flags.finetune_epochs == 0 && flags.scope.empty() &&
+                flags.exclude.empty(),
+            "give either --recipe or --prune/--scope/--exclude/--finetune-epochs, not both");
     job.recipe = Recipe::from_file(flags.recipe_path);
   } else {
-    for (const auto& spec : flags.prune) recipe["passes"].push_back(parse_prune(spec, flags.scope));
+    for (const auto& spec : flags.prune) recipe["passes"].push_back(parse_prune(spec, flags));
     if (flags.finetune_epochs > 0)
       recipe["passes"].push_back({{"pass", "train.finetune"}, {"epochs", flags.finetune_epochs}});
     job.recipe = Recipe::from_json(recipe);
@@ -80,8 +83,12 @@ void register_compress(CLI::App& app) {
   cmd->add_option("model", flags->job.model, "Model file (.shrk or .onnx)")->required();
   cmd->add_option("-o,--output", flags->job.output, "Where to save the compressed model")->required();
   cmd->add_option("--prune", flags->prune, "Pruning: magnitude:SPARSITY (e.g. magnitude:0.9)");
-  cmd->add_option("--scope", flags->scope, "Pruning threshold: one global threshold, or per layer")
-      ->check(CLI::IsMember({"global", "layer"}))->capture_default_str();
+  cmd->add_option("--scope", flags->scope,
+                  "Pruning: one global ranking of all weights (the default), or each layer to "
+                  "the same sparsity")
+      ->check(CLI::IsMember({"global", "layer"}));
+  cmd->add_option("--exclude", flags->exclude,
+                  "Layers pruning leaves dense, by node or parameter name (e.g. --exclude fc3)");
   cmd->add_option("--finetune-epochs", flags->finetune_epochs, "Fine-tune this many epochs after compressing")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--finetune-lr", f.lr, "Fine-tuning learning rate")->check(CLI::PositiveNumber)->capture_default_str();

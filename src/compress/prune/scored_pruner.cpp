@@ -1,0 +1,172 @@
+#include "compress/prune/scored_pruner.hpp"
+
+#include "shrink/nn/weights.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace shrink {
+namespace {
+
+struct Candidate {
+  float score;  // -infinity for weights already pruned: they stay pruned
+  int tensor;
+  int64_t index;
+};
+
+// Prunes the `count` candidates of lowest score; ties go by position.
+void prune_lowest(std::vector<Candidate>& candidates, int64_t count,
+                  const std::vector<Parameter*>& weights) {
+  count = std::clamp<int64_t>(count, 0, static_cast<int64_t>(candidates.size()));
+  auto by_score = [](const Candidate& a, const Candidate& b) {
+    if (a.score != b.score) return a.score < b.score;
+    if (a.tensor != b.tensor) return a.tensor < b.tensor;
+    return a.index < b.index;
+  };
+  std::nth_element(candidates.begin(), candidates.begin() + count, candidates.end(), by_score);
+  for (int64_t i = 0; i < count; ++i) {
+    const Candidate& c = candidates[static_cast<size_t>(i)];
+    weights[static_cast<size_t>(c.tensor)]->mask[c.index] = 0.0f;
+  }
+}
+
+void collect(const Parameter& p, const Tensor& score, int tensor, std::vector<Candidate>& out) {
+  constexpr float kPruned = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < p.value.numel(); ++i)
+    out.push_back({p.mask[i] == 0.0f ? kPruned : score[i], tensor, i});
+}
+
+void require_finite_scores(const Parameter& p, const Tensor& score) {
+  require(score.shape() == p.value.shape(),
+          "the scores of " + p.name + " have shape " + to_string(score.shape()) +
+              " but the weight has shape " + to_string(p.value.shape()));
+  for (int64_t i = 0; i < score.numel(); ++i)
+    if (!std::isfinite(score[i]))
+      throw Error::bad_input("the pruning scores of " + p.name + " are not finite (" +
+                             std::to_string(score[i]) + " at index " + std::to_string(i) +
+                             "): its gradients or curvature overflowed; check the model on the "
+                             "calibration data");
+}
+
+class ScoredPruner final : public Pass {
+ public:
+  ScoredPruner(std::string name, const nlohmann::json& json, const CriterionFactory& factory)
+      : name_(std::move(name)) {
+    PassOptions options(name_, json);
+    target_ = PruningTarget::read(options, "pass " + name_);
+    criterion_ = factory(options);
+    options.finish();
+  }
+
+  std::string name() const override { return name_; }
+  nlohmann::json options() const override {
+    nlohmann::json json = target_.to_json();
+    json.update(criterion_->options());
+    return json;
+  }
+
+ private:
+  nlohmann::json apply(Model& model, PassContext& context) override {
+    const std::vector<Parameter*> weights = target_.weights(model);
+    const std::vector<Tensor> scores = criterion_->scores(model, weights, context);
+    std::vector<Tensor> masks_before;
+    for (const Parameter* p : weights) masks_before.push_back(p->mask);
+    // Select without zeroing, so the criterion can still read the removed weights' values.
+    prune_lowest_scores(weights, scores, target_.sparsity, target_.scope);
+    criterion_->compensate(weights, masks_before);
+    for (Parameter* p : weights) p->apply_mask();
+    return {{"layer_sparsity", layer_sparsity(weights)}};
+  }
+
+  std::string name_;
+  PruningTarget target_;
+  std::unique_ptr<PruningCriterion> criterion_;
+};
+
+}  // namespace
+
+PruningTarget PruningTarget::read(PassOptions& options, const std::string& what,
+                                  double default_sparsity) {
+  PruningTarget target;
+  target.sparsity = options.get<double>("sparsity", default_sparsity);
+  target.scope = options.get<std::string>("scope", target.scope);
+  target.exclude = options.get<std::vector<std::string>>("exclude", {});
+  require(target.sparsity >= 0.0 && target.sparsity < 1.0,
+          what + ": sparsity must be in [0, 1), got " + std::to_string(target.sparsity));
+  require(target.scope == "layer" || target.scope == "global",
+          what + ": scope must be 'layer' or 'global', got '" + target.scope + "'");
+  return target;
+}
+
+nlohmann::json PruningTarget::to_json() const {
+  nlohmann::json json = {{"sparsity", sparsity}, {"scope", scope}};
+  if (!exclude.empty()) json["exclude"] = exclude;
+  return json;
+}
+
+std::vector<Parameter*> PruningTarget::weights(Model& model) const {
+  std::vector<Parameter*> weights = compressible_weights(model, exclude);
+  require(!weights.empty(), exclude.empty()
+                                ? "the model has no Linear or Conv2d weights to prune"
+                                : "every compressible weight is excluded; nothing to prune");
+  for (const Parameter* p : weights) require_finite(*p);
+  for (Parameter* p : weights)
+    if (!p->has_mask()) p->mask = Tensor(p->value.shape(), 1.0f);
+  return weights;
+}
+
+void require_finite(const Parameter& p) {
+  for (int64_t i = 0; i < p.value.numel(); ++i)
+    if (!std::isfinite(p.value[i]))
+      throw Error::bad_input("weight " + p.name + " holds a non-finite value (" +
+                             std::to_string(p.value[i]) + " at index " + std::to_string(i) +
+                             "), so its weights have no order to prune by; retrain or repair "
+                             "the model first");
+}
+
+double sparsity_of(const Parameter& p) {
+  const int64_t n = p.value.numel();
+  return n == 0 ? 0.0 : static_cast<double>(n - p.nonzeros()) / static_cast<double>(n);
+}
+
+nlohmann::json layer_sparsity(const std::vector<Parameter*>& weights) {
+  nlohmann::json layers = nlohmann::json::object();
+  for (const Parameter* p : weights) layers[p->name] = sparsity_of(*p);
+  return layers;
+}
+
+void prune_lowest_scores(const std::vector<Parameter*>& weights, const std::vector<Tensor>& scores,
+                         double sparsity, const std::string& scope) {
+  require(scores.size() == weights.size(), "one score tensor per weight is needed");
+  for (size_t t = 0; t < weights.size(); ++t) {
+    require_finite_scores(*weights[t], scores[t]);
+    if (!weights[t]->has_mask()) weights[t]->mask = Tensor(weights[t]->value.shape(), 1.0f);
+  }
+  if (scope == "global") {
+    std::vector<Candidate> candidates;
+    int64_t total = 0;
+    for (size_t t = 0; t < weights.size(); ++t) {
+      collect(*weights[t], scores[t], static_cast<int>(t), candidates);
+      total += weights[t]->value.numel();
+    }
+    prune_lowest(candidates, std::llround(sparsity * static_cast<double>(total)), weights);
+  } else {
+    require(scope == "layer", "scope must be 'layer' or 'global', got '" + scope + "'");
+    for (size_t t = 0; t < weights.size(); ++t) {
+      std::vector<Candidate> candidates;
+      collect(*weights[t], scores[t], 0, candidates);
+      prune_lowest(candidates,
+                   std::llround(sparsity * static_cast<double>(weights[t]->value.numel())),
+                   {weights[t]});
+    }
+  }
+}
+
+std::unique_ptr<Pass> make_scored_pruner(const std::string& pass_name,
+                                         const nlohmann::json& options,
+                                         const CriterionFactory& criterion) {
+  return std::make_unique<ScoredPruner>(pass_name, options, criterion);
+}
+
+}  // namespace shrink

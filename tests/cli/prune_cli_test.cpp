@@ -1,0 +1,90 @@
+// End-to-end runs of the pruning features of the shrink binary on a small Fashion-MNIST subset:
+// the shared pruning options, the saliency criteria, pruning at initialisation, sparse
+// training, schedules and sensitivity analysis.
+#include "support/cli.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace shrink::testing {
+namespace {
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return nlohmann::json::parse(s.str());
+}
+
+// A clear error: exit 2 and exactly one line on stderr, starting with "error: ".
+void expect_clear_error(const CliResult& r, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << r.err;
+}
+
+class PruneCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 2000, 500);
+    if (!has_data_) return;
+    data_ = "fashion-mnist:" + dir_->path().string();
+    model_ = dir_->file("mlp.shrk");
+    train_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2",
+                      "--threads", "2", "-q", "-o", model_});
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  void SetUp() override {
+    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
+    ASSERT_EQ(train_.exit_code, 0) << train_.err;
+  }
+
+  // Runs `shrink compress` with `args` and returns its report.
+  static nlohmann::json compress(std::vector<std::string> args, const std::string& output) {
+    const std::string report = dir_->file(output + ".json");
+    args.insert(args.begin(), {"compress", model_});
+    args.insert(args.end(), {"--data", data_, "-o", dir_->file(output), "-q", "--report", report});
+    const CliResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? read_json(report) : nlohmann::json();
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline bool has_data_ = false;
+  static inline std::string data_, model_;
+  static inline CliResult train_;
+};
+
+// Recipes defaulted to scope "layer" and the command line to "global": one default now.
+TEST_F(PruneCliTest, RecipesAndFlagsShareTheDefaultScope) {
+  const std::string recipe = dir_->file("default-scope.json");
+  std::ofstream(recipe) << R"({"passes": [{"pass": "prune.magnitude", "sparsity": 0.8}]})";
+  const auto a = compress({"--recipe", recipe}, "a.shrk");
+  const auto b = compress({"--prune", "magnitude:0.8"}, "b.shrk");
+  ASSERT_FALSE(a.is_null() || b.is_null());
+  EXPECT_EQ(a["passes"][0]["options"]["scope"], "global");
+  EXPECT_EQ(b["passes"][0]["options"]["scope"], "global");
+  EXPECT_EQ(a["passes"][0]["layer_sparsity"], b["passes"][0]["layer_sparsity"]);
+}
+
+TEST_F(PruneCliTest, ExcludeKeepsALayerDense) {
+  const auto report = compress({"--prune", "magnitude:0.9", "--exclude", "fc3"}, "excluded.shrk");
+  ASSERT_FALSE(report.is_null());
+  const auto& layers = report["passes"][0]["layer_sparsity"];
+  EXPECT_FALSE(layers.contains("fc3.weight")) << layers.dump();
+  EXPECT_GT(layers["fc1.weight"].get<double>(), 0.85);
+  expect_clear_error(run_cli({"compress", model_, "--prune", "magnitude:0.9", "--exclude", "fc9",
+                              "--data", data_, "-o", dir_->file("x.shrk"), "-q"}),
+                     "cannot exclude 'fc9'");
+}
+
+}  // namespace
+}  // namespace shrink::testing
