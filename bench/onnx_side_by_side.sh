@@ -8,7 +8,7 @@ model="$(realpath "$1")"
 repeats="${2:-3}"
 threads="${3:-2}"
 bash "$here/scripts/install-deps.sh" --peers
-bash "$here/scripts/build.sh" >/dev/null
+bash "$here/scripts/build.sh" shrink_cli >/dev/null
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE  # OpenBLAS picks its kernel for this CPU
 shrink="$here/build/shrink"
 work="$(mktemp -d)"

@@ -13,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 repeats="${1:-3}"
 threads="${2:-2}"
 bash "$here/scripts/install-deps.sh" --peers
-bash "$here/scripts/build.sh" >/dev/null
+bash "$here/scripts/build.sh" shrink_cli >/dev/null
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 shrink="$here/build/shrink"
 work="$(mktemp -d)"

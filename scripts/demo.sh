@@ -3,7 +3,9 @@
 # fine-tune, and compare accuracy, file size and MACs before and after.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "$here/scripts/build.sh" >/dev/null
+# Only the command-line tool: the tests and benchmarks are built by scripts/test.sh.
+echo "== build shrink (the library and the command-line tool; a few minutes the first time)"
+bash "$here/scripts/build.sh" shrink_cli >/dev/null
 shrink="$here/build/shrink"
 out="${DEMO_DIR:-$here/demo}"
 epochs="${DEMO_EPOCHS:-3}"

@@ -102,7 +102,8 @@ std::string ModelSummary::to_table() const {
     std::string encodings;
     for (const auto& e : l.encodings) {
       if (encodings.find(e) != std::string::npos) continue;
-      encodings += (encodings.empty() ? "" : ",") + e;
+      if (!encodings.empty()) encodings += ',';
+      encodings += e;
     }
     if (encodings.empty()) encodings = "-";
     std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10lld %10lld %-22s %11s %10s\n",
