@@ -11,6 +11,11 @@ using Factory = std::unique_ptr<Pass> (*)(const nlohmann::json&);
 // One line per pass.
 const std::pair<const char*, Factory> kPasses[] = {
     {"prune.magnitude", make_magnitude_pruner},
+    {"prune.snip", make_snip_pruner},
+    {"prune.obd", make_obd_pruner},
+    {"prune.fisher", make_fisher_pruner},
+    {"prune.taylor", make_taylor_pruner},
+    {"prune.obs", make_obs_pruner},
     {"train.finetune", make_finetune},
 };
 

@@ -6,6 +6,11 @@
 namespace shrink {
 
 std::unique_ptr<Pass> make_magnitude_pruner(const nlohmann::json& options);
+std::unique_ptr<Pass> make_snip_pruner(const nlohmann::json& options);
+std::unique_ptr<Pass> make_obd_pruner(const nlohmann::json& options);
+std::unique_ptr<Pass> make_fisher_pruner(const nlohmann::json& options);
+std::unique_ptr<Pass> make_taylor_pruner(const nlohmann::json& options);
+std::unique_ptr<Pass> make_obs_pruner(const nlohmann::json& options);
 std::unique_ptr<Pass> make_finetune(const nlohmann::json& options);
 
 }  // namespace shrink

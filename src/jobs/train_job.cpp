@@ -3,6 +3,7 @@
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/architectures.hpp"
+#include "shrink/nn/weights.hpp"
 #include "shrink/train/evaluator.hpp"
 #include "shrink/version.hpp"
 
@@ -57,7 +58,8 @@ nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
                            {"train_samples_per_s", result.samples_per_s},
                            {"train_seconds", result.seconds},
                            {"parameters", model.parameter_count()},
-                           {"macs", model.macs()}};
+                           {"macs", model.macs()},
+                           {"sparsity", weight_sparsity(model).sparsity()}};
   if (!job.at_init.empty()) report["at_init"] = at_init;
   if (!job.terms.empty()) report["terms"] = training_terms_json(job.terms);
   if (job.evaluate_test) {

@@ -212,6 +212,7 @@ const Tensor& Model::forward(const Tensor& input, bool training) {
                            " does not match the model input [N, " + to_string(input_shape_).substr(1));
   const int64_t batch = input.dim(0);
   values_.resize(nodes_.size());
+  has_grad_.clear();
   last_input_ = &input;
   last_training_ = training;
   const int out = node_index(output_name());
@@ -340,6 +341,17 @@ void Model::backward(const Tensor& grad_output, bool accumulate,
     for (size_t i = 0; i < nodes_.size(); ++i)
       if (!ran[i])
         for (Parameter* p : node_parameters_[i]) p->grad.zero();
+  has_grad_ = std::move(has_grad);
+}
+
+const Tensor& Model::gradient(const std::string& node_name) const {
+  value(node_name);  // checks the name and that the forward pass computed it
+  const size_t idx = static_cast<size_t>(node_index_.at(node_name));
+  require(idx < has_grad_.size() && has_grad_[idx],
+          "node " + node_name + " has no gradient: the last backward pass did not reach it "
+          "(run backward after the forward pass; only values with a trainable parameter "
+          "upstream get one)");
+  return grads_[idx];
 }
 
 void Model::zero_grad() {

@@ -8,6 +8,7 @@
 #include "shrink/nn/architectures.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
+#include "support/errors.hpp"
 
 #include <gtest/gtest.h>
 
@@ -153,6 +154,29 @@ TEST(ModelBackward, InjectedActivationGradientsAreGradientsOfTheSum) {
     const GradientCheckResult check = check_gradient(objective, p.value, analytic, name);
     EXPECT_LT(check.max_error, 2e-3) << check.worst;
   }
+}
+
+// gradient(node) is dL/d(node's output): at the output it is what was passed in, one layer down
+// it is that times the layer's weight; a value the pass skipped has none, and says so.
+TEST(ModelBackward, GradientOfANodeIsTheGradientOfItsOutput) {
+  Calls first, second;
+  Model model = probed_mlp(first, second);
+  const Tensor x({5, 2, 3}, 0.5f);
+  const Tensor& y = model.forward(x, false);
+  Tensor g(y.shape());
+  for (int64_t i = 0; i < g.numel(); ++i) g[i] = 0.1f * static_cast<float>(i + 1);
+  model.backward(g);
+  EXPECT_TRUE(model.gradient("fc2").flat() == g.flat());
+  const Tensor& w = model.parameter("fc2.weight").value;  // [2, 4]
+  const Tensor& second_grad = model.gradient("second");
+  for (int64_t n = 0; n < 5; ++n)
+    for (int64_t j = 0; j < 4; ++j)
+      EXPECT_FLOAT_EQ(second_grad[n * 4 + j], g[n * 2] * w[j] + g[n * 2 + 1] * w[4 + j]);
+  EXPECT_NE(testing::bad_input_message([&] { model.gradient("first"); }).find("node first has no gradient"),
+            std::string::npos);
+  model.forward(x, false);  // a new forward pass: the old gradients are gone
+  EXPECT_NE(testing::bad_input_message([&] { model.gradient("fc2"); }).find("has no gradient"),
+            std::string::npos);
 }
 
 TEST(ModelBackward, InjectedGradientsAreChecked) {

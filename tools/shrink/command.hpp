@@ -47,6 +47,10 @@ bool progress_enabled(const CommonOptions& options);
 void add_sparsity_reg_option(CLI::App& command, std::vector<std::string>& specs);
 TrainingTerms sparsity_reg_terms(const std::vector<std::string>& specs);
 
+// "METHOD:SPARSITY[,KEY=VALUE...]" -> the JSON of the pruning pass METHOD names (the table is in
+// compress.cpp); `flag` names the flag in errors.
+nlohmann::json pruning_pass(const std::string& flag, const std::string& text);
+
 // Subcommands: each registers itself on the app.
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);

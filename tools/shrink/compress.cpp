@@ -22,18 +22,12 @@ struct CompressFlags {
   std::vector<std::string> sparsity_reg;
 };
 
-// "--prune magnitude:0.9" -> prune.magnitude with sparsity 0.9.
+// "--prune obd:0.9,samples=512" -> prune.obd with sparsity 0.9 and samples 512, plus the
+// --scope and --exclude flags.
 nlohmann::json parse_prune(const std::string& text, const CompressFlags& flags) {
-  const MethodSpec spec = parse_method_spec("--prune", text);
-  require(spec.method == "magnitude", "--prune " + text + ": unknown method '" + spec.method +
-                                          "' (known: magnitude); write it as magnitude:SPARSITY");
-  require(spec.value.is_number(), "--prune " + text + ": give the sparsity as a number in [0, 1), "
-                                  "e.g. magnitude:0.9");
-  nlohmann::json pass = spec.options;
-  pass["pass"] = "prune." + spec.method;
-  pass["sparsity"] = spec.value;
+  nlohmann::json pass = pruning_pass("--prune", text);
   if (!pass.contains("scope") && !flags.scope.empty()) pass["scope"] = flags.scope;
-  if (!flags.exclude.empty()) pass["exclude"] = flags.exclude;
+  if (!flags.exclude.empty() && !pass.contains("exclude")) pass["exclude"] = flags.exclude;
   return pass;
 }
 
@@ -74,6 +68,34 @@ void run(CompressFlags& flags) {
 
 }  // namespace
 
+// One line per pruning method of --prune (and train's --prune-at-init): the pass it runs.
+const std::pair<const char*, const char*> kPruneMethods[] = {
+    {"magnitude", "prune.magnitude"},
+    {"snip", "prune.snip"},
+    {"obd", "prune.obd"},
+    {"fisher", "prune.fisher"},
+    {"taylor", "prune.taylor"},
+    {"obs", "prune.obs"},
+};
+
+nlohmann::json pruning_pass(const std::string& flag, const std::string& text) {
+  const MethodSpec spec = parse_method_spec(flag, text);
+  const char* pass_name = nullptr;
+  std::string known;
+  for (const auto& [method, name] : kPruneMethods) {
+    if (spec.method == method) pass_name = name;
+    known += (known.empty() ? "" : ", ") + std::string(method);
+  }
+  require(pass_name != nullptr, flag + " " + text + ": unknown method '" + spec.method +
+                                    "' (known: " + known + "); write it as METHOD:SPARSITY");
+  require(spec.value.is_number(), flag + " " + text + ": give the sparsity as a number in "
+                                  "[0, 1), e.g. " + spec.method + ":0.9");
+  nlohmann::json pass = spec.options;
+  pass["pass"] = pass_name;
+  pass["sparsity"] = spec.value;
+  return pass;
+}
+
 void register_compress(CLI::App& app) {
   auto flags = std::make_shared<CompressFlags>();
   CLI::App* cmd = app.add_subcommand("compress", "Compress a model: prune, fine-tune, and save it");
@@ -82,7 +104,8 @@ void register_compress(CLI::App& app) {
   f.momentum = 0.9f;
   cmd->add_option("model", flags->job.model, "Model file (.shrk or .onnx)")->required();
   cmd->add_option("-o,--output", flags->job.output, "Where to save the compressed model")->required();
-  cmd->add_option("--prune", flags->prune, "Pruning: magnitude:SPARSITY (e.g. magnitude:0.9)");
+  cmd->add_option("--prune", flags->prune, "Pruning: METHOD:SPARSITY[,KEY=VALUE...] with METHOD magnitude, snip, obd, fisher, "
+                  "taylor or obs (e.g. obd:0.9,samples=512; see docs/passes.md)");
   cmd->add_option("--scope", flags->scope,
                   "Pruning: one global ranking of all weights (the default), or each layer to "
                   "the same sparsity")

@@ -19,6 +19,7 @@ struct TrainFlags {
   std::vector<int64_t> hidden;
   std::string architecture_options;
   std::vector<std::string> sparsity_reg;
+  std::vector<std::string> prune_at_init;
 };
 
 void run(TrainFlags& flags) {
@@ -34,6 +35,10 @@ void run(TrainFlags& flags) {
   }
   if (!flags.hidden.empty()) job.architecture_options["hidden"] = flags.hidden;
   job.terms = sparsity_reg_terms(flags.sparsity_reg);
+  nlohmann::json at_init = {{"passes", nlohmann::json::array()}};
+  for (const auto& spec : flags.prune_at_init)
+    at_init["passes"].push_back(pruning_pass("--prune-at-init", spec));
+  job.at_init = Recipe::from_json(at_init);
 
   ProgressBar bar("train", progress_enabled(flags.common));
   JobObserver observer;
@@ -51,6 +56,11 @@ void run(TrainFlags& flags) {
     std::printf("test accuracy %.2f%% (loss %.4f) on %lld samples\n",
                 100.0 * report["accuracy"].get<double>(), report["test"]["loss"].get<double>(),
                 report["test"]["samples"].get<long long>());
+  if (report.contains("at_init"))
+    for (const auto& section : report["at_init"])
+      std::printf("pruned at initialisation by %s to %.1f%% weight sparsity\n",
+                  section["pass"].get<std::string>().c_str(),
+                  100.0 * section["weight_sparsity_after"].get<double>());
   std::printf("training throughput %.0f samples/s; saved %s (%lld bytes)\n",
               report["train_samples_per_s"].get<double>(), job.output.c_str(),
               report["file_bytes"].get<long long>());
@@ -87,6 +97,9 @@ void register_train(CLI::App& app) {
   cmd->add_option("--validation", c.validation_fraction,
                   "Hold out this fraction of the training set for validation")->check(CLI::Range(0.0, 0.9));
   add_sparsity_reg_option(*cmd, flags->sparsity_reg);
+  cmd->add_option("--prune-at-init", flags->prune_at_init,
+                  "Prune the freshly initialised network, then train it sparse: "
+                  "METHOD:SPARSITY[,KEY=VALUE...] (e.g. snip:0.95; see docs/passes.md)");
   cmd->add_option("-o,--output", flags->job.output, "Where to save the model (.shrk or .onnx)")->required();
   add_common_options(*cmd, flags->common);
   cmd->callback([flags] { run(*flags); });

@@ -82,6 +82,10 @@ class Model {
   // A node's output from the last forward pass (valid until the next forward); throws a
   // bad-input Error naming the known nodes when there is no such node, or it did not run.
   const Tensor& value(const std::string& node_name) const;
+  // The gradient of the loss with respect to a node's output from the last backward pass (valid
+  // until the next forward or backward); a bad-input Error when that pass computed none for it
+  // (no trainable parameter upstream of it, or it lies after the output).
+  const Tensor& gradient(const std::string& node_name) const;
   void zero_grad();
   // Seed of the stream stochastic ops (Dropout) draw from.
   void set_seed(uint64_t seed) { rng_ = Rng(seed); }
@@ -115,6 +119,7 @@ class Model {
   bool last_training_ = false;
   std::vector<Tensor> values_;
   std::vector<Tensor> grads_;
+  std::vector<char> has_grad_;  // which grads_ the last backward pass computed
   std::vector<Tensor> scratch_;
 };
 

@@ -55,13 +55,17 @@ class ScoredPruner final : public Pass {
       : name_(std::move(name)) {
     PassOptions options(name_, json);
     target_ = PruningTarget::read(options, "pass " + name_);
+    steps_ = options.get<int>("steps", 1);
     criterion_ = factory(options);
     options.finish();
+    require(steps_ >= 1 && steps_ <= 1000,
+            "pass " + name_ + ": steps must be in [1, 1000], got " + std::to_string(steps_));
   }
 
   std::string name() const override { return name_; }
   nlohmann::json options() const override {
     nlohmann::json json = target_.to_json();
+    json["steps"] = steps_;
     json.update(criterion_->options());
     return json;
   }
@@ -69,18 +73,22 @@ class ScoredPruner final : public Pass {
  private:
   nlohmann::json apply(Model& model, PassContext& context) override {
     const std::vector<Parameter*> weights = target_.weights(model);
-    const std::vector<Tensor> scores = criterion_->scores(model, weights, context);
-    std::vector<Tensor> masks_before;
-    for (const Parameter* p : weights) masks_before.push_back(p->mask);
-    // Select without zeroing, so the criterion can still read the removed weights' values.
-    prune_lowest_scores(weights, scores, target_.sparsity, target_.scope);
-    criterion_->compensate(weights, masks_before);
-    for (Parameter* p : weights) p->apply_mask();
+    // In several steps, the scores are taken again on the weights each step leaves.
+    for (int step = 1; step <= steps_; ++step) {
+      const std::vector<Tensor> scores = criterion_->scores(model, weights, context);
+      std::vector<Tensor> masks_before;
+      for (const Parameter* p : weights) masks_before.push_back(p->mask);
+      // Select without zeroing, so the criterion can still read the removed weights' values.
+      prune_lowest_scores(weights, scores, target_.sparsity * step / steps_, target_.scope);
+      criterion_->compensate(weights, masks_before);
+      for (Parameter* p : weights) p->apply_mask();
+    }
     return {{"layer_sparsity", layer_sparsity(weights)}};
   }
 
   std::string name_;
   PruningTarget target_;
+  int steps_ = 1;
   std::unique_ptr<PruningCriterion> criterion_;
 };
 
