@@ -148,6 +148,34 @@ void conv_32_64_14x14_pad1_forward(benchmark::State& s) {
 void conv_20_50_12x12_backward(benchmark::State& s) {
   run_backward(s, "Conv2d", kConv2, {s.range(0), 20, 12, 12}, true);
 }
+// The layer kinds of small CNNs and of pruned ones (scripts/make_cnn_fixtures.py): thin 3x3
+// layers, strided 3x3, 1x1 (pointwise) and depthwise 3x3, stride 1 and 2.
+void conv_16_16_28x28_pad1_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d", {{"out_channels", 16}, {"kernel_size", 3}, {"padding", 1}},
+              {s.range(0), 16, 28, 28});
+}
+void conv_16_32_28x28_stride2_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d",
+              {{"out_channels", 32}, {"kernel_size", 3}, {"padding", 1}, {"stride", 2}},
+              {s.range(0), 16, 28, 28});
+}
+void pointwise_64_128_7x7_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d", {{"out_channels", 128}, {"kernel_size", 1}}, {s.range(0), 64, 7, 7});
+}
+void pointwise_24_16_28x28_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d", {{"out_channels", 16}, {"kernel_size", 1}}, {s.range(0), 24, 28, 28});
+}
+void depthwise_32_28x28_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d",
+              {{"out_channels", 32}, {"kernel_size", 3}, {"padding", 1}, {"groups", 32}},
+              {s.range(0), 32, 28, 28});
+}
+void depthwise_64_28x28_stride2_forward(benchmark::State& s) {
+  run_forward(s, "Conv2d",
+              {{"out_channels", 64}, {"kernel_size", 3}, {"padding", 1}, {"stride", 2},
+               {"groups", 64}},
+              {s.range(0), 64, 28, 28});
+}
 
 BENCHMARK(peak_fma)->UseRealTime();
 BENCHMARK(linear_784_300_forward)->Arg(64)->Arg(256)->UseRealTime();
@@ -161,6 +189,12 @@ BENCHMARK(conv_20_50_12x12_forward)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(conv_1_32_28x28_pad1_forward)->Arg(64)->UseRealTime();
 BENCHMARK(conv_32_64_14x14_pad1_forward)->Arg(64)->UseRealTime();
 BENCHMARK(conv_20_50_12x12_backward)->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(conv_16_16_28x28_pad1_forward)->Arg(256)->UseRealTime();
+BENCHMARK(conv_16_32_28x28_stride2_forward)->Arg(256)->UseRealTime();
+BENCHMARK(pointwise_64_128_7x7_forward)->Arg(256)->UseRealTime();
+BENCHMARK(pointwise_24_16_28x28_forward)->Arg(256)->UseRealTime();
+BENCHMARK(depthwise_32_28x28_forward)->Arg(256)->UseRealTime();
+BENCHMARK(depthwise_64_28x28_stride2_forward)->Arg(256)->UseRealTime();
 
 }  // namespace
 }  // namespace shrink

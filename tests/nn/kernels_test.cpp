@@ -1,6 +1,6 @@
 // The fast kernels of src/nn/kernels against their slow, obvious references.
 // The kernels are private to the library (src/), so the test reaches them by path.
-#include "../../src/nn/kernels/direct_conv.hpp"
+#include "../../src/nn/kernels/conv_forward.hpp"
 #include "../../src/nn/kernels/gemm.hpp"
 #include "../../src/nn/kernels/im2col.hpp"
 #include "shrink/core/random.hpp"
@@ -152,41 +152,132 @@ TEST(Col2imTest, MatchesReferenceAndIsTheAdjointOfIm2col) {
   }
 }
 
-// The direct kernel against im2col_reference + gemm_reference, over every geometry above and
-// output channel counts that fill one, several and partial vector blocks (vectors are 8 or 16
-// floats; blocks up to four vectors).
-TEST(DirectConvTest, MatchesIm2colTimesWeightsPlusBias) {
-  uint64_t seed = 130;
-  for (const Conv2dGeometry& g : geometries()) {
-    for (const int64_t out : {1, 5, 16, 20, 50, 64, 70, 100, 130}) {
-      const int64_t taps = g.column_rows(), pixels = g.column_cols();
-      const auto image = random_values(g.channels * g.height * g.width, seed++);
-      const auto weights = random_values(out * taps, seed++);
-      const auto bias = random_values(out, seed++);
-      std::vector<float> cols(static_cast<size_t>(taps * pixels));
-      im2col_reference(g, image.data(), cols.data());
-      std::vector<float> expected(static_cast<size_t>(out * pixels));
-      for (int64_t o = 0; o < out; ++o)
-        std::fill(expected.begin() + o * pixels, expected.begin() + (o + 1) * pixels, bias[o]);
-      gemm_reference(false, false, out, pixels, taps, weights.data(), taps, cols.data(), pixels,
-                     true, expected.data(), pixels);
-
-      DirectConv conv(g, out);
-      conv.pack_weights(weights.data());
-      std::vector<float> scratch(static_cast<size_t>(conv.scratch_floats()));
-      std::vector<float> y(expected.size(), 9.0f);
-      conv.run(image.data(), bias.data(), scratch.data(), y.data());
-      const std::string what = "geometry " + std::to_string(g.height) + "x" +
-                               std::to_string(g.width) + " out " + std::to_string(out);
-      expect_close(y, expected, 1e-4f * std::sqrt(static_cast<float>(taps) + 1.0f), what);
-
-      std::vector<float> no_bias = expected;
-      for (int64_t o = 0; o < out; ++o)
-        for (int64_t p = 0; p < pixels; ++p) no_bias[static_cast<size_t>(o * pixels + p)] -= bias[o];
-      conv.run(image.data(), nullptr, scratch.data(), y.data());
-      expect_close(y, no_bias, 1e-4f * std::sqrt(static_cast<float>(taps) + 1.0f), what + " no bias");
-    }
+// The slow, obvious convolution: per group, im2col_reference then gemm_reference, then the
+// epilogue one value at a time.
+std::vector<float> reference_conv(const Conv2dGeometry& g, int64_t out, int64_t groups,
+                                  const std::vector<float>& image,
+                                  const std::vector<float>& weights, const Epilogue& e) {
+  Conv2dGeometry group = g;
+  group.channels = g.channels / groups;
+  const int64_t taps = group.column_rows(), pixels = g.column_cols(), og = out / groups;
+  std::vector<float> cols(static_cast<size_t>(taps * pixels));
+  std::vector<float> y(static_cast<size_t>(out * pixels), 0.0f);
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    im2col_reference(group, image.data() + grp * group.channels * g.height * g.width, cols.data());
+    gemm_reference(false, false, og, pixels, taps, weights.data() + grp * og * taps, taps,
+                   cols.data(), pixels, false, y.data() + grp * og * pixels, pixels);
   }
+  for (int64_t c = 0; c < out; ++c)
+    for (int64_t p = 0; p < pixels; ++p) {
+      float& v = y[static_cast<size_t>(c * pixels + p)];
+      v = v * (e.scale ? e.scale[c] : 1.0f) + (e.shift ? e.shift[c] : 0.0f);
+      if (e.residual) v += e.residual[c * pixels + p];
+      v = std::min(std::max(v, e.lo), e.hi);
+    }
+  return y;
+}
+
+std::string describe(const Conv2dGeometry& g, int64_t out, int64_t groups, Isa isa) {
+  return std::string(isa_name(isa)) + ": " + std::to_string(g.channels) + "x" +
+         std::to_string(g.height) + "x" + std::to_string(g.width) + " kernel " +
+         std::to_string(g.kernel_h) + "x" + std::to_string(g.kernel_w) + " stride " +
+         std::to_string(g.stride_h) + "," + std::to_string(g.stride_w) + " pad " +
+         std::to_string(g.pad_h) + "," + std::to_string(g.pad_w) + " dilation " +
+         std::to_string(g.dilation_h) + "," + std::to_string(g.dilation_w) + " out " +
+         std::to_string(out) + " groups " + std::to_string(groups);
+}
+
+// Runs ConvForward with the kernels of `isa` against reference_conv, without an epilogue, with
+// a bias only, and with every part of it (scale, shift, residual, clamp); returns the method.
+ConvForward::Method check_conv(const Conv2dGeometry& g, int64_t out, int64_t groups, Isa isa,
+                               uint64_t seed) {
+  const int64_t taps = g.channels / groups * g.kernel_h * g.kernel_w;
+  const int64_t pixels = g.column_cols();
+  const auto image = random_values(g.channels * g.height * g.width, seed);
+  const auto weights = random_values(out * taps, seed + 1);
+  const auto scale = random_values(out, seed + 2);
+  const auto shift = random_values(out, seed + 3);
+  const auto residual = random_values(out * pixels, seed + 4);
+  ConvForward conv(g, out, groups, conv_kernels(isa));
+  conv.pack_weights(weights.data());
+  std::vector<float> scratch(static_cast<size_t>(conv.scratch_floats()));
+  const std::string what = describe(g, out, groups, isa) + " (" +
+                           ConvForward::method_name(conv.method()) + ")";
+  const float tolerance = 1e-4f * std::sqrt(static_cast<float>(taps) + 1.0f);
+
+  Epilogue none;
+  Epilogue bias;
+  bias.shift = shift.data();
+  Epilogue all;
+  all.scale = scale.data();
+  all.shift = shift.data();
+  all.residual = residual.data();
+  all.lo = -0.5f;
+  all.hi = 0.75f;
+  for (const Epilogue* e : {&none, &bias, &all}) {
+    std::vector<float> y(static_cast<size_t>(out * pixels), 9.0f);
+    conv.run(image.data(), *e, scratch.data(), y.data());
+    expect_close(y, reference_conv(g, out, groups, image, weights, *e), tolerance,
+                 what + (e == &none ? " no epilogue" : e == &bias ? " bias" : " full epilogue"));
+  }
+  return conv.method();
+}
+
+// Every geometry above with output channel counts that fill one, several and partial register
+// tiles (4 or 6 channels, 8 or 16 positions a vector), on every instruction set this CPU runs.
+TEST(ConvForwardTest, PlaneMethodMatchesTheReferenceOnEveryInstructionSet) {
+  uint64_t seed = 130;
+  for (const Isa isa : runnable_isas())
+    for (const Conv2dGeometry& g : geometries())
+      for (const int64_t out : {1, 5, 6, 7, 16, 20, 33, 64}) {
+        EXPECT_EQ(check_conv(g, out, 1, isa, seed), ConvForward::Method::Plane);
+        seed += 5;
+      }
+}
+
+TEST(ConvForwardTest, GroupedAndDepthwiseConvolutionsMatchTheReference) {
+  uint64_t seed = 700;
+  for (const Isa isa : runnable_isas()) {
+    // Depthwise (one input channel per group), with channel multipliers 1 and 2.
+    for (const Conv2dGeometry& g :
+         {make_geometry(8, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),
+          make_geometry(5, 15, 13, 3, 3, 2, 2, 1, 1, 1, 1),  // MobileNet's strided layer
+          make_geometry(3, 9, 20, 5, 3, 1, 2, 2, 1, 2, 1), make_geometry(4, 6, 7, 1, 1, 1, 1, 0, 0, 1, 1)})
+      for (const int64_t multiplier : {1, 2}) {
+        EXPECT_EQ(check_conv(g, g.channels * multiplier, g.channels, isa, seed),
+                  ConvForward::Method::Depthwise);
+        seed += 5;
+      }
+    // Groups of several channels run the plane method group by group.
+    EXPECT_EQ(check_conv(make_geometry(6, 10, 9, 3, 3, 1, 1, 1, 1, 1, 1), 9, 3, isa, seed),
+              ConvForward::Method::Plane);
+    seed += 5;
+  }
+}
+
+TEST(ConvForwardTest, LargeWeightsUseGemmWithTheSameEpilogue) {
+  // 64 x 3 x 3 taps x 256 outputs: more weights than the plane kernel's cache blocking holds.
+  uint64_t seed = 900;
+  for (const Isa isa : runnable_isas()) {
+    EXPECT_EQ(check_conv(make_geometry(64, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1), 256, 1, isa, seed),
+              ConvForward::Method::Gemm);
+    EXPECT_EQ(check_conv(make_geometry(512, 4, 4, 1, 1, 1, 1, 0, 0, 1, 1), 300, 1, isa, seed + 5),
+              ConvForward::Method::Gemm);
+    seed += 10;
+  }
+}
+
+TEST(ConvKernelsTest, TheBestInstructionSetIsTheWidestRunnableOne) {
+  const std::vector<Isa> isas = runnable_isas();
+  ASSERT_FALSE(isas.empty());
+  EXPECT_EQ(isas.front(), Isa::Portable);
+  EXPECT_EQ(best_isa(), isas.back());
+  EXPECT_EQ(conv_kernels().isa, best_isa());
+  for (const Isa isa : isas) {
+    EXPECT_EQ(conv_kernels(isa).isa, isa);
+    EXPECT_LE(isa, build_isa_cap());
+  }
+  EXPECT_EQ(conv_kernels(Isa::Portable).lanes, 4);
 }
 
 }  // namespace

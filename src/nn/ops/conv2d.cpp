@@ -1,13 +1,14 @@
 // Conv2d on NCHW input with OIHW weights [out, in/groups, kh, kw] (the ONNX/PyTorch layout).
-// The forward pass runs the direct kernel (nn/kernels/direct_conv.hpp) per sample and group
-// where it pays off, else im2col + GEMM, as the backward pass does. Samples are split across
-// OpenMP threads, each with its own scratch buffer (kept in the op, so steady-state training
-// allocates nothing).
+// The forward pass runs one sample at a time through nn/kernels/conv_forward.hpp (the plane,
+// depthwise or GEMM method, picked by shape, on the widest instruction set the CPU runs),
+// which adds the bias on the way to memory; the backward pass uses im2col + GEMM. Samples are
+// split across OpenMP threads, each with its own scratch buffer (kept in the op, so
+// steady-state training allocates nothing).
 // The weight gradient is accumulated per thread and the partial sums are added in thread order,
 // so a given thread count always gives the same bits. 1x1 stride-1 unpadded convolutions skip
 // im2col: the input plane already is the column matrix.
 #include "nn/kernels/attributes.hpp"
-#include "nn/kernels/direct_conv.hpp"
+#include "nn/kernels/conv_forward.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/im2col.hpp"
 #include "nn/kernels/parallel.hpp"
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 
 namespace shrink::ops {
 namespace {
@@ -72,36 +74,19 @@ class Conv2d final : public Op {
     const Sizes z = sizes(x.shape());
     const float* w = args.params[0]->value.data();
     const float* b = bias_ ? args.params[1]->value.data() : nullptr;
+    prepare_forward(z, w);
+    kernels::Epilogue epilogue;
+    epilogue.shift = b;
     const float* xd = x.data();
     float* yd = output.data();
-    if (z.direct) prepare_direct(z, w);
     const int threads = prepare_buffers(z, false);
 #pragma omp parallel num_threads(threads) if (z.batch_macs >= kernels::kParallelMacs)
     {
       const int t = omp_get_thread_num();
       const auto [s0, s1] = kernels::thread_range(z.n, t, omp_get_num_threads());
       float* buffer = columns_[static_cast<size_t>(t)].data();
-      for (int64_t s = s0; s < s1; ++s) {
-        const float* image = xd + s * z.image;
-        float* y = yd + s * out_channels_ * z.p;
-        if (z.direct) {
-          for (int64_t grp = 0; grp < groups_; ++grp)
-            direct_[static_cast<size_t>(grp)].run(image + grp * z.image / groups_,
-                                                  b ? b + grp * z.og : nullptr, buffer,
-                                                  y + grp * z.og * z.p);
-          continue;
-        }
-        const float* cols = image;
-        if (!z.pointwise) {
-          kernels::im2col(z.g, image, buffer);
-          cols = buffer;
-        }
-        for (int64_t o = 0; o < out_channels_; ++o)
-          std::fill(y + o * z.p, y + (o + 1) * z.p, b ? b[o] : 0.0f);
-        for (int64_t grp = 0; grp < groups_; ++grp)
-          kernels::gemm(false, false, z.og, z.p, z.k, w + grp * z.og * z.k, z.k,
-                        cols + grp * z.k * z.p, z.p, true, y + grp * z.og * z.p, z.p);
-      }
+      for (int64_t s = s0; s < s1; ++s)
+        forward_->run(xd + s * z.image, epilogue, buffer, yd + s * out_channels_ * z.p);
     }
   }
 
@@ -212,7 +197,6 @@ class Conv2d final : public Op {
     int64_t n = 0, image = 0, p = 0, k = 0, og = 0;
     int64_t batch_macs = 0;
     bool pointwise = false;
-    bool direct = false;  // the forward pass uses the direct kernel
   };
 
   kernels::Conv2dGeometry geometry(const Shape& x) const {
@@ -242,35 +226,30 @@ class Conv2d final : public Op {
     z.batch_macs = z.n * out_channels_ * z.p * z.k;
     z.pointwise = kernel_[0] == 1 && kernel_[1] == 1 && stride_[0] == 1 && stride_[1] == 1 &&
                   padding_[0] == 0 && padding_[1] == 0;
-    z.direct = !z.pointwise && kernels::DirectConv::pays_off(z.k, z.og);
     return z;
   }
 
-  // The direct kernel's tables depend on the input's spatial shape, its packed weights on the
+  // The forward method and its tables depend on the input's shape; its packed weights on the
   // weights, which change between training steps: repacking costs one pass over the weights.
-  void prepare_direct(const Sizes& z, const float* weights) {
-    kernels::Conv2dGeometry group = z.g;
-    group.channels = z.g.channels / groups_;
-    const std::array<int64_t, 3> input{group.channels, group.height, group.width};
-    if (direct_.empty() || direct_geometry_ != input) {
-      direct_.clear();
-      for (int64_t grp = 0; grp < groups_; ++grp) direct_.emplace_back(group, z.og);
-      direct_geometry_ = input;
+  void prepare_forward(const Sizes& z, const float* weights) {
+    const std::array<int64_t, 3> input{z.g.channels, z.g.height, z.g.width};
+    if (!forward_ || forward_geometry_ != input) {
+      forward_ = std::make_unique<kernels::ConvForward>(z.g, out_channels_, groups_);
+      forward_geometry_ = input;
     }
-    for (int64_t grp = 0; grp < groups_; ++grp)
-      direct_[static_cast<size_t>(grp)].pack_weights(weights + grp * z.og * z.k);
+    forward_->pack_weights(weights);
   }
 
   // Grows the per-thread buffers (never shrinks them) and returns the thread count to use.
-  // The forward pass needs the direct kernel's scratch, the backward pass a column matrix.
+  // The forward pass needs its method's scratch, the backward pass a column matrix.
   int prepare_buffers(const Sizes& z, bool for_backward) {
     const int threads = std::max(1, num_threads());
     const auto size = static_cast<size_t>(threads);
     if (columns_.size() < size) columns_.resize(size);
     const size_t column_floats =
-        z.pointwise                  ? 0
-        : z.direct && !for_backward ? static_cast<size_t>(direct_.front().scratch_floats())
-                                     : static_cast<size_t>(z.g.column_rows() * z.p);
+        !for_backward ? static_cast<size_t>(forward_->scratch_floats())
+        : z.pointwise ? 0
+                      : static_cast<size_t>(z.g.column_rows() * z.p);
     for (auto& b : columns_)
       if (b.size() < column_floats) b.resize(column_floats);
     if (for_backward) {
@@ -305,9 +284,9 @@ class Conv2d final : public Op {
   bool bias_;
   // Per-thread scratch, reused across calls.
   std::vector<Buffer> columns_, weight_partial_, bias_partial_;
-  // The forward kernel, one per group, for inputs of channels x height x width direct_geometry_.
-  std::vector<kernels::DirectConv> direct_;
-  std::array<int64_t, 3> direct_geometry_{};
+  // How forward runs, for inputs of channels x height x width forward_geometry_.
+  std::unique_ptr<kernels::ConvForward> forward_;
+  std::array<int64_t, 3> forward_geometry_{};
 };
 
 }  // namespace

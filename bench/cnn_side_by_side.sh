@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# shrink vs ONNX Runtime on the same ONNX files at batch 256 over the Fashion-MNIST test set,
+# with shrink's convolution kernels on each instruction set this machine runs: for every file
+# and every set, `SHRINK_ISA=SET shrink eval` and ONNX Runtime alternate REPEATS times, same
+# thread count; medians and ratios. On the avx2 rows OpenBLAS (Linear, large convolutions) is
+# held to its AVX2 kernel too (OPENBLAS_CORETYPE=Haswell), so shrink runs no AVX-512 code there
+# except what the compiler vectorized elsewhere; ONNX Runtime picks its kernels by the CPU and
+# cannot be capped, so on an AVX-512 machine it keeps AVX-512 on every row.
+#   bash bench/cnn_side_by_side.sh REPEATS THREADS FILE.onnx...
+#   ISAS="avx512 avx2" (the default) chooses the sets.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if (($# < 3)); then
+  echo "error: usage: bash bench/cnn_side_by_side.sh REPEATS THREADS FILE.onnx..." >&2
+  exit 2
+fi
+repeats="$1"
+threads="$2"
+shift 2
+bash "$here/scripts/install-deps.sh" --peers
+bash "$here/scripts/build.sh" shrink_cli >/dev/null
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+shrink="$here/build/shrink"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+median() { python3 -c 'import sys, statistics; print(statistics.median(float(v) for v in sys.argv[1:]))' "$@"; }
+# A report file is one JSON document; node prints one JSON object on its last line.
+get() { python3 -c '
+import json, sys
+text = sys.stdin.read().strip()
+try:
+    doc = json.loads(text)
+except ValueError:
+    doc = json.loads(text.splitlines()[-1])
+print(doc[sys.argv[1]])' "$1"; }
+
+flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
+have=""
+for f in avx512f avx2 fma; do [[ $flags == *" $f "* ]] && have+=" $f"; done
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);$have; $threads threads, $repeats repeats"
+printf "%-28s %-7s %12s %12s %10s %10s %8s\n" file kernels shrink/s ort/s "shrink acc" "ort acc" ratio
+for file in "$@"; do
+  model="$(realpath "$file")"
+  for isa in ${ISAS:-avx512 avx2}; do
+    blas=(); [[ $isa == avx2 ]] && blas=(OPENBLAS_CORETYPE=Haswell)
+    s=(); o=()
+    for ((r = 0; r < repeats; r++)); do
+      env SHRINK_ISA="$isa" "${blas[@]}" "$shrink" eval "$model" --batch 256 --threads "$threads" -q \
+        --report "$work/e.json" >/dev/null
+      s+=("$(get samples_per_s < "$work/e.json")")
+      s_acc="$(get accuracy < "$work/e.json")"
+      out="$(cd "$here/bench" && node ort_eval.mjs "$model" --batch 256 --threads "$threads")"
+      o+=("$(get samples_per_s <<< "$out")")
+      o_acc="$(get accuracy <<< "$out")"
+    done
+    ms=$(median "${s[@]}"); mo=$(median "${o[@]}")
+    printf "%-28s %-7s %12.0f %12.0f %10s %10s %7.2fx\n" "$(basename "$(dirname "$model")")/$(basename "$model")" \
+      "$isa" "$ms" "$mo" "$s_acc" "$o_acc" "$(python3 -c "print($ms/$mo)")"
+  done
+done
