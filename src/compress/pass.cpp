@@ -79,6 +79,12 @@ nlohmann::json Recipe::to_json() const {
   return {{"passes", passes}};
 }
 
+bool Recipe::needs_teacher() const {
+  for (const auto& pass : passes_)
+    if (pass->needs_teacher()) return true;
+  return false;
+}
+
 void Recipe::run(Model& model, PassContext& context) const {
   for (const auto& pass : passes_) pass->run(model, context);
 }

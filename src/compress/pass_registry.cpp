@@ -17,6 +17,7 @@ const std::pair<const char*, Factory> kPasses[] = {
     {"prune.taylor", make_taylor_pruner},
     {"prune.obs", make_obs_pruner},
     {"train.finetune", make_finetune},
+    {"distill.recover", make_distill_recover},
 };
 
 }  // namespace

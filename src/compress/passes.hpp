@@ -12,5 +12,6 @@ std::unique_ptr<Pass> make_fisher_pruner(const nlohmann::json& options);
 std::unique_ptr<Pass> make_taylor_pruner(const nlohmann::json& options);
 std::unique_ptr<Pass> make_obs_pruner(const nlohmann::json& options);
 std::unique_ptr<Pass> make_finetune(const nlohmann::json& options);
+std::unique_ptr<Pass> make_distill_recover(const nlohmann::json& options);
 
 }  // namespace shrink

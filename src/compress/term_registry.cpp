@@ -10,6 +10,11 @@ using Factory = std::shared_ptr<TrainingTerm> (*)(const nlohmann::json&);
 // One line per term.
 const std::pair<const char*, Factory> kTerms[] = {
     {"bn_l1", make_batch_norm_l1},
+    {"kd", make_knowledge_distillation},
+    {"hint", make_hint},
+    {"attention", make_attention_transfer},
+    {"rkd", make_relational_distillation},
+    {"fsp", make_flow_of_solution_procedure},
 };
 
 }  // namespace

@@ -7,5 +7,11 @@
 namespace shrink {
 
 std::shared_ptr<TrainingTerm> make_batch_norm_l1(const nlohmann::json& options);
+// Distillation losses (src/compress/distill/).
+std::shared_ptr<TrainingTerm> make_knowledge_distillation(const nlohmann::json& options);
+std::shared_ptr<TrainingTerm> make_hint(const nlohmann::json& options);
+std::shared_ptr<TrainingTerm> make_attention_transfer(const nlohmann::json& options);
+std::shared_ptr<TrainingTerm> make_relational_distillation(const nlohmann::json& options);
+std::shared_ptr<TrainingTerm> make_flow_of_solution_procedure(const nlohmann::json& options);
 
 }  // namespace shrink

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <optional>
 
 namespace shrink {
 
@@ -36,6 +37,12 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   Dataset train_data = load_data_for_model(model, job.data, "train");
   PassContext context;
   context.train = &train_data;
+  // Recovery by distillation learns from the model as it was before compression.
+  std::optional<Model> original;
+  if (job.recipe.needs_teacher()) {
+    original = model.clone();
+    context.teacher = &*original;
+  }
   context.finetune = job.finetune;
   context.terms = job.terms;
   context.progress = observer.progress;

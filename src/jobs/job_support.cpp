@@ -1,6 +1,8 @@
 #include "jobs/job_support.hpp"
 
 #include "shrink/core/error.hpp"
+#include "shrink/core/threading.hpp"
+#include "shrink/version.hpp"
 
 #include <filesystem>
 
@@ -18,6 +20,16 @@ Dataset load_data_for_model(const Model& model, const std::string& spec, const s
           "the model outputs " + to_string(output) + " per sample but " + data.name + " has " +
               std::to_string(data.num_classes) + " classes");
   return data;
+}
+
+void record_training(Model& model, const Dataset& train_data, const std::string& data_spec,
+                     const TrainConfig& config) {
+  model.metadata["classes"] = train_data.class_names;
+  model.metadata["normalization"] = train_data.normalization.to_json();
+  model.metadata["dataset"] = data_spec;
+  model.metadata["training"] = {{"config", config.to_json()},
+                                {"threads", num_threads()},
+                                {"producer", std::string(kProducerName) + " " + kVersion}};
 }
 
 void check_output_path(const std::string& output, const std::string& input) {

@@ -3,6 +3,7 @@
 // any long work so a typo does not cost a training run.
 #include "shrink/data/dataset.hpp"
 #include "shrink/nn/model.hpp"
+#include "shrink/train/trainer.hpp"
 
 #include <string>
 
@@ -11,6 +12,12 @@ namespace shrink {
 // Loads `spec`'s split with the model's normalization (from its metadata, if any) and checks
 // that the samples fit the model's input.
 Dataset load_data_for_model(const Model& model, const std::string& spec, const std::string& split);
+
+// Records in a freshly trained model's metadata what using and reproducing it takes: the class
+// names, the input normalization, the dataset and the training config (with the thread count
+// and the producer).
+void record_training(Model& model, const Dataset& train_data, const std::string& data_spec,
+                     const TrainConfig& config);
 
 // Throws a bad-input error unless `output` can be written as a model: known extension, existing
 // directory, and not the same file as `input` (which is never overwritten).

@@ -5,7 +5,6 @@
 #include "shrink/nn/architectures.hpp"
 #include "shrink/nn/weights.hpp"
 #include "shrink/train/evaluator.hpp"
-#include "shrink/version.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -42,12 +41,7 @@ nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
   }
   const TrainResult result = train(model, train_data, job.config, on_epoch, on_progress, job.terms);
 
-  model.metadata["classes"] = train_data.class_names;
-  model.metadata["normalization"] = train_data.normalization.to_json();
-  model.metadata["dataset"] = job.data;
-  model.metadata["training"] = {{"config", job.config.to_json()},
-                                {"threads", num_threads()},
-                                {"producer", std::string(kProducerName) + " " + kVersion}};
+  record_training(model, train_data, job.data, job.config);
 
   nlohmann::json report = {{"command", "train"},
                            {"architecture", job.architecture},

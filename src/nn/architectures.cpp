@@ -84,17 +84,29 @@ void build_lenet_300_100(Model& model, int num_classes, const Json&) {
 
 // Caffe's LeNet (examples/mnist/lenet.prototxt), as pruned in Deep Compression: no activation
 // after the convolutions, one ReLU between the two fully connected layers. Adding ReLUs would
-// change the published parameter/accuracy baselines this model is compared against.
-void build_lenet5(Model& model, int num_classes, const Json&) {
+// change the published parameter/accuracy baselines this model is compared against. Other
+// widths make smaller students for distillation ({"channels": [10, 25], "hidden": [250]} is
+// half-width); "hidden": [] puts the classifier straight on the convolutions' features.
+void build_lenet5(Model& model, int num_classes, const Json& options) {
   require_image_input("lenet5", model.input_shape());
-  model.add_node("conv1", conv2d(20, 5, 1, 0, true));
+  const std::vector<int64_t> channels =
+      positive_list(options.value("channels", Json::array({20, 50})), "lenet5 option \"channels\"");
+  require(channels.size() == 2, "lenet5 option \"channels\" takes the widths of its two "
+                                "convolutions, got " + options["channels"].dump());
+  const Json hidden = options.value("hidden", Json::array({500}));
+  model.add_node("conv1", conv2d(channels[0], 5, 1, 0, true));
   model.add_node("pool1", max_pool2d(2));
-  model.add_node("conv2", conv2d(50, 5, 1, 0, true));
+  model.add_node("conv2", conv2d(channels[1], 5, 1, 0, true));
   model.add_node("pool2", max_pool2d(2));
   model.add_node("flatten", flatten());
-  model.add_node("fc1", linear(500));
-  model.add_node("relu1", relu());
-  model.add_node("fc2", linear(num_classes));
+  const std::vector<int64_t> sizes =
+      hidden.is_array() && hidden.empty() ? std::vector<int64_t>{} : positive_list(hidden, "lenet5 option \"hidden\"");
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const std::string index = std::to_string(i + 1);
+    model.add_node("fc" + index, linear(sizes[i]));
+    model.add_node("relu" + index, relu());
+  }
+  model.add_node("fc" + std::to_string(sizes.size() + 1), linear(num_classes));
 }
 
 // Two VGG blocks of 3x3 conv-BN-ReLU pairs with 2x2 max pooling, then global average pooling
@@ -176,8 +188,9 @@ const Builtin kArchitectures[] = {
     {{"lenet-300-100", "LeNet-300-100 MLP (Deep Compression's fully connected baseline)", ""},
      {},
      build_lenet_300_100},
-    {{"lenet5", "Caffe LeNet-5: conv 20@5x5, pool, conv 50@5x5, pool, fc 500, ReLU, fc", ""},
-     {},
+    {{"lenet5", "Caffe LeNet-5: conv 20@5x5, pool, conv 50@5x5, pool, fc 500, ReLU, fc",
+      "channels: the two convolutions' widths (default [20, 50]); hidden: fc sizes (default [500])"},
+     {"channels", "hidden"},
      build_lenet5},
     {{"vgg-small", "VGG-style conv-BN-ReLU x2 + maxpool per block, global average pool, Linear",
       "channels: width per block (default [32, 64])"},

@@ -96,6 +96,16 @@ TEST(Architectures, OptionsShapeTheModel) {
   EXPECT_NE(vgg.find_parameter("block3.conv2.weight"), nullptr);
   Model resnet = build_architecture("resnet-small", kImage, 10, {{"width", 8}});
   EXPECT_EQ(resnet.parameter("fc.weight").value.shape(), (Shape{10, 16}));
+  // Half-width LeNet-5: 10*25+10, 25*10*25+25, 400*250+250, 250*10+10.
+  Model half = build_architecture("lenet5", kImage, 10, {{"channels", {10, 25}}, {"hidden", {250}}});
+  EXPECT_EQ(half.parameter_count(), 260 + 6'275 + 100'250 + 2'510);
+  // No hidden layer: the classifier reads the 50x4x4 features; there is no ReLU left.
+  Model linear = build_architecture("lenet5", kImage, 10, {{"hidden", nlohmann::json::array()}});
+  EXPECT_EQ(linear.parameter("fc1.weight").value.shape(), (Shape{10, 800}));
+  EXPECT_EQ(linear.find_node("relu1"), nullptr);
+  EXPECT_FALSE(bad_input_message([] {
+                 build_architecture("lenet5", kImage, 10, {{"channels", {10, 20, 30}}});
+               }).empty());
 }
 
 TEST(Architectures, SeedChoosesTheInitialWeights) {

@@ -2,8 +2,10 @@
 
 #include "shrink/data/idx.hpp"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -56,6 +58,17 @@ CliResult run_command(const std::vector<std::string>& argv) {
   std::filesystem::remove(err_path);
   return result;
 }
+
+void expect_clear_error(const CliResult& r, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << r.err;
+}
+
+std::string read_text(const std::string& path) { return slurp(path); }
+
+nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
 
 bool write_fashion_mnist_subset(const std::string& dir, int train, int test) {
   const std::string source = "/usr/share/datasets/fashion-mnist";

@@ -1,5 +1,7 @@
 #pragma once
 // Runs the built `shrink` binary as a user would and captures what it prints.
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -12,6 +14,14 @@ struct CliResult {
 };
 
 CliResult run_cli(const std::vector<std::string>& args);
+
+// A clear error: exit 2 and exactly one line on stderr, starting with "error: " and holding
+// `fragment` (a failed expectation otherwise).
+void expect_clear_error(const CliResult& result, const std::string& fragment);
+
+// A file's bytes, and a JSON file (a --report) parsed.
+std::string read_text(const std::string& path);
+nlohmann::json read_json(const std::string& path);
 
 // Runs any program the same way (argv[0] is looked up in PATH, stdin is /dev/null), for tests
 // that compare shrink with another tool.

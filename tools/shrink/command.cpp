@@ -58,6 +58,53 @@ TrainingTerms sparsity_reg_terms(const std::vector<std::string>& specs) {
   return terms;
 }
 
+void add_training_options(CLI::App& command, TrainConfig& c) {
+  command.add_option("--epochs", c.epochs, "Training epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+  command.add_option("--batch", c.batch_size, "Mini-batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  command.add_option("--optimizer", c.optimizer, "sgd, adam or adamw")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+  command.add_option("--lr", c.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  command.add_option("--momentum", c.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  command.add_flag("--nesterov", c.nesterov, "Nesterov momentum (SGD)");
+  command.add_option("--weight-decay", c.weight_decay, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
+  command.add_option("--schedule", c.schedule, "Learning-rate schedule: constant, step or cosine")
+      ->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
+  command.add_option("--step-size", c.step_size, "Epochs between decays (--schedule step)")->check(CLI::PositiveNumber);
+  command.add_option("--gamma", c.gamma, "Decay factor (--schedule step)")->check(CLI::Range(0.0, 1.0));
+  command.add_option("--label-smoothing", c.label_smoothing, "Label smoothing in [0, 1)")->check(CLI::Range(0.0, 0.999));
+  command.add_option("--validation", c.validation_fraction,
+                     "Hold out this fraction of the training set for validation")->check(CLI::Range(0.0, 0.9));
+}
+
+nlohmann::json architecture_options(const std::string& json_text, const std::vector<int64_t>& hidden) {
+  nlohmann::json options = nlohmann::json::object();
+  if (!json_text.empty()) {
+    try {
+      options = nlohmann::json::parse(json_text);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error::bad_input("--arch-options is not valid JSON: " + std::string(e.what()));
+    }
+  }
+  if (!hidden.empty()) options["hidden"] = hidden;
+  return options;
+}
+
+nlohmann::json distillation_loss(const std::string& flag, const std::string& text) {
+  const MethodSpec spec = parse_method_spec(flag, text);
+  require(spec.value.is_null(), flag + " " + text + ": give the loss's options as KEY=VALUE, e.g. "
+                                "kd:T=4,alpha=0.9 (see docs/distillation.md)");
+  nlohmann::json term = spec.options;
+  term["term"] = spec.method;
+  return term;
+}
+
+void log_epoch(const EpochStats& s) {
+  spdlog::info("epoch {}/{}: loss {:.4f}, train accuracy {:.2f}%{}, {:.0f} samples/s", s.epoch + 1,
+               s.epochs, s.train_loss, 100.0 * s.train_accuracy,
+               s.has_validation ? fmt::format(", validation accuracy {:.2f}%", 100.0 * s.validation_accuracy) : "",
+               s.samples_per_s);
+}
+
 bool progress_enabled(const CommonOptions& options) {
   return !options.quiet && isatty(fileno(stderr));
 }

@@ -2,7 +2,7 @@
 // What every subcommand shares: the common flags, logging set-up, the --report file and the
 // progress bar. Each subcommand lives in its own file and only parses flags, calls one library
 // job and prints its result.
-#include "shrink/train/training_term.hpp"
+#include "shrink/train/trainer.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -50,6 +50,17 @@ TrainingTerms sparsity_reg_terms(const std::vector<std::string>& specs);
 // "METHOD:SPARSITY[,KEY=VALUE...]" -> the JSON of the pruning pass METHOD names (the table is in
 // compress.cpp); `flag` names the flag in errors.
 nlohmann::json pruning_pass(const std::string& flag, const std::string& text);
+// The training flags of `shrink train` (--epochs, --batch, --optimizer, --lr, --momentum,
+// --nesterov, --weight-decay, --schedule, --step-size, --gamma, --label-smoothing, --validation),
+// for every subcommand that trains from scratch.
+void add_training_options(CLI::App& command, TrainConfig& config);
+// --arch-options JSON text (may be empty) with --hidden sizes (may be empty) merged in.
+nlohmann::json architecture_options(const std::string& json_text, const std::vector<int64_t>& hidden);
+// "hint:student=conv2,teacher=conv2,weight=100" -> {"term": "hint", "student": "conv2", ...}:
+// a distillation loss as --loss (distill) and --recover (compress) take it.
+nlohmann::json distillation_loss(const std::string& flag, const std::string& text);
+// One log line per training epoch: loss, accuracy, validation accuracy, speed.
+void log_epoch(const EpochStats& stats);
 
 // Subcommands: each registers itself on the app.
 void register_train(CLI::App& app);
@@ -58,5 +69,6 @@ void register_inspect(CLI::App& app);
 void register_compress(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_run(CLI::App& app);
+void register_distill(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -20,6 +20,7 @@ struct CompressFlags {
   std::string recipe_path;
   int finetune_epochs = 0;
   std::vector<std::string> sparsity_reg;
+  std::vector<std::string> recover;
 };
 
 // "--prune obd:0.9,samples=512" -> prune.obd with sparsity 0.9 and samples 512, plus the
@@ -39,13 +40,21 @@ void run(CompressFlags& flags) {
   nlohmann::json recipe = {{"passes", nlohmann::json::array()}};
   if (!flags.recipe_path.empty()) {
     require(flags.prune.empty() && flags.finetune_epochs == 0 && flags.scope.empty() &&
-                flags.exclude.empty(),
-            "give either --recipe or --prune/--scope/--exclude/--finetune-epochs, not both");
+                flags.exclude.empty() && flags.recover.empty(),
+            "give either --recipe or --prune/--scope/--exclude/--finetune-epochs/--recover, not both");
     job.recipe = Recipe::from_file(flags.recipe_path);
   } else {
     for (const auto& spec : flags.prune) recipe["passes"].push_back(parse_prune(spec, flags));
-    if (flags.finetune_epochs > 0)
+    if (!flags.recover.empty()) {
+      // Fine-tuning by distillation from the model before compression.
+      nlohmann::json losses = nlohmann::json::array();
+      for (const auto& text : flags.recover) losses.push_back(distillation_loss("--recover", text));
+      recipe["passes"].push_back({{"pass", "distill.recover"},
+                                  {"epochs", flags.finetune_epochs > 0 ? flags.finetune_epochs : 1},
+                                  {"terms", losses}});
+    } else if (flags.finetune_epochs > 0) {
       recipe["passes"].push_back({{"pass", "train.finetune"}, {"epochs", flags.finetune_epochs}});
+    }
     job.recipe = Recipe::from_json(recipe);
   }
 
@@ -117,6 +126,9 @@ void register_compress(CLI::App& app) {
   cmd->add_option("--finetune-lr", f.lr, "Fine-tuning learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", f.batch_size, "Fine-tuning batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
   add_sparsity_reg_option(*cmd, flags->sparsity_reg);
+  cmd->add_option("--recover", flags->recover,
+                  "Fine-tune by distillation from the model before compression, with this loss "
+                  "(kd, or kd:T=4,alpha=0.9; repeatable), for --finetune-epochs (default 1)");
   cmd->add_option("--recipe", flags->recipe_path, "A JSON recipe: {\"passes\": [{\"pass\": ..., options}]}");
   cmd->add_option("--data", flags->job.data, "Dataset for fine-tuning (train split) and accuracy (test split)")
       ->capture_default_str();

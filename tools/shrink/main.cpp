@@ -20,6 +20,7 @@ const std::pair<const char*, void (*)(CLI::App&)> kCommands[] = {
     {"compress", shrink::cli::register_compress},
     {"convert", shrink::cli::register_convert},
     {"run", shrink::cli::register_run},
+    {"distill", shrink::cli::register_distill},
 };
 
 int fail(const char* message, int code) {

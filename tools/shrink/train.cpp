@@ -26,14 +26,7 @@ void run(TrainFlags& flags) {
   apply_common_options(flags.common);
   TrainJob& job = flags.job;
   job.config.seed = flags.common.seed;
-  if (!flags.architecture_options.empty()) {
-    try {
-      job.architecture_options = nlohmann::json::parse(flags.architecture_options);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error::bad_input("--arch-options is not valid JSON: " + std::string(e.what()));
-    }
-  }
-  if (!flags.hidden.empty()) job.architecture_options["hidden"] = flags.hidden;
+  job.architecture_options = architecture_options(flags.architecture_options, flags.hidden);
   job.terms = sparsity_reg_terms(flags.sparsity_reg);
   nlohmann::json at_init = {{"passes", nlohmann::json::array()}};
   for (const auto& spec : flags.prune_at_init)
@@ -45,10 +38,7 @@ void run(TrainFlags& flags) {
   observer.progress = [&](int64_t done, int64_t total, const std::string&) { bar.update(done, total); };
   observer.epoch = [&](const EpochStats& s) {
     bar.update(0, 0);
-    spdlog::info("epoch {}/{}: loss {:.4f}, train accuracy {:.2f}%{}, {:.0f} samples/s",
-                 s.epoch + 1, job.config.epochs, s.train_loss, 100.0 * s.train_accuracy,
-                 s.has_validation ? fmt::format(", validation accuracy {:.2f}%", 100.0 * s.validation_accuracy) : "",
-                 s.samples_per_s);
+    log_epoch(s);
   };
   const nlohmann::json report = run_train_job(job, observer);
   write_report(flags.common, report);
@@ -81,21 +71,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--data", flags->job.data,
                   "Dataset: fashion-mnist, fashion-mnist:DIR, mnist:DIR or csv:FILE[,label=COL][,header]")
       ->capture_default_str();
-  cmd->add_option("--epochs", c.epochs, "Training epochs")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->add_option("--batch", c.batch_size, "Mini-batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  cmd->add_option("--optimizer", c.optimizer, "sgd, adam or adamw")
-      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
-  cmd->add_option("--lr", c.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--momentum", c.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  cmd->add_flag("--nesterov", c.nesterov, "Nesterov momentum (SGD)");
-  cmd->add_option("--weight-decay", c.weight_decay, "Weight decay")->check(CLI::NonNegativeNumber)->capture_default_str();
-  cmd->add_option("--schedule", c.schedule, "Learning-rate schedule: constant, step or cosine")
-      ->check(CLI::IsMember({"constant", "step", "cosine"}))->capture_default_str();
-  cmd->add_option("--step-size", c.step_size, "Epochs between decays (--schedule step)")->check(CLI::PositiveNumber);
-  cmd->add_option("--gamma", c.gamma, "Decay factor (--schedule step)")->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--label-smoothing", c.label_smoothing, "Label smoothing in [0, 1)")->check(CLI::Range(0.0, 0.999));
-  cmd->add_option("--validation", c.validation_fraction,
-                  "Hold out this fraction of the training set for validation")->check(CLI::Range(0.0, 0.9));
+  add_training_options(*cmd, c);
   add_sparsity_reg_option(*cmd, flags->sparsity_reg);
   cmd->add_option("--prune-at-init", flags->prune_at_init,
                   "Prune the freshly initialised network, then train it sparse: "

@@ -17,7 +17,7 @@ namespace shrink {
 
 struct PassContext {
   const Dataset* train = nullptr;  // for fine-tuning and calibration; may be null
-  Model* teacher = nullptr;        // for distillation; may be null
+  Model* teacher = nullptr;        // for distillation: the model before compression; may be null
   TrainConfig finetune;            // defaults for passes that train
   TrainingTerms terms;             // added to the objective of every pass that trains
   std::function<void(int64_t done, int64_t total, const std::string& what)> progress;
@@ -29,6 +29,9 @@ class Pass {
   virtual ~Pass() = default;
   virtual std::string name() const = 0;  // dotted lowercase: "prune.magnitude"
   virtual nlohmann::json options() const = 0;
+  // Whether the pass learns from PassContext::teacher (the model before compression, which
+  // run_compress_job copies only when some pass needs it).
+  virtual bool needs_teacher() const { return false; }
   void run(Model& model, PassContext& context);
 
  private:
@@ -58,6 +61,7 @@ class Recipe {
   static Recipe from_file(const std::string& path);
   void add(std::unique_ptr<Pass> pass) { passes_.push_back(std::move(pass)); }
   bool empty() const { return passes_.empty(); }
+  bool needs_teacher() const;  // whether any pass does
   nlohmann::json to_json() const;
   void run(Model& model, PassContext& context) const;
 
