@@ -22,10 +22,16 @@ void Pass::run(Model& model, PassContext& context) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // A pass must leave a model that still runs; one sample is a cheap proof.
-  Shape probe_shape{1};
-  probe_shape.insert(probe_shape.end(), model.input_shape().begin(), model.input_shape().end());
+  std::vector<Tensor> probe;
+  for (const ModelInput& input : model.inputs()) {
+    Shape shape{1};
+    shape.insert(shape.end(), input.shape.begin(), input.shape.end());
+    probe.emplace_back(shape);
+  }
+  std::vector<const Tensor*> probe_inputs;
+  for (const Tensor& t : probe) probe_inputs.push_back(&t);
   try {
-    model.forward(Tensor(probe_shape), false);
+    model.forward(probe_inputs, false);
   } catch (Error& e) {
     throw Error::internal("pass " + name() + " left a model that does not run: " + e.what());
   }

@@ -359,7 +359,8 @@ onnx::ModelProto Exporter::run() {
   if (graph_->name().empty()) graph_->set_name("shrink");
 
   // Keep the output's original ONNX name when it does not clash with a node or parameter.
-  std::set<std::string> taken{model_.input_name()};
+  std::set<std::string> taken;
+  for (const ModelInput& input : model_.inputs()) taken.insert(input.name);
   for (const Node& node : model_.nodes()) taken.insert(node.name);
   for (const Parameter* p : model_.parameters()) taken.insert(p->name);
   output_name_ = model_.output_name();
@@ -368,7 +369,8 @@ onnx::ModelProto Exporter::run() {
     if (!wanted.empty() && (wanted == output_name_ || !taken.count(wanted))) output_name_ = wanted;
   }
 
-  add_value_info(*graph_->add_input(), model_.input_name(), model_.input_shape());
+  for (const ModelInput& input : model_.inputs())
+    add_value_info(*graph_->add_input(), input.name, input.shape);
   const auto& table = emitters();
   const std::string& last = model_.output_name();
   for (const Node& node : model_.nodes()) {

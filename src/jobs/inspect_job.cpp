@@ -18,6 +18,9 @@ nlohmann::json run_inspect_job(const InspectJob& job) {
   report["command"] = "inspect";
   report["model"] = job.model;
   report["input"] = {{"name", model.input_name()}, {"shape", model.input_shape()}};
+  report["inputs"] = nlohmann::json::array();
+  for (const ModelInput& input : model.inputs())
+    report["inputs"].push_back({{"name", input.name}, {"shape", input.shape}});
   report["output_shape"] = model.output_shape();
   report["metadata"] = model.metadata;
   report["table"] = summary.to_table();

@@ -16,6 +16,13 @@ Shape with_batch(const Shape& sample, int64_t batch) {
 
 Shape without_batch(const Shape& shape) { return Shape(shape.begin() + 1, shape.end()); }
 
+// "[N, 1, 28, 28]": a per-sample shape with its batch axis.
+std::string batched_text(const Shape& sample) {
+  std::string text = "[N";
+  for (int64_t d : sample) text += ", " + std::to_string(d);
+  return text + "]";
+}
+
 std::string describe(const Node& node) {
   return "node " + node.name + " (" + node.op->type() + ")";
 }
@@ -24,7 +31,7 @@ std::string describe(const Node& node) {
 
 Model Model::clone() const {
   Model copy;
-  copy.set_input(input_name_, input_shape_);
+  copy.inputs_ = inputs_;
   for (const Node& node : nodes_)
     copy.add_node(node.name, make_op(node.op->type(), node.op->attributes()), node.inputs);
   copy.output_name_ = output_name_;
@@ -40,23 +47,46 @@ Model Model::clone() const {
 }
 
 void Model::set_input(const std::string& name, const Shape& sample_shape) {
-  require(!name.empty(), "the model input needs a name");
   require(nodes_.empty(), "the model input must be set before any node is added");
-  require(!sample_shape.empty(), "the model input needs a shape");
+  inputs_.clear();
+  add_input(name, sample_shape);
+}
+
+void Model::add_input(const std::string& name, const Shape& sample_shape) {
+  require(!name.empty(), "a model input needs a name");
+  require(nodes_.empty(), "model input " + name + " must be added before any node");
+  require(input_index(name) < 0, "model input '" + name + "' is defined twice");
   for (int64_t d : sample_shape)
-    require(d > 0, "the model input shape " + to_string(sample_shape) + " has a non-positive size");
-  input_name_ = name;
-  input_shape_ = sample_shape;
+    require(d > 0, "the shape " + to_string(sample_shape) + " of model input " + name +
+                       " has a non-positive size");
+  element_count(with_batch(sample_shape, 1));  // throws if a sample's size overflows
+  inputs_.push_back({name, sample_shape});
+}
+
+const std::string& Model::input_name() const {
+  require(!inputs_.empty(), "the model has no input");
+  return inputs_.front().name;
+}
+
+const Shape& Model::input_shape() const {
+  require(!inputs_.empty(), "the model has no input");
+  return inputs_.front().shape;
+}
+
+int Model::input_index(const std::string& name) const {
+  for (size_t k = 0; k < inputs_.size(); ++k)
+    if (inputs_[k].name == name) return static_cast<int>(k);
+  return -1;
 }
 
 Node& Model::add_node(const std::string& name, std::unique_ptr<Op> op,
                       std::vector<std::string> inputs) {
-  require(!input_shape_.empty(), "set the model input before adding node " + name);
+  require(!inputs_.empty(), "set the model input before adding node " + name);
   require(!name.empty(), "every node needs a name");
   require(op != nullptr, "node " + name + " has no op");
-  require(name != input_name_ && !node_index_.count(name),
+  require(input_index(name) < 0 && !node_index_.count(name),
           "node name '" + name + "' is used twice");
-  if (inputs.empty()) inputs.push_back(nodes_.empty() ? input_name_ : nodes_.back().name);
+  if (inputs.empty()) inputs.push_back(nodes_.empty() ? inputs_.front().name : nodes_.back().name);
 
   Node node;
   node.name = name;
@@ -69,8 +99,8 @@ Node& Model::add_node(const std::string& name, std::unique_ptr<Op> op,
             "takes " + (arity < 0 ? std::string("at least 1") : std::to_string(arity)) +
                 " input(s), got " + std::to_string(given));
     for (const auto& in : node.inputs)
-      require(in == input_name_ || node_index_.count(in),
-              "input '" + in + "' is not the model input or an earlier node");
+      require(is_input(in) || node_index_.count(in),
+              "input '" + in + "' is not a model input or an earlier node");
     const std::vector<Shape> shapes = input_shapes(node, 1);
     node.output_shape = without_batch(node.op->output_shape(shapes));
     std::vector<Parameter*> resolved;
@@ -146,7 +176,9 @@ Node* Model::find_node(const std::string& name) {
 }
 
 int Model::node_index(const std::string& name) const {
-  if (name == input_name_) return -1;
+  // Most models have one input, so this is one string comparison before the map.
+  const int input = input_index(name);
+  if (input >= 0) return -1 - input;
   return node_index_.at(name);
 }
 
@@ -154,7 +186,9 @@ std::vector<Shape> Model::input_shapes(const Node& node, int64_t batch) const {
   std::vector<Shape> shapes;
   for (const auto& in : node.inputs) {
     const int idx = node_index(in);
-    shapes.push_back(with_batch(idx < 0 ? input_shape_ : nodes_[static_cast<size_t>(idx)].output_shape, batch));
+    shapes.push_back(with_batch(idx < 0 ? inputs_[static_cast<size_t>(-1 - idx)].shape
+                                        : nodes_[static_cast<size_t>(idx)].output_shape,
+                                batch));
   }
   return shapes;
 }
@@ -205,15 +239,40 @@ int64_t Model::macs() const {
 }
 
 const Tensor& Model::forward(const Tensor& input, bool training) {
+  if (inputs_.size() != 1) {
+    std::string names;
+    for (const ModelInput& in : inputs_) names += (names.empty() ? "" : ", ") + in.name;
+    throw Error::bad_input("the model takes " + std::to_string(inputs_.size()) + " inputs (" +
+                           names + "); give one tensor for each");
+  }
+  return forward(std::vector<const Tensor*>{&input}, training);
+}
+
+const Tensor& Model::forward(const std::vector<const Tensor*>& inputs, bool training) {
   if (nodes_.empty()) throw Error::bad_input("the model has no nodes to run");
-  if (input.rank() != input_shape_.size() + 1 ||
-      !std::equal(input_shape_.begin(), input_shape_.end(), input.shape().begin() + 1))
-    throw Error::bad_input("input of shape " + to_string(input.shape()) +
-                           " does not match the model input [N, " + to_string(input_shape_).substr(1));
-  const int64_t batch = input.dim(0);
+  require(inputs.size() == inputs_.size(),
+          "the model takes " + std::to_string(inputs_.size()) + " input(s), got " +
+              std::to_string(inputs.size()));
+  int64_t batch = -1;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    require(inputs[k] != nullptr, "model input " + inputs_[k].name + " was given no tensor");
+    const Tensor& input = *inputs[k];
+    const Shape& sample = inputs_[k].shape;
+    if (input.rank() != sample.size() + 1 ||
+        !std::equal(sample.begin(), sample.end(), input.shape().begin() + 1))
+      throw Error::bad_input("input of shape " + to_string(input.shape()) + " does not match " +
+                             (inputs_.size() > 1 ? "model input " + inputs_[k].name + " "
+                                                 : std::string("the model input ")) +
+                             batched_text(sample));
+    if (batch >= 0 && input.dim(0) != batch)
+      throw Error::bad_input("model input " + inputs_[k].name + " has a batch of " +
+                             std::to_string(input.dim(0)) + " but " + inputs_[0].name +
+                             " has " + std::to_string(batch) + "; every input needs the same");
+    batch = input.dim(0);
+  }
   values_.resize(nodes_.size());
   has_grad_.clear();
-  last_input_ = &input;
+  has_run_ = false;
   last_training_ = training;
   const int out = node_index(output_name());
   for (size_t i = 0; i <= static_cast<size_t>(out); ++i) {
@@ -221,7 +280,8 @@ const Tensor& Model::forward(const Tensor& input, bool training) {
     OpArgs args;
     for (const auto& in : node.inputs) {
       const int idx = node_index(in);
-      args.inputs.push_back(idx < 0 ? &input : &values_[static_cast<size_t>(idx)]);
+      args.inputs.push_back(idx < 0 ? inputs[static_cast<size_t>(-1 - idx)]
+                                    : &values_[static_cast<size_t>(idx)]);
     }
     args.params = node_parameters_[i];
     args.training = training;
@@ -233,34 +293,19 @@ const Tensor& Model::forward(const Tensor& input, bool training) {
       throw e.add_context(describe(node));
     }
   }
+  // Keep a copy of each input a backward pass would read; the others (an MLP's input, read
+  // only by a Flatten that backward skips) cost nothing.
+  kept_ = inputs_read_by_backward();
+  kept_inputs_.resize(inputs_.size());
+  for (size_t k = 0; k < inputs_.size(); ++k) {
+    if (kept_[k]) kept_inputs_[k] = *inputs[k];
+    else kept_inputs_[k] = Tensor();
+  }
+  has_run_ = true;
   return values_[static_cast<size_t>(out)];
 }
 
-const Tensor& Model::value(const std::string& node_name) const {
-  auto it = node_index_.find(node_name);
-  if (it == node_index_.end()) {
-    std::string known;
-    for (const Node& node : nodes_) known += (known.empty() ? "" : ", ") + node.name;
-    throw Error::bad_input("the model has no node named '" + node_name + "'; its nodes: " + known);
-  }
-  require(last_input_ != nullptr, "node " + node_name + " has no value before a forward pass");
-  require(it->second <= node_index(output_name()),
-          "node " + node_name + " comes after the model's output " + output_name() +
-              ", so a forward pass does not compute it");
-  return values_[static_cast<size_t>(it->second)];
-}
-
-void Model::backward(const Tensor& grad_output, bool accumulate,
-                     const ActivationGradients* activation_grads) {
-  require(last_input_ != nullptr, "backward needs a forward pass first");
-  const int out = node_index(output_name());
-  if (grad_output.shape() != values_[static_cast<size_t>(out)].shape())
-    throw Error::bad_input("output gradient of shape " + to_string(grad_output.shape()) +
-                           " does not match the output " +
-                           to_string(values_[static_cast<size_t>(out)].shape()));
-  for (auto& p : parameters_)
-    if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
-
+std::vector<char> Model::nodes_needing_gradient(int out) const {
   // A value needs a gradient only if a trainable parameter lies upstream of it: the gradient of
   // a value computed from the model input alone (a Flatten, say) would be thrown away, and for
   // the first Linear of an MLP it costs a whole matrix product.
@@ -272,6 +317,50 @@ void Model::backward(const Tensor& grad_output, bool accumulate,
       if (idx >= 0) needs_grad[i] |= needs_grad[static_cast<size_t>(idx)];
     }
   }
+  return needs_grad;
+}
+
+std::vector<char> Model::inputs_read_by_backward() const {
+  // Backward runs the output node and every node that needs a gradient.
+  const int out = node_index(output_name());
+  const std::vector<char> needs_grad = nodes_needing_gradient(out);
+  std::vector<char> read(inputs_.size(), 0);
+  for (size_t i = 0; i <= static_cast<size_t>(out); ++i) {
+    if (!needs_grad[i] && static_cast<int>(i) != out) continue;
+    for (const auto& in : nodes_[i].inputs) {
+      const int idx = node_index(in);
+      if (idx < 0) read[static_cast<size_t>(-1 - idx)] = 1;
+    }
+  }
+  return read;
+}
+
+const Tensor& Model::value(const std::string& node_name) const {
+  auto it = node_index_.find(node_name);
+  if (it == node_index_.end()) {
+    std::string known;
+    for (const Node& node : nodes_) known += (known.empty() ? "" : ", ") + node.name;
+    throw Error::bad_input("the model has no node named '" + node_name + "'; its nodes: " + known);
+  }
+  require(has_run_, "node " + node_name + " has no value before a forward pass");
+  require(it->second <= node_index(output_name()),
+          "node " + node_name + " comes after the model's output " + output_name() +
+              ", so a forward pass does not compute it");
+  return values_[static_cast<size_t>(it->second)];
+}
+
+void Model::backward(const Tensor& grad_output, bool accumulate,
+                     const ActivationGradients* activation_grads) {
+  require(has_run_, "backward needs a forward pass first");
+  const int out = node_index(output_name());
+  if (grad_output.shape() != values_[static_cast<size_t>(out)].shape())
+    throw Error::bad_input("output gradient of shape " + to_string(grad_output.shape()) +
+                           " does not match the output " +
+                           to_string(values_[static_cast<size_t>(out)].shape()));
+  for (auto& p : parameters_)
+    if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
+
+  const std::vector<char> needs_grad = nodes_needing_gradient(out);
 
   grads_.resize(nodes_.size());
   std::vector<char> has_grad(nodes_.size(), 0);
@@ -309,8 +398,16 @@ void Model::backward(const Tensor& grad_output, bool accumulate,
     if (scratch_.size() < node.inputs.size()) scratch_.resize(node.inputs.size());
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       const int idx = node_index(node.inputs[j]);
-      args.inputs.push_back(idx < 0 ? last_input_ : &values_[static_cast<size_t>(idx)]);
-      if (idx < 0 || !needs_grad[static_cast<size_t>(idx)]) continue;
+      if (idx < 0) {
+        const size_t k = static_cast<size_t>(-1 - idx);
+        // Only if a parameter's trainable flag changed since the forward pass.
+        require(kept_[k], "backward needs model input " + inputs_[k].name + ", which the last "
+                "forward pass did not keep: run forward again after changing what is trainable");
+        args.inputs.push_back(&kept_inputs_[k]);
+        continue;
+      }
+      args.inputs.push_back(&values_[static_cast<size_t>(idx)]);
+      if (!needs_grad[static_cast<size_t>(idx)]) continue;
       if (!has_grad[static_cast<size_t>(idx)]) {
         grad_inputs[j] = &grads_[static_cast<size_t>(idx)];
         has_grad[static_cast<size_t>(idx)] = 1;
@@ -368,22 +465,34 @@ nlohmann::json Model::graph_json() const {
                      {"type", node.op->type()},
                      {"inputs", node.inputs},
                      {"attributes", node.op->attributes()}});
-  return {{"input", {{"name", input_name_}, {"shape", input_shape_}}},
-          {"nodes", nodes},
-          {"output", output_name()}};
+  nlohmann::json graph = {{"nodes", nodes}, {"output", output_name()}};
+  if (inputs_.size() == 1) {
+    graph["input"] = {{"name", inputs_[0].name}, {"shape", inputs_[0].shape}};
+  } else {
+    graph["inputs"] = nlohmann::json::array();
+    for (const ModelInput& in : inputs_)
+      graph["inputs"].push_back({{"name", in.name}, {"shape", in.shape}});
+  }
+  return graph;
 }
 
 Model Model::from_graph_json(const nlohmann::json& graph) {
   require(graph.is_object(), "a graph description must be a JSON object");
-  require(graph.contains("input") && graph["input"].is_object() &&
-              graph["input"].contains("shape"),
-          "the graph needs \"input\": {\"name\": ..., \"shape\": [...]}");
+  const bool one = graph.contains("input");
+  const nlohmann::json inputs = one ? nlohmann::json::array({graph["input"]})
+                                    : graph.value("inputs", nlohmann::json::array());
+  require(one != graph.contains("inputs") && !inputs.empty(),
+          "the graph needs \"input\": {\"name\": ..., \"shape\": [...]} (or \"inputs\": a "
+          "list of them)");
+  for (const auto& in : inputs)
+    require(in.is_object() && in.contains("shape"),
+            "every graph input needs {\"name\": ..., \"shape\": [...]}");
   require(graph.contains("nodes") && graph["nodes"].is_array() && !graph["nodes"].empty(),
           "the graph needs a non-empty \"nodes\" list");
   Model model;
   try {
-    model.set_input(graph["input"].value("name", std::string("input")),
-                    graph["input"]["shape"].get<Shape>());
+    for (const auto& in : inputs)
+      model.add_input(in.value("name", std::string("input")), in["shape"].get<Shape>());
     size_t position = 0;
     for (const auto& entry : graph["nodes"]) {
       ++position;

@@ -38,6 +38,9 @@ nlohmann::json Evaluation::to_json() const {
 
 void require_compatible(const Model& model, const Dataset& data) {
   const std::string dataset = "dataset " + (data.name.empty() ? std::string("(unnamed)") : data.name);
+  require(model.inputs().size() == 1,
+          "the model takes " + std::to_string(model.inputs().size()) + " inputs, but training "
+          "and evaluation feed it one tensor per sample from " + dataset);
   require(model.input_shape() == data.sample_shape,
           "model expects input " + to_string(model.input_shape()) + " but " + dataset +
               " has samples of shape " + to_string(data.sample_shape));

@@ -1,6 +1,7 @@
 // Model::backward: a gradient only where a trainable parameter lies upstream (a value computed
 // from the model input alone gets none, so no op wastes work on it), and the overwriting mode
-// the trainer uses instead of zero_grad() + backward().
+// the trainer uses instead of zero_grad() + backward(). Models with several inputs, and inputs
+// the model keeps for backward so callers may drop theirs.
 #include "shrink/nn/model.hpp"
 
 #include "shrink/core/error.hpp"
@@ -13,9 +14,12 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 
 namespace shrink {
 namespace {
+
+using testing::bad_input_message;
 
 // Passes its input through and records how backward was called.
 struct Calls {
@@ -194,6 +198,101 @@ TEST(ModelBackward, InjectedGradientsAreChecked) {
   EXPECT_THROW(model.backward(g, false, &wrong_shape), Error);
   EXPECT_THROW(model.value("nope"), Error);
   EXPECT_EQ(model.value("fc1").shape(), (Shape{4, 5}));
+}
+
+// out = a * b + a: two inputs, one of them read twice.
+Model two_input_model() {
+  Model model;
+  model.set_input("a", {2, 3});
+  model.add_input("b", {2, 3});
+  model.add_node("product", make_op("Mul", {}), {"a", "b"});
+  model.add_node("sum", make_op("Add", {}), {"product", "a"});
+  return model;
+}
+
+TEST(ModelInputs, SeveralInputsRunTogether) {
+  Model model = two_input_model();
+  ASSERT_EQ(model.inputs().size(), 2u);
+  EXPECT_EQ(model.inputs()[1], (ModelInput{"b", {2, 3}}));
+  EXPECT_EQ(model.input_name(), "a");  // the first, for single-input callers
+  Tensor a({4, 2, 3}), b({4, 2, 3});
+  Rng rng(7);
+  for (Tensor* t : {&a, &b})
+    for (float& v : *t) v = rng.uniform(-1.0f, 1.0f);
+  const Tensor& y = model.forward({&a, &b});
+  ASSERT_EQ(y.shape(), (Shape{4, 2, 3}));
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_NEAR(y[i], a[i] * b[i] + a[i], 1e-6f);
+}
+
+TEST(ModelInputs, MismatchedInputsAreBadInput) {
+  Model model = two_input_model();
+  const Tensor a({4, 2, 3}), b({5, 2, 3}), wrong({4, 3, 2});
+  const std::string one = bad_input_message([&] { model.forward(a); });
+  EXPECT_NE(one.find("takes 2 inputs (a, b)"), std::string::npos) << one;
+  const std::string batch = bad_input_message([&] { model.forward({&a, &b}); });
+  EXPECT_NE(batch.find("same"), std::string::npos) << batch;
+  const std::string shape = bad_input_message([&] { model.forward({&a, &wrong}); });
+  EXPECT_NE(shape.find("model input b [N, 2, 3]"), std::string::npos) << shape;
+  EXPECT_NE(bad_input_message([&] { model.forward({&a}); }), "");
+  EXPECT_NE(bad_input_message([&] { model.add_input("c", {1}); }), "");  // after nodes
+  Model empty;
+  empty.set_input("x", {3});
+  EXPECT_NE(bad_input_message([&] { empty.add_input("x", {3}); }), "");  // twice
+}
+
+TEST(ModelInputs, GraphDescriptionAndCloneKeepEveryInput) {
+  const Model model = two_input_model();
+  const nlohmann::json graph = model.graph_json();
+  EXPECT_FALSE(graph.contains("input"));
+  ASSERT_EQ(graph["inputs"].size(), 2u);
+  const Model again = Model::from_graph_json(graph);
+  EXPECT_EQ(again.inputs(), model.inputs());
+  EXPECT_EQ(again.graph_json(), graph);
+  EXPECT_EQ(model.clone().inputs(), model.inputs());
+  // A single-input model keeps the "input" form older files use.
+  const Model mlp = build_architecture("lenet-300-100", {1, 28, 28}, 10);
+  EXPECT_TRUE(mlp.graph_json().contains("input"));
+  EXPECT_FALSE(mlp.graph_json().contains("inputs"));
+}
+
+// Backward reads the input of the last forward pass. The model keeps its own copy, so a caller's
+// tensor that changed or went away in between (Pass::run's probe passes a temporary) cannot
+// change the gradients or be read after it was freed.
+TEST(ModelInputs, BackwardDoesNotReadTheCallersInput) {
+  for (const char* arch : {"lenet5", "lenet-300-100"}) {
+    SCOPED_TRACE(arch);
+    Model model = build_architecture(arch, {1, 28, 28}, 10);
+    model.initialize(4);
+    Model reference = model.clone();
+    Rng rng(9);
+    Tensor x({3, 1, 28, 28});
+    for (float& v : x) v = rng.uniform(0.0f, 1.0f);
+    const Tensor g({3, 10}, 1.0f);
+    reference.forward(x, /*training=*/true);
+    reference.backward(g, /*accumulate=*/false);
+
+    std::optional<Tensor> caller(x);
+    model.forward(*caller, /*training=*/true);
+    caller->fill(1e6f);  // what freed memory might hold
+    caller.reset();
+    model.backward(g, /*accumulate=*/false);
+    for (const Parameter* p : reference.parameters())
+      ASSERT_EQ(model.parameter(p->name).grad, p->grad) << p->name;
+  }
+}
+
+TEST(ModelInputs, BackwardAfterAnInferencePassStillWorks) {
+  // Gradients of an eval-mode forward (BatchNorm with running statistics) are legitimate.
+  Model model = build_architecture("resnet-small", {1, 28, 28}, 10);
+  model.initialize(6);
+  Model reference = model.clone();
+  Tensor x({2, 1, 28, 28}, 0.25f);
+  reference.forward(x, /*training=*/false);
+  reference.backward(Tensor({2, 10}, 1.0f), false);
+  model.forward(Tensor(x), /*training=*/false);  // a temporary
+  model.backward(Tensor({2, 10}, 1.0f), false);
+  for (const Parameter* p : reference.parameters())
+    ASSERT_EQ(model.parameter(p->name).grad, p->grad) << p->name;
 }
 
 }  // namespace

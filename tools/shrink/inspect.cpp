@@ -25,9 +25,12 @@ void run(InspectFlags& flags) {
     std::printf("%s\n", report.dump(2).c_str());
     return;
   }
-  std::printf("%s  input %s %s\n\n%s", flags.job.model.c_str(),
-              report["input"]["name"].get<std::string>().c_str(),
-              report["input"]["shape"].dump().c_str(), table.c_str());
+  std::string inputs;
+  for (const auto& input : report["inputs"])
+    inputs += (inputs.empty() ? "" : ", ") + input["name"].get<std::string>() + " " +
+              input["shape"].dump();
+  std::printf("%s  input%s %s\n\n%s", flags.job.model.c_str(),
+              report["inputs"].size() > 1 ? "s" : "", inputs.c_str(), table.c_str());
 }
 
 }  // namespace

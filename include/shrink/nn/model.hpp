@@ -1,6 +1,7 @@
 #pragma once
-// A model is a DAG of named nodes over one input. Each node owns an Op and refers to its inputs
-// by name (another node, or the model input); its parameters are named "<node>.<suffix>".
+// A model is a DAG of named nodes over one or more batch-first inputs. Each node owns an Op and
+// refers to its inputs by name (another node, or a model input); its parameters are named
+// "<node>.<suffix>".
 #include "shrink/core/random.hpp"
 #include "shrink/core/tensor.hpp"
 #include "shrink/nn/op.hpp"
@@ -19,10 +20,18 @@ namespace shrink {
 // loss on a hidden layer); each has the node's activation shape, batch included.
 using ActivationGradients = std::map<std::string, Tensor>;
 
+// A model input: its name and per-sample shape (the batch dimension is left out; it is the same
+// for every input of one forward pass). An empty shape is one scalar per sample.
+struct ModelInput {
+  std::string name;
+  Shape shape;
+  bool operator==(const ModelInput&) const = default;
+};
+
 struct Node {
   std::string name;
   std::unique_ptr<Op> op;
-  std::vector<std::string> inputs;      // node names or the model input's name
+  std::vector<std::string> inputs;      // node names or model input names
   std::vector<std::string> parameters;  // full parameter names, in the op's spec order
   Shape output_shape;                   // per sample (no batch dimension)
 };
@@ -35,8 +44,11 @@ class Model {
   Model clone() const;  // deep copy: ops rebuilt from their attributes, parameters copied
 
   // --- building -------------------------------------------------------------------------
-  // The input's per-sample shape, e.g. [1, 28, 28]. Must be set before adding nodes.
+  // Makes `name` the model's only input, of per-sample shape e.g. [1, 28, 28]. Inputs must be
+  // set before adding nodes.
   void set_input(const std::string& name, const Shape& sample_shape);
+  // Adds one more input (the first call on an empty model is set_input).
+  void add_input(const std::string& name, const Shape& sample_shape);
   // Appends a node after its inputs; creates its parameters (zero until initialize()).
   // Empty `inputs` means "the previous node" (or the model input for the first node).
   Node& add_node(const std::string& name, std::unique_ptr<Op> op,
@@ -47,8 +59,12 @@ class Model {
   void initialize(uint64_t seed);
 
   // --- structure ------------------------------------------------------------------------
-  const std::string& input_name() const { return input_name_; }
-  const Shape& input_shape() const { return input_shape_; }
+  const std::vector<ModelInput>& inputs() const { return inputs_; }
+  // The first input's name and per-sample shape: for the single-input models that training,
+  // evaluation and the passes work on, the input.
+  const std::string& input_name() const;
+  const Shape& input_shape() const;
+  bool is_input(const std::string& name) const { return input_index(name) >= 0; }
   const std::string& output_name() const;
   Shape output_shape() const;  // per sample
   const std::vector<Node>& nodes() const { return nodes_; }
@@ -71,7 +87,12 @@ class Model {
 
   // --- running --------------------------------------------------------------------------
   // Runs the graph on a batch [N, ...input_shape]; the result lives until the next forward.
+  // The model must have exactly one input. The model keeps (copies) what a later backward
+  // needs of the input, so the caller's tensor may go away after the call.
   const Tensor& forward(const Tensor& input, bool training = false);
+  // Any number of inputs: one tensor per entry of inputs(), in that order, all of the same
+  // batch size N, each [N, ...shape].
+  const Tensor& forward(const std::vector<const Tensor*>& inputs, bool training = false);
   // Backpropagates d loss / d output through the last forward (which must have been training),
   // adding into every trainable parameter's grad. With accumulate = false every grad is set to
   // this pass's gradient instead (zero where none flows), as zero_grad() then backward() would,
@@ -94,18 +115,25 @@ class Model {
   nlohmann::json metadata = nlohmann::json::object();
 
   // --- graph description ----------------------------------------------------------------
-  // {"input": {"name", "shape"}, "nodes": [{"name","type","inputs","attributes"}], "output"}
+  // {"input": {"name", "shape"}, "nodes": [{"name","type","inputs","attributes"}], "output"};
+  // a model with several inputs lists them as "inputs": [{"name", "shape"}, ...] instead.
   nlohmann::json graph_json() const;
   // Builds the graph (parameters zero-initialised). Nodes without "inputs" follow the
   // previous node, so a chain can be written as a plain list.
   static Model from_graph_json(const nlohmann::json& graph);
 
  private:
-  int node_index(const std::string& name) const;  // -1 for the model input
+  // The node's position, or -1 - k for the model's k-th input.
+  int node_index(const std::string& name) const;
+  int input_index(const std::string& name) const;  // -1 when no input has this name
   void add_parameter(Parameter parameter);
+  // Per node up to `out`: whether a trainable parameter lies upstream (backward computes a
+  // gradient for its value).
+  std::vector<char> nodes_needing_gradient(int out) const;
+  // Per model input: whether a backward pass now would run a node that reads it.
+  std::vector<char> inputs_read_by_backward() const;
 
-  std::string input_name_ = "input";
-  Shape input_shape_;
+  std::vector<ModelInput> inputs_;
   std::string output_name_;
   std::vector<Node> nodes_;
   std::map<std::string, int> node_index_;
@@ -114,9 +142,12 @@ class Model {
   std::vector<std::vector<Parameter*>> node_parameters_;  // per node, resolved
   Rng rng_{0};
 
-  // Activations of the last forward pass and their gradients, one per node.
-  const Tensor* last_input_ = nullptr;
+  // Activations of the last forward pass and their gradients, one per node. The inputs a
+  // backward pass reads are copied: the caller's tensors may be gone by then.
+  bool has_run_ = false;
   bool last_training_ = false;
+  std::vector<Tensor> kept_inputs_;
+  std::vector<char> kept_;
   std::vector<Tensor> values_;
   std::vector<Tensor> grads_;
   std::vector<char> has_grad_;  // which grads_ the last backward pass computed
