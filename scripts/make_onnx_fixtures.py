@@ -387,17 +387,155 @@ def error_fixtures():
                [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2],
                                  dilations=[2, 2])],
                [1, 6, 6], [1, 4, 4], error="node 'pool' (MaxPool, opset 13): dilations")
+
+
+# --- graphs with several inputs: input_0.npy, input_1.npy... in graph order -----------------
+
+def multi_input_model(name, nodes, inputs, output_shape, initializers=(), feeds=None,
+                      expected=None, error=None):
+    """inputs are (name, shape with the batch axis, symbolic when it is a string)."""
     graph = helper.make_graph(
-        [helper.make_node("Add", ["a", "b"], ["y"])], "two_inputs",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", 4]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        nodes, name,
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(shape)) for n, shape in inputs],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch"] + list(output_shape))],
+        [numpy_helper.from_array(np.asarray(v), n) for n, v in initializers])
+    model = helper.make_model(graph, producer_name="make_onnx_fixtures",
+                              opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 7
-    path = fixture_dir("two_inputs_error")
+    onnx.checker.check_model(model)
+    path = fixture_dir(name)
+    onnx.save(model, os.path.join(path, "model.onnx"))
+    if error is not None:
+        with open(os.path.join(path, "error.txt"), "w") as f:
+            f.write(error + "\n")
+        return
+    for k, x in enumerate(feeds):
+        np.save(os.path.join(path, f"input_{k}.npy"), x.astype(np.float32))
+    np.save(os.path.join(path, "output.npy"), expected.astype(np.float32))
+
+
+def multi_input_fixtures():
+    rng = np.random.default_rng(15)
+    a = rng.standard_normal([BATCH, 4]).astype(np.float32)
+    b = rng.standard_normal([BATCH, 4]).astype(np.float32)
+    multi_input_model("two_inputs_mul_add",
+                      [helper.make_node("Mul", ["a", "b"], ["ab"]),
+                       helper.make_node("Add", ["ab", "a"], ["y"])],
+                      [("a", ["batch", 4]), ("b", ["batch", 4])], [4], feeds=[a, b],
+                      expected=a * b + a)
+    # Two branches over two images meet in a Concat, then a Conv: a two-tower model.
+    x = rng.standard_normal([BATCH, 2, 5, 5]).astype(np.float32)
+    z = rng.standard_normal([BATCH, 1, 5, 5]).astype(np.float32)
+    w = rng.standard_normal([3, 3, 3, 3]).astype(np.float32)
+    expected = F.conv2d(t(np.concatenate([np.maximum(x, 0), z], axis=1)), t(w), padding=1).numpy()
+    multi_input_model("two_inputs_concat_conv",
+                      [helper.make_node("Relu", ["x"], ["rx"]),
+                       helper.make_node("Concat", ["rx", "z"], ["xz"], axis=1),
+                       helper.make_node("Conv", ["xz", "w"], ["y"], pads=[1, 1, 1, 1])],
+                      [("x", ["batch", 2, 5, 5]), ("z", ["batch", 1, 5, 5])], [3, 5, 5],
+                      [("w", w)], feeds=[x, z], expected=expected)
+    multi_input_model("two_inputs_batch_mismatch_error",
+                      [helper.make_node("Add", ["a", "b"], ["y"])],
+                      [("a", [2, 4]), ("b", [3, 4])], [4],
+                      error="graph input 'b' has batch size 3 but graph input 'a' has 2")
+
+
+# --- crafted files: what a fuzzer or a hostile file would give -----------------------------
+# Attribute values the ONNX checker does not look at (a zero stride), sizes that overflow,
+# integers that do not survive a double, broken external data. Each must fail with one clear
+# error (exit 2 on the command line), never a crash or an "internal failure". They skip the
+# checker on purpose and draw from their own generator, so adding them changes no other fixture.
+
+def unchecked_model(name, nodes, inputs, initializers=(), opset=13, error=None):
+    graph = helper.make_graph(nodes, name, inputs,
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializers)
+    model = helper.make_model(graph, producer_name="make_onnx_fixtures",
+                              opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    path = fixture_dir(name)
     onnx.save(model, os.path.join(path, "model.onnx"))
     with open(os.path.join(path, "error.txt"), "w") as f:
-        f.write("2 non-initializer inputs\n")
+        f.write(error + "\n")
+    return path
+
+
+def image_input(*shape):
+    return [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch"] + list(shape))]
+
+
+def external_weight(path, offset, length):
+    """A [4, 2] float initializer 'w' whose bytes live in w.bin beside the model."""
+    with open(os.path.join(path, "w.bin"), "wb") as f:
+        f.write(np.arange(8, dtype=np.float32).tobytes())
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 2])
+    w.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "w.bin"), ("offset", offset), ("length", length)):
+        entry = w.external_data.add()
+        entry.key, entry.value = key, value
+    return w
+
+
+def crafted_fixtures():
+    rng = np.random.default_rng(16)
+    for name, op, extra in (("crafted_maxpool_zero_strides_ceil_mode", "MaxPool", {"ceil_mode": 1}),
+                            ("crafted_avgpool_zero_strides_same_upper", "AveragePool",
+                             {"auto_pad": "SAME_UPPER"})):
+        unchecked_model(name, [helper.make_node(op, ["x"], ["y"], name="pool", kernel_shape=[2, 2],
+                                                strides=[0, 0], **extra)],
+                        image_input(1, 6, 6),
+                        error=f"node 'pool' ({op}, opset 13): strides [0, 0] must lie between 1")
+    unchecked_model("crafted_maxpool_without_kernel",
+                    [helper.make_node("MaxPool", ["x"], ["y"], name="pool")], image_input(1, 6, 6),
+                    error="node 'pool' (MaxPool, opset 13): attribute 'kernel_shape' is required")
+    unchecked_model("crafted_input_size_overflow", [helper.make_node("Relu", ["x"], ["y"])],
+                    image_input(2**31, 2**31, 2**31), error="has more elements than")
+    unchecked_model("crafted_constant_of_shape_overflow",
+                    [helper.make_node("ConstantOfShape", ["s"], ["c"]),
+                     helper.make_node("Add", ["x", "c"], ["y"], name="add")],
+                    image_input(4), [numpy_helper.from_array(np.array([2**62, 4], np.int64), "s")],
+                    error="has more elements than")
+    # No overflow, but 2^40 elements: folding must refuse rather than take all memory.
+    unchecked_model("crafted_constant_of_shape_huge",
+                    [helper.make_node("ConstantOfShape", ["s"], ["c"]),
+                     helper.make_node("Add", ["x", "c"], ["y"], name="add")],
+                    image_input(4), [numpy_helper.from_array(np.array([2**20, 2**20], np.int64), "s")],
+                    error="shrink folds constants of at most")
+    unchecked_model("crafted_clip_empty_bound",
+                    [helper.make_node("Clip", ["x", "lo"], ["y"], name="clip")], image_input(4),
+                    [numpy_helper.from_array(np.zeros([0], np.float32), "lo")],
+                    error="node 'clip' (Clip, opset 13): min has shape [0]; it must hold one value")
+    unchecked_model("crafted_transpose_bad_perm",
+                    [helper.make_node("Transpose", ["w"], ["wt"], name="t", perm=[0, 5]),
+                     helper.make_node("MatMul", ["x", "wt"], ["y"])], image_input(3),
+                    [numpy_helper.from_array(rng.standard_normal([4, 3]).astype(np.float32), "w")],
+                    error="node 't' (Transpose, opset 13): Transpose perm [0, 5] is not a permutation")
+    for name, offset, length, error in (
+            ("crafted_external_offset_not_a_number", "12abc", "32",
+             "external data offset is '12abc', not a non-negative integer"),
+            ("crafted_external_range_overflow", str(2**63 - 8), "100", "lies outside")):
+        graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], name,
+                                  image_input(4),
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+        model = helper.make_model(graph, producer_name="make_onnx_fixtures",
+                                  opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 7
+        path = fixture_dir(name)
+        model.graph.initializer.append(external_weight(path, offset, length))
+        with open(os.path.join(path, "model.onnx"), "wb") as f:
+            f.write(model.SerializeToString())
+        with open(os.path.join(path, "error.txt"), "w") as f:
+            f.write(error + "\n")
+    # Not an error: PyTorch writes INT64_MAX for "to the end" of a Slice, which must survive.
+    w = rng.standard_normal([4, 6]).astype(np.float32)
+    x = rng.standard_normal([BATCH, 4]).astype(np.float32)
+    make_model("slice_int64_max_end",
+               [helper.make_node("Slice", ["w", "starts", "ends", "axes"], ["ws"]),
+                helper.make_node("MatMul", ["x", "ws"], ["y"])],
+               [4], [4],
+               [("w", w), ("starts", np.array([2], np.int64)),
+                ("ends", np.array([2**63 - 1], np.int64)), ("axes", np.array([1], np.int64))],
+               x=x, expected=x @ w[:, 2:])
 
 
 def fill_batchnorm_expected():
@@ -432,6 +570,8 @@ def main():
     broadcast_fixtures()
     fill_batchnorm_expected()
     error_fixtures()
+    multi_input_fixtures()
+    crafted_fixtures()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(OUT) for f in fs)
     print(f"wrote {len(os.listdir(OUT))} fixtures, {total / 1e6:.2f} MB, to {OUT}")
 

@@ -8,13 +8,27 @@
 #include <algorithm>
 
 namespace shrink {
+namespace {
+
+// The largest element count a shape may have: its size in bytes at 8 bytes per element (int64,
+// double) still fits in int64, so no byte count computed from a shape overflows.
+constexpr int64_t kMaxElements = INT64_MAX / 8;
+
+}  // namespace
 
 int64_t element_count(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
+  for (int64_t d : shape)
     if (d < 0) throw Error::bad_input("negative dimension in shape " + to_string(shape));
-    n *= d;
-  }
+  for (int64_t d : shape)
+    if (d == 0) return 0;
+  // Shapes come from files (.npy headers, ONNX dims, .shrk headers); a count that wrapped
+  // would size a buffer or a byte count wrongly instead of failing.
+  int64_t n = 1;
+  bool overflow = false;
+  for (int64_t d : shape) overflow = overflow || __builtin_mul_overflow(n, d, &n);
+  if (overflow || n > kMaxElements)
+    throw Error::bad_input("shape " + to_string(shape) + " has more elements than any file or " +
+                           "memory holds (at most " + std::to_string(kMaxElements) + ")");
   return n;
 }
 

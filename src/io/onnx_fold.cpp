@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -36,6 +37,20 @@ int64_t broadcast_index(int64_t flat, const Shape& out_shape, const Shape& shape
   return index;
 }
 
+// Folding can make a constant far larger than the file (ConstantOfShape, a broadcast of [n, 1]
+// and [1, n]); a crafted file must get an error, not take all memory. Real graphs fold shape
+// arithmetic and small tensors, far below this.
+constexpr int64_t kMaxFoldedElements = int64_t{1} << 28;
+
+int64_t folded_count(const Shape& shape, const std::string& op) {
+  const int64_t n = element_count(shape);
+  if (n > kMaxFoldedElements)
+    throw Error::bad_input(op + " would make a constant of shape " + to_string(shape) + " (" +
+                           std::to_string(n) + " elements); shrink folds constants of at most " +
+                           std::to_string(kMaxFoldedElements));
+  return n;
+}
+
 void require_no_batch(const Constant& c, const std::string& op) {
   if (c.has_batch())
     throw Error::bad_input(op + " computes with the batch size, which is only known when the "
@@ -59,8 +74,13 @@ Constant take(const Constant& c, const std::vector<int64_t>& indices, Shape shap
   Constant out;
   out.is_integer = c.is_integer;
   out.shape = std::move(shape);
-  out.values.reserve(indices.size());
-  for (int64_t i : indices) out.values.push_back(c.values[static_cast<size_t>(i)]);
+  if (c.is_integer) {
+    out.ints.reserve(indices.size());
+    for (int64_t i : indices) out.ints.push_back(c.ints[static_cast<size_t>(i)]);
+  } else {
+    out.values.reserve(indices.size());
+    for (int64_t i : indices) out.values.push_back(c.values[static_cast<size_t>(i)]);
+  }
   if (c.has_batch()) {
     out.batch.reserve(indices.size());
     for (int64_t i : indices) out.batch.push_back(c.batch[static_cast<size_t>(i)]);
@@ -88,27 +108,64 @@ std::vector<int64_t> axes_of(const onnx::NodeProto& node, int opset,
   return {};
 }
 
+// Integer arithmetic as a runtime does it in int64, except that overflow is an error here
+// rather than a wrapped value nobody asked for.
+int64_t integer_binary(const std::string& op, int64_t x, int64_t y) {
+  int64_t r = 0;
+  bool overflow = false;
+  if (op == "Add") overflow = __builtin_add_overflow(x, y, &r);
+  else if (op == "Sub") overflow = __builtin_sub_overflow(x, y, &r);
+  else if (op == "Mul") overflow = __builtin_mul_overflow(x, y, &r);
+  else if (op == "Div") {
+    if (y == 0) throw Error::bad_input("integer Div by zero");
+    overflow = x == std::numeric_limits<int64_t>::min() && y == -1;
+    if (!overflow) r = x / y;  // C++ truncates toward zero, as ONNX's integer Div does
+  } else if (op == "Pow") {
+    if (y < 0) throw Error::bad_input("integer Pow with the negative exponent " + std::to_string(y));
+    // By squaring: log2(y) checked steps, so a crafted exponent cannot loop for long. The
+    // highest bit of y always uses the last square, so a square that overflows means the
+    // result does too.
+    r = 1;
+    int64_t base = x;
+    for (int64_t e = y; e > 0 && !overflow; e >>= 1) {
+      if (e & 1) overflow = __builtin_mul_overflow(r, base, &r);
+      if (e > 1 && !overflow) overflow = __builtin_mul_overflow(base, base, &base);
+    }
+  }
+  if (overflow)
+    throw Error::bad_input("integer " + op + " of " + std::to_string(x) + " and " +
+                           std::to_string(y) + " overflows int64");
+  return r;
+}
+
 Constant fold_binary(const std::string& op, const Constant& a, const Constant& b) {
   require_no_batch(a, op);
   require_no_batch(b, op);
+  if (a.is_integer != b.is_integer)
+    throw Error::bad_input(op + " of an integer and a float tensor; ONNX needs one element type");
   Constant out;
-  out.is_integer = a.is_integer && b.is_integer;
+  out.is_integer = a.is_integer;
   out.shape = broadcast_shape(a.shape, b.shape);
-  const int64_t n = element_count(out.shape);
-  out.values.resize(static_cast<size_t>(n));
+  const int64_t n = folded_count(out.shape, op);
+  if (out.is_integer) out.ints.resize(static_cast<size_t>(n));
+  else out.values.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    const double x = a.values[static_cast<size_t>(broadcast_index(i, out.shape, a.shape))];
-    const double y = b.values[static_cast<size_t>(broadcast_index(i, out.shape, b.shape))];
+    const int64_t ia = broadcast_index(i, out.shape, a.shape);
+    const int64_t ib = broadcast_index(i, out.shape, b.shape);
+    if (out.is_integer) {
+      out.ints[static_cast<size_t>(i)] = integer_binary(op, a.ints[static_cast<size_t>(ia)],
+                                                        b.ints[static_cast<size_t>(ib)]);
+      continue;
+    }
+    const double x = a.values[static_cast<size_t>(ia)];
+    const double y = b.values[static_cast<size_t>(ib)];
     double r = 0;
     if (op == "Add") r = x + y;
     else if (op == "Sub") r = x - y;
     else if (op == "Mul") r = x * y;
-    else if (op == "Div") {
-      if (out.is_integer && y == 0) throw Error::bad_input("integer Div by zero");
-      r = out.is_integer ? std::trunc(x / y) : x / y;
-    } else if (op == "Pow") r = std::pow(x, y);
-    if (!out.is_integer) r = static_cast<float>(r);  // float32 arithmetic, as a runtime does
-    out.values[static_cast<size_t>(i)] = r;
+    else if (op == "Div") r = x / y;
+    else if (op == "Pow") r = std::pow(x, y);
+    out.values[static_cast<size_t>(i)] = static_cast<float>(r);  // float32, as a runtime does
   }
   return out;
 }
@@ -139,23 +196,40 @@ Constant fold_cast(const Constant& x, const Attributes& attrs) {
   Constant out = x;
   switch (to) {
     case onnx::TensorProto_DataType_FLOAT:
-      require_no_batch(x, "Cast to float");
+    case onnx::TensorProto_DataType_DOUBLE: {
+      require_no_batch(x, "Cast to " + data_type_name(to));
       out.is_integer = false;
-      for (double& v : out.values) v = static_cast<float>(v);
+      out.ints.clear();
+      if (x.is_integer) out.values.assign(x.ints.begin(), x.ints.end());
+      if (to == onnx::TensorProto_DataType_FLOAT)
+        for (double& v : out.values) v = static_cast<float>(v);
       break;
-    case onnx::TensorProto_DataType_DOUBLE:
-      require_no_batch(x, "Cast to double");
-      out.is_integer = false;
-      break;
+    }
     case onnx::TensorProto_DataType_INT64:
     case onnx::TensorProto_DataType_INT32:
-      out.is_integer = true;
-      for (double& v : out.values) v = std::trunc(v);
+      if (!x.is_integer) {
+        out.is_integer = true;
+        out.values.clear();
+        out.ints.reserve(x.values.size());
+        for (double v : x.values) {
+          // 2^63 is the first double past INT64_MAX; converting it or NaN is undefined.
+          if (!(std::abs(v) < 9223372036854775808.0))
+            throw Error::bad_input("Cast of " + std::to_string(v) + " to " + data_type_name(to) +
+                                   " is out of range");
+          out.ints.push_back(static_cast<int64_t>(v));  // truncates toward zero, as ONNX does
+        }
+      }
+      if (to == onnx::TensorProto_DataType_INT32)
+        for (int64_t& v : out.ints)
+          if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+            throw Error::bad_input("Cast of " + std::to_string(v) + " to INT32 is out of range");
       break;
     case onnx::TensorProto_DataType_BOOL:
       require_no_batch(x, "Cast to bool");
       out.is_integer = true;
-      for (double& v : out.values) v = v != 0 ? 1 : 0;
+      out.ints.resize(static_cast<size_t>(x.numel()));
+      for (int64_t i = 0; i < x.numel(); ++i) out.ints[static_cast<size_t>(i)] = x.value(i) != 0;
+      out.values.clear();
       break;
     default:
       throw Error::bad_input("Cast to " + data_type_name(to) + " is not supported");
@@ -191,6 +265,8 @@ Constant fold_unsqueeze(const Constant& x, std::vector<int64_t> axes) {
   const int64_t rank = static_cast<int64_t>(x.shape.size() + axes.size());
   for (int64_t& a : axes) a = normalize_axis(a, rank, "Unsqueeze axis");
   std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end())
+    throw Error::bad_input("Unsqueeze axes " + to_string(axes) + " repeat an axis");
   Shape shape;
   size_t source = 0;
   for (int64_t d = 0; d < rank; ++d) {
@@ -228,8 +304,12 @@ Constant fold_concat(const std::vector<const Constant*>& inputs, const Attribute
   bool any_batch = false;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Constant& c = input(inputs, i, "Concat");
-    if (static_cast<int64_t>(c.shape.size()) != rank)
-      throw Error::bad_input("Concat inputs have different ranks");
+    if (c.shape.size() != first.shape.size() || c.is_integer != first.is_integer)
+      throw Error::bad_input("Concat inputs differ in rank or element type");
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && c.shape[static_cast<size_t>(d)] != first.shape[static_cast<size_t>(d)])
+        throw Error::bad_input("Concat inputs of shapes " + to_string(first.shape) + " and " +
+                               to_string(c.shape) + " differ outside axis " + std::to_string(axis));
     out.shape[static_cast<size_t>(axis)] += c.shape[static_cast<size_t>(axis)];
     any_batch = any_batch || c.has_batch();
   }
@@ -237,10 +317,11 @@ Constant fold_concat(const std::vector<const Constant*>& inputs, const Attribute
   for (int64_t d = 0; d < axis; ++d) outer *= first.shape[static_cast<size_t>(d)];
   for (int64_t o = 0; o < outer; ++o)
     for (const Constant* c : inputs) {
-      const int64_t block = c->numel() / std::max<int64_t>(outer, 1);
-      for (int64_t i = 0; i < block; ++i) {
-        out.values.push_back(c->values[static_cast<size_t>(o * block + i)]);
-        if (any_batch) out.batch.push_back(c->is_batch(o * block + i));
+      const int64_t block = c->numel() / outer;
+      for (int64_t i = o * block; i < (o + 1) * block; ++i) {
+        if (c->is_integer) out.ints.push_back(c->ints[static_cast<size_t>(i)]);
+        else out.values.push_back(c->values[static_cast<size_t>(i)]);
+        if (any_batch) out.batch.push_back(c->is_batch(i));
       }
     }
   return out;
@@ -250,12 +331,17 @@ Constant fold_reshape(const Constant& x, const Constant& shape_c, bool allow_zer
   std::vector<int64_t> target = ints_of(shape_c, "Reshape shape");
   int64_t infer = -1, known = 1;
   for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] == 0 && !allow_zero) target[i] = x.shape.at(i);
+    if (target[i] == 0 && !allow_zero) {
+      if (i >= x.shape.size())
+        throw Error::bad_input("Reshape shape " + to_string(target) + " copies axis " +
+                               std::to_string(i) + " of " + to_string(x.shape) + ", which has none");
+      target[i] = x.shape[i];
+    }
     if (target[i] == -1) {
       if (infer >= 0) throw Error::bad_input("Reshape shape has more than one -1");
       infer = static_cast<int64_t>(i);
-    } else {
-      known *= target[i];
+    } else if (target[i] < 0 || __builtin_mul_overflow(known, target[i], &known)) {
+      throw Error::bad_input("Reshape shape " + to_string(target) + " is not a valid shape");
     }
   }
   if (infer >= 0) target[static_cast<size_t>(infer)] = known ? x.numel() / known : 0;
@@ -270,7 +356,11 @@ Constant fold_transpose(const Constant& x, const Attributes& attrs) {
   std::vector<int64_t> perm = attrs.get_ints("perm");
   if (perm.empty())
     for (size_t i = 0; i < rank; ++i) perm.push_back(static_cast<int64_t>(rank - 1 - i));
-  if (perm.size() != rank) throw Error::bad_input("Transpose perm does not match the rank");
+  std::vector<int64_t> sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted != iota(static_cast<int64_t>(rank)))
+    throw Error::bad_input("Transpose perm " + to_string(perm) + " is not a permutation of the " +
+                           std::to_string(rank) + " axes");
   Shape shape(rank);
   for (size_t i = 0; i < rank; ++i) shape[i] = x.shape.at(static_cast<size_t>(perm[i]));
   const auto in_strides = strides_of(x.shape);
@@ -314,14 +404,17 @@ Constant fold_slice(const onnx::NodeProto& node, int opset, const std::vector<co
     const size_t a = static_cast<size_t>(normalize_axis(axes[i], rank, "Slice axis"));
     const int64_t size = x.shape[a], s = steps[i];
     if (s == 0) throw Error::bad_input("Slice step 0");
+    // Bounds are int64 as the file gives them: PyTorch writes INT64_MAX for "to the end".
     auto clamp = [&](int64_t v, bool is_end) {
-      if (v < 0) v += size;
+      if (v < 0) v = std::max<int64_t>(v, -size - 1) + size;
       if (s > 0) return std::clamp<int64_t>(v, 0, size);
       return std::clamp<int64_t>(v, is_end ? -1 : 0, size - 1);
     };
     const int64_t b = clamp(starts[i], false), e = clamp(ends[i], true);
-    const int64_t count = s > 0 ? std::max<int64_t>(0, (e - b + s - 1) / s)
-                                : std::max<int64_t>(0, (b - e - s - 1) / -s);
+    // b and e lie in [-1, size], so only the step can be extreme (INT64_MIN has no negation).
+    int64_t count = 0;
+    if (s > 0 && e > b) count = (e - b - 1) / s + 1;
+    if (s < 0 && b > e) count = s == std::numeric_limits<int64_t>::min() ? 1 : (b - e - 1) / -s + 1;
     begin[a] = b;
     step[a] = s;
     shape[a] = count;
@@ -425,8 +518,11 @@ bool fold_constant_node(const onnx::NodeProto& node, int opset,
     attrs.allow_only({"axis"});
     const Constant& x = input(in, 0, op);
     const int64_t rank = static_cast<int64_t>(x.shape.size());
-    int64_t axis = attrs.get_int("axis", 1);
-    if (axis < 0) axis += rank;
+    const int64_t given = attrs.get_int("axis", 1);
+    const int64_t axis = given < 0 ? given + rank : given;
+    if (axis < 0 || axis > rank)
+      throw Error::bad_input("Flatten axis " + std::to_string(given) + " is out of range for rank " +
+                             std::to_string(rank));
     int64_t outer = 1;
     for (int64_t d = 0; d < axis; ++d) outer *= x.shape.at(static_cast<size_t>(d));
     out.push_back(reshaped(x, {outer, outer ? x.numel() / outer : 0}));
@@ -446,15 +542,27 @@ bool fold_constant_node(const onnx::NodeProto& node, int opset,
     Constant c;
     c.is_integer = fill.is_integer;
     c.shape = Shape(shape.begin(), shape.end());
-    c.values.assign(static_cast<size_t>(element_count(c.shape)), fill.values.at(0));
+    const size_t n = static_cast<size_t>(folded_count(c.shape, op));
+    const double value = fill.scalar("ConstantOfShape value");
+    if (c.is_integer) c.ints.assign(n, fill.ints[0]);
+    else c.values.assign(n, value);
     out.push_back(std::move(c));
   } else if (auto it = unary_ops().find(op); it != unary_ops().end()) {
     attrs.allow_only({});
     Constant c = input(in, 0, op);
     require_no_batch(c, op);
-    for (double& v : c.values) v = it->second(v);
-    if (!c.is_integer)
-      for (double& v : c.values) v = static_cast<float>(v);
+    if (c.is_integer) {
+      // Only these keep an integer an integer (ONNX defines the rest for floats).
+      if (op != "Neg" && op != "Abs" && op != "Relu")
+        throw Error::bad_input(op + " of an integer tensor is not supported");
+      for (int64_t& v : c.ints) {
+        if (v == std::numeric_limits<int64_t>::min() && op != "Relu")
+          throw Error::bad_input(op + " of " + std::to_string(v) + " overflows int64");
+        v = op == "Relu" ? std::max<int64_t>(v, 0) : op == "Abs" ? std::abs(v) : -v;
+      }
+    } else {
+      for (double& v : c.values) v = static_cast<float>(it->second(v));
+    }
     out.push_back(std::move(c));
   } else {
     return false;

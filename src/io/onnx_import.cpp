@@ -26,6 +26,11 @@ using onnx_io::Attributes;
 using onnx_io::Constant;
 using Json = nlohmann::json;
 
+// Window attributes (kernel, stride, dilation, padding) are validated against this before the
+// padding and ceil_mode arithmetic divides by a stride or multiplies a kernel by a dilation: a
+// crafted 0 must be an error, not a SIGFPE, and a crafted 2^62 not an overflow.
+constexpr int64_t kMaxWindowAttribute = std::numeric_limits<int32_t>::max();
+
 // An activation: the batch-first value of a shrink node (or of the model input).
 struct Dynamic {
   std::string source;  // shrink node name or the model input's name
@@ -84,9 +89,11 @@ class Importer {
 
   Model run();
 
- private:
+  // One translation per ONNX operator that touches activations.
   using Handler = void (Importer::*)(const onnx::NodeProto&, const Attributes&);
   static const std::map<std::string, Handler>& handlers();
+
+ private:
 
   void read_opset();
   void read_inputs();
@@ -151,9 +158,8 @@ class Importer {
   std::string what_;
   std::string base_dir_;
   int opset_ = 0;
-  std::string input_name_;
-  Shape input_sample_;
-  std::optional<int64_t> fixed_batch_;  // the input's batch size when the file fixes it
+  std::vector<ModelInput> inputs_;      // the graph inputs that are not initializers
+  std::optional<int64_t> fixed_batch_;  // the batch size when an input fixes it
   std::map<std::string, Constant> constants_;
   std::map<std::string, Dynamic> dynamics_;
   std::map<std::string, int> uses_;
@@ -231,40 +237,45 @@ void Importer::read_opset() {
 
 void Importer::read_inputs() {
   const onnx::GraphProto& graph = proto_.graph();
-  std::vector<const onnx::ValueInfoProto*> inputs;
-  for (const auto& in : graph.input())
-    if (!constants_.count(in.name())) inputs.push_back(&in);
-  if (inputs.size() != 1) {
-    std::string names;
-    for (const auto* in : inputs) names += (names.empty() ? "" : ", ") + in->name();
-    throw Error::bad_input("the graph has " + std::to_string(inputs.size()) +
-                           " non-initializer inputs (" + names +
-                           "); shrink models take exactly one batch-first input");
+  for (const auto& in : graph.input()) {
+    if (constants_.count(in.name())) continue;  // an initializer's default value: a constant
+    const std::string where = "graph input '" + in.name() + "'";
+    if (!in.type().has_tensor_type())
+      throw Error::bad_input(where + " is not a tensor");
+    const auto& tensor_type = in.type().tensor_type();
+    if (tensor_type.elem_type() != onnx::TensorProto_DataType_FLOAT)
+      throw Error::bad_input(where + " has element type " +
+                             onnx_io::data_type_name(tensor_type.elem_type()) +
+                             "; shrink models take float32 input");
+    if (!tensor_type.has_shape() || tensor_type.shape().dim_size() < 2)
+      throw Error::bad_input(where + " needs a known shape [batch, ...] of rank 2 or more");
+    const auto& dims = tensor_type.shape().dim();
+    // Every input shares the batch axis, so two inputs that fix it must agree.
+    if (dims[0].has_dim_value() && dims[0].dim_value() > 0) {
+      if (fixed_batch_ && *fixed_batch_ != dims[0].dim_value())
+        throw Error::bad_input(where + " has batch size " + std::to_string(dims[0].dim_value()) +
+                               " but graph input '" + inputs_.front().name + "' has " +
+                               std::to_string(*fixed_batch_) + "; shrink feeds every input " +
+                               "the same batch");
+      fixed_batch_ = dims[0].dim_value();
+    }
+    Shape sample;
+    for (int i = 1; i < dims.size(); ++i) {
+      if (!dims[i].has_dim_value() || dims[i].dim_value() <= 0)
+        throw Error::bad_input(where + " has a symbolic size '" + dims[i].dim_param() +
+                               "' at axis " + std::to_string(i) +
+                               "; shrink needs fixed sizes after the batch axis");
+      sample.push_back(dims[i].dim_value());
+    }
+    element_count(sample);  // a crafted file may give sizes whose product overflows
+    names_.insert(in.name());
+    value_shapes_[in.name()] = sample;
+    dynamics_[in.name()] = Dynamic{in.name(), sample, {}};
+    inputs_.push_back({in.name(), sample});
   }
-  const onnx::ValueInfoProto& in = *inputs[0];
-  const std::string where = "graph input '" + in.name() + "'";
-  if (!in.type().has_tensor_type())
-    throw Error::bad_input(where + " is not a tensor");
-  const auto& tensor_type = in.type().tensor_type();
-  if (tensor_type.elem_type() != onnx::TensorProto_DataType_FLOAT)
-    throw Error::bad_input(where + " has element type " +
-                           onnx_io::data_type_name(tensor_type.elem_type()) +
-                           "; shrink models take float32 input");
-  if (!tensor_type.has_shape() || tensor_type.shape().dim_size() < 2)
-    throw Error::bad_input(where + " needs a known shape [batch, ...] of rank 2 or more");
-  const auto& dims = tensor_type.shape().dim();
-  if (dims[0].has_dim_value() && dims[0].dim_value() > 0) fixed_batch_ = dims[0].dim_value();
-  for (int i = 1; i < dims.size(); ++i) {
-    if (!dims[i].has_dim_value() || dims[i].dim_value() <= 0)
-      throw Error::bad_input(where + " has a symbolic size '" + dims[i].dim_param() +
-                             "' at axis " + std::to_string(i) +
-                             "; shrink needs fixed sizes after the batch axis");
-    input_sample_.push_back(dims[i].dim_value());
-  }
-  input_name_ = in.name();
-  names_.insert(input_name_);
-  value_shapes_[input_name_] = input_sample_;
-  dynamics_[input_name_] = Dynamic{input_name_, input_sample_, {}};
+  if (inputs_.empty())
+    throw Error::bad_input("the graph has no input that is not an initializer; shrink models "
+                           "take at least one batch-first input");
 }
 
 void Importer::count_uses() {
@@ -506,7 +517,7 @@ void Importer::gemm(const onnx::NodeProto& node, const Attributes& attrs) {
                              std::to_string(m) + "] or a scalar)");
     Tensor bias({m});
     for (int64_t j = 0; j < m; ++j)
-      bias[j] = static_cast<float>(beta * c.values[static_cast<size_t>(cols == 1 ? 0 : j)]);
+      bias[j] = static_cast<float>(beta * c.value(cols == 1 ? 0 : j));
     params.emplace_back("bias", std::move(bias));
   }
   emit(node, "Linear", {{"out_features", m}, {"bias", has_c}}, {a.source}, std::move(params),
@@ -599,6 +610,10 @@ std::array<int64_t, 2> Importer::symmetric_pads(const Attributes& attrs, const D
     pads = attrs.get_ints("pads", {0, 0, 0, 0});
     if (pads.size() != 4)
       throw Error::bad_input("pads has " + std::to_string(pads.size()) + " values, expected 4");
+    for (int64_t p : pads)
+      if (p < 0 || p > kMaxWindowAttribute)
+        throw Error::bad_input("pads " + to_string(pads) + " must lie between 0 and " +
+                               std::to_string(kMaxWindowAttribute));
   } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     for (size_t i = 0; i < 2; ++i) {
       const int64_t in = x.sample.at(1 + i);
@@ -622,11 +637,19 @@ std::array<int64_t, 2> Importer::symmetric_pads(const Attributes& attrs, const D
 
 namespace {
 
-std::array<int64_t, 2> pair_attribute(const Attributes& attrs, const char* name, int64_t fallback) {
-  const auto v = attrs.get_ints(name, {fallback, fallback});
+std::array<int64_t, 2> pair_attribute(const Attributes& attrs, const char* name,
+                                      std::optional<int64_t> fallback, int64_t minimum) {
+  if (!fallback && !attrs.has(name))
+    throw Error::bad_input(std::string("attribute '") + name + "' is required");
+  const auto v = attrs.get_ints(name, {fallback.value_or(0), fallback.value_or(0)});
   if (v.size() != 2)
     throw Error::bad_input(std::string(name) + " has " + std::to_string(v.size()) +
                            " values; shrink supports 2-D operators only");
+  for (int64_t x : v)
+    if (x < minimum || x > kMaxWindowAttribute)
+      throw Error::bad_input(std::string(name) + " " + to_string(v) + " must lie between " +
+                             std::to_string(minimum) + " and " +
+                             std::to_string(kMaxWindowAttribute));
   return {v[0], v[1]};
 }
 
@@ -650,8 +673,8 @@ void Importer::conv(const onnx::NodeProto& node, const Attributes& attrs) {
       attrs.get_ints("kernel_shape") != std::vector<int64_t>{kernel[0], kernel[1]})
     throw Error::bad_input("kernel_shape " + to_string(attrs.get_ints("kernel_shape")) +
                            " does not match the weight " + to_string(w.shape));
-  const auto stride = pair_attribute(attrs, "strides", 1);
-  const auto dilation = pair_attribute(attrs, "dilations", 1);
+  const auto stride = pair_attribute(attrs, "strides", 1, 1);
+  const auto dilation = pair_attribute(attrs, "dilations", 1, 1);
   auto padding = symmetric_pads(attrs, x, kernel, stride, dilation);
   if (extra != std::array<int64_t, 2>{0, 0} && attrs.get_string("auto_pad", "NOTSET") != "NOTSET")
     throw Error::bad_input("auto_pad after a Pad node is not supported");
@@ -700,10 +723,10 @@ void Importer::conv_transpose(const onnx::NodeProto& node, const Attributes& att
   emit(node, "ConvTranspose2d",
        {{"out_channels", w.shape[1] * group},
         {"kernel_size", pair_json(kernel)},
-        {"stride", pair_json(pair_attribute(attrs, "strides", 1))},
+        {"stride", pair_json(pair_attribute(attrs, "strides", 1, 1))},
         {"padding", Json::array({pads[0], pads[1]})},
-        {"output_padding", pair_json(pair_attribute(attrs, "output_padding", 0))},
-        {"dilation", pair_json(pair_attribute(attrs, "dilations", 1))},
+        {"output_padding", pair_json(pair_attribute(attrs, "output_padding", 0, 0))},
+        {"dilation", pair_json(pair_attribute(attrs, "dilations", 1, 1))},
         {"groups", group},
         {"bias", has_bias}},
        {x.source}, std::move(params), node.input(1));
@@ -755,9 +778,9 @@ void Importer::max_pool(const onnx::NodeProto& node, const Attributes& attrs) {
   if (x.sample.size() != 3)
     throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
                            "; shrink supports 2-D pooling on [N, C, H, W]");
-  const auto kernel = pair_attribute(attrs, "kernel_shape", 0);
-  const auto stride = pair_attribute(attrs, "strides", 1);
-  const auto dilation = pair_attribute(attrs, "dilations", 1);
+  const auto kernel = pair_attribute(attrs, "kernel_shape", std::nullopt, 1);
+  const auto stride = pair_attribute(attrs, "strides", 1, 1);
+  const auto dilation = pair_attribute(attrs, "dilations", 1, 1);
   if (dilation != std::array<int64_t, 2>{1, 1})
     throw Error::bad_input("dilations " + to_string({dilation[0], dilation[1]}) +
                            " are not supported for MaxPool");
@@ -777,8 +800,8 @@ void Importer::average_pool(const onnx::NodeProto& node, const Attributes& attrs
   if (x.sample.size() != 3)
     throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
                            "; shrink supports 2-D pooling on [N, C, H, W]");
-  const auto kernel = pair_attribute(attrs, "kernel_shape", 0);
-  const auto stride = pair_attribute(attrs, "strides", 1);
+  const auto kernel = pair_attribute(attrs, "kernel_shape", std::nullopt, 1);
+  const auto stride = pair_attribute(attrs, "strides", 1, 1);
   auto padding = symmetric_pads(attrs, x, kernel, stride, {1, 1});
   bool count_include_pad = attrs.get_int("count_include_pad", 0) != 0;
   if (extra != std::array<int64_t, 2>{0, 0}) {
@@ -836,8 +859,7 @@ void Importer::clip(const onnx::NodeProto& node, const Attributes& attrs) {
     for (int i = 1; i <= 2; ++i) {
       if (i >= node.input_size() || node.input(i).empty()) continue;
       const Constant& c = required_constant(node, i, names[i - 1]);
-      if (c.numel() != 1) throw Error::bad_input(std::string(names[i - 1]) + " is not a scalar");
-      bounds[names[i - 1]] = static_cast<float>(c.values[0]);
+      bounds[names[i - 1]] = static_cast<float>(c.scalar(names[i - 1]));
     }
   }
   emit(node, "Clip", bounds, {batch_first(node, 0).source});
@@ -878,9 +900,9 @@ void Importer::dropout(const onnx::NodeProto& node, const Attributes& attrs) {
   } else {
     attrs.allow_only({"seed"});
     if (node.input_size() > 1 && !node.input(1).empty())
-      ratio = static_cast<float>(required_constant(node, 1, "ratio").values.at(0));
+      ratio = static_cast<float>(required_constant(node, 1, "ratio").scalar("ratio"));
     if (node.input_size() > 2 && !node.input(2).empty() &&
-        required_constant(node, 2, "training_mode").values.at(0) != 0)
+        required_constant(node, 2, "training_mode").scalar("training_mode") != 0)
       throw Error::bad_input("training_mode is true; export the model in eval mode");
   }
   emit(node, "Dropout", {{"p", ratio}}, {batch_first(node, 0).source});
@@ -1036,7 +1058,7 @@ void Importer::shape(const onnx::NodeProto& node, const Attributes& attrs) {
   end = std::clamp<int64_t>(end, start, rank);
   Constant c = onnx_io::int_constant(std::vector<int64_t>(dims.begin() + start, dims.begin() + end),
                                      {end - start});
-  c.batch.assign(c.values.size(), 0);
+  c.batch.assign(c.ints.size(), 0);
   if (start == 0 && end > 0) c.batch[0] = 1;
   constants_[node.output(0)] = std::move(c);
 }
@@ -1053,7 +1075,7 @@ void Importer::pad(const onnx::NodeProto& node, const Attributes& attrs) {
     attrs.allow_only({"mode"});
     pads = required_constant(node, 1, "pads").to_ints();
     if (node.input_size() > 2 && !node.input(2).empty())
-      value = static_cast<float>(required_constant(node, 2, "constant_value").values.at(0));
+      value = static_cast<float>(required_constant(node, 2, "constant_value").scalar("constant_value"));
     if (node.input_size() > 3 && !node.input(3).empty())
       throw Error::bad_input("the axes input is not supported; list pads for every axis");
   }
@@ -1087,19 +1109,21 @@ Model Importer::build() {
   if (!it->second.perm.empty())
     throw Error::bad_input("graph output '" + output + "' is not batch-first");
   std::string output_node = it->second.source;
-  if (output_node == input_name_) {
-    PendingNode p;
-    p.name = input_name_ + "_identity";
-    p.type = "Identity";
-    p.attributes = Json::object();
-    p.inputs = {input_name_};
-    p.sample_output = input_sample_;
-    nodes_.push_back(p);
-    output_node = p.name;
-  }
+  for (const ModelInput& in : inputs_)
+    if (output_node == in.name) {
+      PendingNode p;
+      p.name = in.name + "_identity";
+      p.type = "Identity";
+      p.attributes = Json::object();
+      p.inputs = {in.name};
+      p.sample_output = in.shape;
+      nodes_.push_back(p);
+      output_node = p.name;
+      break;
+    }
 
   Model model;
-  model.set_input(input_name_, input_sample_);
+  for (const ModelInput& in : inputs_) model.add_input(in.name, in.shape);
   for (const PendingNode& p : nodes_) {
     model.add_node(p.name, make_op(p.type, p.attributes), p.inputs);
     for (const auto& [suffix, value] : p.parameters) {
@@ -1125,18 +1149,25 @@ Model Importer::build() {
   model.metadata["source"] = "onnx";
   model.metadata["producer"] = producer;
   model.metadata["opset"] = opset_;
-  model.metadata["onnx"] = {{"input", input_name_},
+  model.metadata["onnx"] = {{"input", inputs_.front().name},
                             {"output", output},
                             {"ir_version", proto_.ir_version()},
                             {"graph", graph.name()}};
   // An ONNX file carries no preprocessing; images are most often fed as pixels in [0, 1].
-  if (input_sample_.size() == 3 && !model.metadata.contains("normalization"))
+  if (inputs_.size() == 1 && inputs_.front().shape.size() == 3 &&
+      !model.metadata.contains("normalization"))
     model.metadata["normalization"] = {
         {"scale", 1.0 / 255.0}, {"mean", Json::array({0.0})}, {"std", Json::array({1.0})}};
   return model;
 }
 
 }  // namespace
+
+std::vector<std::string> onnx_import_operators() {
+  std::vector<std::string> names;
+  for (const auto& entry : Importer::handlers()) names.push_back(entry.first);
+  return names;  // a std::map's keys, already sorted
+}
 
 Model load_onnx_bytes(const std::string& bytes, const std::string& what,
                       const std::string& base_dir) {

@@ -2,7 +2,9 @@
 
 #include "shrink/core/error.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,10 +18,12 @@ static_assert(std::endian::native == std::endian::little,
 
 using DataType = onnx::TensorProto_DataType;
 
-// Reads `count` little-endian elements of type T from raw bytes into doubles.
-template <class T>
-void decode_raw(const std::string& raw, int64_t count, std::vector<double>& out,
+// Reads `count` little-endian elements of type T from raw bytes into `out` (doubles for float
+// tensors, int64 for integer ones: both hold every value of T exactly).
+template <class T, class Out>
+void decode_raw(const std::string& raw, int64_t count, std::vector<Out>& out,
                 const std::string& what) {
+  // count * sizeof(T) cannot overflow: element_count() bounds a shape's bytes.
   if (static_cast<int64_t>(raw.size()) != count * static_cast<int64_t>(sizeof(T)))
     throw Error::bad_input(what + " holds " + std::to_string(raw.size()) + " bytes of data but " +
                            "its shape needs " + std::to_string(count * sizeof(T)));
@@ -27,17 +31,26 @@ void decode_raw(const std::string& raw, int64_t count, std::vector<double>& out,
   for (int64_t i = 0; i < count; ++i) {
     T v;
     std::memcpy(&v, raw.data() + i * static_cast<int64_t>(sizeof(T)), sizeof(T));
-    out[static_cast<size_t>(i)] = static_cast<double>(v);
+    out[static_cast<size_t>(i)] = static_cast<Out>(v);
   }
 }
 
-template <class Field>
-void decode_field(const Field& field, int64_t count, std::vector<double>& out,
+template <class Field, class Out>
+void decode_field(const Field& field, int64_t count, std::vector<Out>& out,
                   const std::string& what) {
   if (field.size() != count)
     throw Error::bad_input(what + " holds " + std::to_string(field.size()) +
                            " elements but its shape needs " + std::to_string(count));
   out.assign(field.begin(), field.end());
+}
+
+// A decimal integer from the file's text (external_data offset and length).
+int64_t parse_count(const std::string& text, const std::string& what) {
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 0)
+    throw Error::bad_input(what + " is '" + text + "', not a non-negative integer");
+  return value;
 }
 
 // The bytes of a tensor stored outside the model file (models over 2 GB, or saved that way).
@@ -50,8 +63,8 @@ std::string read_external(const onnx::TensorProto& proto, const std::string& bas
   int64_t offset = 0, length = -1;
   for (const auto& entry : proto.external_data()) {
     if (entry.key() == "location") location = entry.value();
-    else if (entry.key() == "offset") offset = std::stoll(entry.value());
-    else if (entry.key() == "length") length = std::stoll(entry.value());
+    else if (entry.key() == "offset") offset = parse_count(entry.value(), what + ": external data offset");
+    else if (entry.key() == "length") length = parse_count(entry.value(), what + ": external data length");
   }
   namespace fs = std::filesystem;
   if (location.empty() || fs::path(location).is_absolute() ||
@@ -63,13 +76,19 @@ std::string read_external(const onnx::TensorProto& proto, const std::string& bas
   if (!in) throw Error::bad_input(what + ": cannot open its external data file " + path.string());
   in.seekg(0, std::ios::end);
   const int64_t size = static_cast<int64_t>(in.tellg());
-  if (length < 0) length = size - offset;
-  if (offset < 0 || offset + length > size)
-    throw Error::bad_input(what + ": external data range [" + std::to_string(offset) + ", " +
-                           std::to_string(offset + length) + ") lies outside " + path.string());
+  if (size < 0) throw Error::bad_input(what + ": cannot read its external data file " + path.string());
+  if (length < 0) length = std::max<int64_t>(0, size - offset);
+  // Both are non-negative, so comparing against what is left cannot overflow as offset + length can.
+  if (offset > size || length > size - offset)
+    throw Error::bad_input(what + ": external data of " + std::to_string(length) +
+                           " bytes at offset " + std::to_string(offset) + " lies outside " +
+                           path.string() + " (" + std::to_string(size) + " bytes)");
   std::string bytes(static_cast<size_t>(length), '\0');
   in.seekg(offset);
   in.read(bytes.data(), length);
+  if (in.gcount() != length)
+    throw Error::bad_input(what + ": could read only " + std::to_string(in.gcount()) + " of " +
+                           std::to_string(length) + " bytes from " + path.string());
   return bytes;
 }
 
@@ -81,16 +100,29 @@ bool Constant::has_batch() const {
   return false;
 }
 
+double Constant::value(int64_t i) const {
+  return is_integer ? static_cast<double>(ints[static_cast<size_t>(i)])
+                    : values[static_cast<size_t>(i)];
+}
+
+double Constant::scalar(const std::string& what) const {
+  if (numel() != 1)
+    throw Error::bad_input(what + " has shape " + to_string(shape) + "; it must hold one value");
+  return value(0);
+}
+
 Tensor Constant::to_tensor() const {
-  std::vector<float> data(values.begin(), values.end());
+  std::vector<float> data;
+  if (is_integer) data.assign(ints.begin(), ints.end());
+  else data.assign(values.begin(), values.end());
   return Tensor(shape, std::move(data));
 }
 
 std::vector<int64_t> Constant::to_ints() const {
-  std::vector<int64_t> out;
-  out.reserve(values.size());
-  for (double v : values) out.push_back(static_cast<int64_t>(v));
-  return out;
+  if (!is_integer)
+    throw Error::bad_input("a float tensor of shape " + to_string(shape) +
+                           " is used where integers (sizes, axes, indices) are expected");
+  return ints;
 }
 
 Constant float_constant(const Tensor& tensor) {
@@ -104,7 +136,7 @@ Constant int_constant(const std::vector<int64_t>& values, Shape shape) {
   Constant c;
   c.is_integer = true;
   c.shape = std::move(shape);
-  c.values.assign(values.begin(), values.end());
+  c.ints = values;
   return c;
 }
 
@@ -137,24 +169,24 @@ Constant constant_from_proto(const onnx::TensorProto& proto, const std::string& 
       break;
     case onnx::TensorProto_DataType_INT64:
       c.is_integer = true;
-      if (raw) decode_raw<int64_t>(bytes, count, c.values, what);
-      else decode_field(proto.int64_data(), count, c.values, what);
+      if (raw) decode_raw<int64_t>(bytes, count, c.ints, what);
+      else decode_field(proto.int64_data(), count, c.ints, what);
       break;
     case onnx::TensorProto_DataType_INT32:
       c.is_integer = true;
-      if (raw) decode_raw<int32_t>(bytes, count, c.values, what);
-      else decode_field(proto.int32_data(), count, c.values, what);
+      if (raw) decode_raw<int32_t>(bytes, count, c.ints, what);
+      else decode_field(proto.int32_data(), count, c.ints, what);
       break;
     case onnx::TensorProto_DataType_INT8:
       c.is_integer = true;
-      if (raw) decode_raw<int8_t>(bytes, count, c.values, what);
-      else decode_field(proto.int32_data(), count, c.values, what);
+      if (raw) decode_raw<int8_t>(bytes, count, c.ints, what);
+      else decode_field(proto.int32_data(), count, c.ints, what);
       break;
     case onnx::TensorProto_DataType_UINT8:
     case onnx::TensorProto_DataType_BOOL:
       c.is_integer = true;
-      if (raw) decode_raw<uint8_t>(bytes, count, c.values, what);
-      else decode_field(proto.int32_data(), count, c.values, what);
+      if (raw) decode_raw<uint8_t>(bytes, count, c.ints, what);
+      else decode_field(proto.int32_data(), count, c.ints, what);
       break;
     default:
       throw Error::bad_input(what + " has element type " + data_type_name(proto.data_type()) +

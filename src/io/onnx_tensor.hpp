@@ -12,20 +12,29 @@
 namespace shrink::onnx_io {
 
 // A constant met while importing: an initializer, a Constant node or a folded subgraph.
-// Elements are kept as doubles, which hold every float32 and every integer a shape uses exactly.
+// Float tensors keep their elements as doubles (every float32 and float64 value exactly);
+// integer tensors keep theirs as int64, since shapes and Slice bounds such as INT64_MAX ("to
+// the end", as PyTorch writes it) do not survive a trip through double.
 struct Constant {
   bool is_integer = false;
   Shape shape;
-  std::vector<double> values;
+  std::vector<double> values;  // float tensors
+  std::vector<int64_t> ints;   // integer and bool tensors
   // Per element, true where the value stands for the batch size, unknown until run time (the
   // Shape of a batch-first value). Empty when no element does.
   std::vector<char> batch;
 
-  int64_t numel() const { return static_cast<int64_t>(values.size()); }
+  int64_t numel() const {
+    return static_cast<int64_t>(is_integer ? ints.size() : values.size());
+  }
+  // Element i of either kind, as a double (for scalars such as a Clip bound or a pad value).
+  double value(int64_t i) const;
+  // The only element of a one-element tensor; `what` names it in the error otherwise.
+  double scalar(const std::string& what) const;
   bool has_batch() const;
   bool is_batch(int64_t i) const { return !batch.empty() && batch[static_cast<size_t>(i)]; }
   Tensor to_tensor() const;
-  std::vector<int64_t> to_ints() const;
+  std::vector<int64_t> to_ints() const;  // integer tensors only
 };
 
 Constant float_constant(const Tensor& tensor);

@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 
@@ -62,7 +63,15 @@ Shape parse_npy_shape(const std::string& text, const std::string& what) {
     if (std::isdigit(static_cast<unsigned char>(c))) {
       number += c;
     } else if (c == ',' || c == ')') {
-      if (!number.empty()) shape.push_back(std::stoll(number));
+      if (!number.empty()) {
+        int64_t size = 0;
+        const auto [end, error] =
+            std::from_chars(number.data(), number.data() + number.size(), size);
+        if (error != std::errc() || end != number.data() + number.size())
+          throw Error::bad_input(what + ": the .npy shape " + text + " has a size too large " +
+                                 "for any array");
+        shape.push_back(size);
+      }
       number.clear();
     } else if (c != ' ' && c != 'L') {
       throw Error::bad_input(what + ": the .npy shape " + text + " is not a tuple of sizes");

@@ -17,6 +17,8 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   require(!job.recipe.empty(), "nothing to do: give a compression (--prune ...) or --recipe FILE");
   Model model = read_model(job.model);
   const int64_t bytes_before = file_bytes(job.model);
+  warn_about_unmasked_zeros(model, "to keep their zeros pruned through fine-tuning, first run "
+                                   "shrink convert " + job.model + " MODEL.shrk --masks-from-zeros");
 
   nlohmann::json report = {{"command", "compress"},
                            {"model", job.model},

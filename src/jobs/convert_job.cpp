@@ -4,6 +4,7 @@
 #include "shrink/core/error.hpp"
 #include "shrink/data/dataset.hpp"
 #include "shrink/io/model_file.hpp"
+#include "shrink/nn/weights.hpp"
 
 namespace shrink {
 
@@ -20,12 +21,24 @@ nlohmann::json run_convert_job(const ConvertJob& job) {
     if (!job.std.empty()) normalization.std = job.std;
     if (job.scale) normalization.scale = *job.scale;
     // Channels are the first per-sample axis: C of [C, H, W] images, the features of vectors.
-    normalization.validate(model.input_shape().at(0));
+    require(model.inputs().size() == 1,
+            "--mean, --std and --scale describe the samples of a single-input model; this one "
+            "takes " + std::to_string(model.inputs().size()) + " inputs");
+    require(!model.input_shape().empty(),
+            "--mean, --std and --scale need a channel axis, but the model's samples are scalars");
+    normalization.validate(model.input_shape()[0]);
     model.metadata["normalization"] = normalization.to_json();
   }
 
+  nlohmann::json masked = nlohmann::json::array();
+  if (job.masks_from_zeros)
+    for (const std::string& name : masks_from_zeros(model)) masked.push_back(name);
+  else
+    warn_about_unmasked_zeros(model, "add --masks-from-zeros to keep their zeros pruned");
+
   write_model(model, job.output);
   return {{"command", "convert"},
+          {"masks_from_zeros", masked},
           {"input", job.input},
           {"output", job.output},
           {"input_name", model.input_name()},

@@ -3,15 +3,35 @@
 #include "shrink/core/error.hpp"
 #include "shrink/core/threading.hpp"
 #include "shrink/version.hpp"
+#include "shrink/nn/weights.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <cmath>
 #include <filesystem>
 
 namespace shrink {
+
+void warn_about_unmasked_zeros(const Model& model, const std::string& advice) {
+  const std::vector<const Parameter*> found = unmasked_sparse_weights(model);
+  if (found.empty()) return;
+  std::string list;
+  for (const Parameter* p : found) {
+    const double zeros = 1.0 - static_cast<double>(p->nonzeros()) / p->value.numel();
+    list += (list.empty() ? "" : ", ") + p->name + " " + std::to_string(std::lround(100 * zeros)) + "%";
+  }
+  spdlog::warn("{} weight(s) are mostly zeros but have no pruning mask ({}), so training would "
+               "regrow them; {}",
+               found.size(), list, advice);
+}
 
 Dataset load_data_for_model(const Model& model, const std::string& spec, const std::string& split) {
   Dataset data = load_dataset(spec, split);
   if (model.metadata.contains("normalization"))
     data.normalization = Normalization::from_json(model.metadata["normalization"]);
+  require(model.inputs().size() == 1,
+          "the model takes " + std::to_string(model.inputs().size()) + " inputs; " + data.name +
+              " gives one tensor per sample (shrink run feeds several)");
   require(data.sample_shape == model.input_shape(),
           "the model expects samples of shape " + to_string(model.input_shape()) + " but " +
               data.name + " has samples of shape " + to_string(data.sample_shape));

@@ -23,4 +23,8 @@ void record_training(Model& model, const Dataset& train_data, const std::string&
 // directory, and not the same file as `input` (which is never overwritten).
 void check_output_path(const std::string& output, const std::string& input = "");
 
+// Warns (spdlog) about weights that are mostly exact zeros but have no mask, as a pruned model
+// that went through ONNX has: training would regrow their zeros. `advice` says how to keep them.
+void warn_about_unmasked_zeros(const Model& model, const std::string& advice);
+
 }  // namespace shrink

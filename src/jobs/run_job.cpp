@@ -4,6 +4,7 @@
 #include "shrink/io/model_file.hpp"
 #include "shrink/io/tensor_file.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -34,47 +35,99 @@ std::pair<std::string, std::string> parse_input_binding(const std::string& text)
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
+namespace {
+
+std::string input_names(const Model& model) {
+  std::string names;
+  for (const ModelInput& in : model.inputs()) names += (names.empty() ? "'" : ", '") + in.name + "'";
+  return names;
+}
+
+// The file given for each model input, in the model's input order.
+std::vector<std::string> input_files(const Model& model, const RunJob& job) {
+  const std::vector<ModelInput>& inputs = model.inputs();
+  std::vector<std::string> files(inputs.size());
+  for (const auto& [name, path] : job.inputs) {
+    if (name.empty()) {
+      require(inputs.size() == 1 && job.inputs.size() == 1,
+              "--input " + path + " names no input, but the model takes " +
+                  std::to_string(inputs.size()) + " (" + input_names(model) +
+                  "); write one --input NAME=FILE for each");
+      files[0] = path;
+      continue;
+    }
+    const auto it = std::find_if(inputs.begin(), inputs.end(),
+                                 [&](const ModelInput& in) { return in.name == name; });
+    require(it != inputs.end(), "the model has no input named '" + name + "'; its input" +
+                                    (inputs.size() > 1 ? "s are " : " is ") + input_names(model));
+    const size_t k = static_cast<size_t>(it - inputs.begin());
+    require(files[k].empty(), "--input " + name + " is given twice");
+    files[k] = path;
+  }
+  for (size_t k = 0; k < inputs.size(); ++k)
+    require(!files[k].empty(), "no --input for the model input '" + inputs[k].name +
+                                   "'; the model takes " + input_names(model) +
+                                   " (one --input NAME=FILE each)");
+  return files;
+}
+
+}  // namespace
+
 nlohmann::json run_run_job(const RunJob& job) {
   namespace fs = std::filesystem;
   Model model = read_model(job.model);
-  require(job.inputs.size() == 1,
-          "the model takes one input ('" + model.input_name() + "'); give exactly one --input, "
-          "got " + std::to_string(job.inputs.size()));
-  const auto& [name, path] = job.inputs[0];
-  require(name.empty() || name == model.input_name(),
-          "the model has no input named '" + name + "'; its input is '" + model.input_name() + "'");
-  require(fs::is_directory(job.output_dir),
-          "output directory " + job.output_dir + " does not exist");
+  const std::vector<std::string> files = input_files(model, job);
 
-  Tensor input = read_tensor_file(path);
-  const Shape& sample = model.input_shape();
-  const bool single = input.shape() == sample;
-  if (single) {
-    Shape batched{1};
-    batched.insert(batched.end(), sample.begin(), sample.end());
-    input.reshape(batched);
+  // Each tensor is [N, ...sample]; or, for all of them alike, one sample without the batch axis.
+  std::vector<Tensor> tensors;
+  nlohmann::json inputs_report = nlohmann::json::array();
+  int unbatched = 0;
+  for (size_t k = 0; k < files.size(); ++k) {
+    const ModelInput& in = model.inputs()[k];
+    Tensor tensor = read_tensor_file(files[k]);
+    inputs_report.push_back({{"name", in.name}, {"path", files[k]}, {"shape", tensor.shape()}});
+    if (tensor.shape() == in.shape) {
+      Shape batched{1};
+      batched.insert(batched.end(), in.shape.begin(), in.shape.end());
+      tensor.reshape(batched);
+      ++unbatched;
+    }
+    require(tensor.rank() == in.shape.size() + 1 &&
+                Shape(tensor.shape().begin() + 1, tensor.shape().end()) == in.shape,
+            files[k] + " holds a tensor of shape " + to_string(tensor.shape()) +
+                " but the model input '" + in.name + "' takes [N, " +
+                to_string(in.shape).substr(1));
+    tensors.push_back(std::move(tensor));
   }
-  require(input.rank() == sample.size() + 1 && Shape(input.shape().begin() + 1, input.shape().end()) == sample,
-          path + " holds a tensor of shape " + to_string(input.shape()) + " but the model input '" +
-              model.input_name() + "' takes [N, " + to_string(sample).substr(1));
+  const bool single = unbatched > 0;
+  require(!single || unbatched == static_cast<int>(files.size()),
+          "some inputs hold one sample without the batch axis and others a batch; give every "
+          "input the same way");
+  std::vector<const Tensor*> pointers;
+  for (const Tensor& t : tensors) pointers.push_back(&t);
 
   const auto start = std::chrono::steady_clock::now();
-  Tensor output = model.forward(input, false);
+  Tensor output = model.forward(pointers, false);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (single) output.reshape(Shape(output.shape().begin() + 1, output.shape().end()));
 
+  // Created when missing, parents included, as other tools do; only now, so a run that fails
+  // leaves no empty directory behind.
+  std::error_code error;
+  fs::create_directories(job.output_dir, error);
+  require(fs::is_directory(job.output_dir),
+          "cannot create the output directory " + job.output_dir +
+              (error ? " (" + error.message() + ")" : std::string(" (a file of that name exists)")));
   const std::string output_name = output_name_of(model);
-  const TensorFileFormat format = tensor_file_format(path);
+  const TensorFileFormat format = tensor_file_format(files.front());
   const std::string out_path =
       (fs::path(job.output_dir) / (file_stem_for(output_name) + tensor_file_extension(format))).string();
   write_tensor_file(output, out_path, output_name);
 
   return {{"command", "run"},
           {"model", job.model},
-          {"inputs", nlohmann::json::array({{{"name", model.input_name()},
-                                             {"path", path},
-                                             {"shape", input.shape()}}})},
+          {"inputs", inputs_report},
           {"outputs", nlohmann::json::array({{{"name", output_name},
                                               {"path", out_path},
                                               {"shape", output.shape()}}})},

@@ -64,6 +64,29 @@ SparsityStats weight_sparsity(const Model& model) {
   return stats;
 }
 
+std::vector<const Parameter*> unmasked_sparse_weights(const Model& model,
+                                                      double min_zero_fraction) {
+  std::vector<const Parameter*> found;
+  for (const Parameter* p : compressible_weights(model)) {
+    const int64_t n = p->value.numel();
+    if (p->has_mask() || n == 0) continue;
+    if (static_cast<double>(n - p->nonzeros()) >= min_zero_fraction * static_cast<double>(n))
+      found.push_back(p);
+  }
+  return found;
+}
+
+std::vector<std::string> masks_from_zeros(Model& model, double min_zero_fraction) {
+  std::vector<std::string> names;
+  for (const Parameter* found : unmasked_sparse_weights(model, min_zero_fraction)) {
+    Parameter& p = model.parameter(found->name);
+    p.mask = Tensor(p.value.shape());
+    for (int64_t i = 0; i < p.value.numel(); ++i) p.mask[i] = p.value[i] != 0.0f ? 1.0f : 0.0f;
+    names.push_back(p.name);
+  }
+  return names;
+}
+
 int64_t effective_macs(const Model& model, const Node& node) {
   const int64_t dense = node.op->macs(model.input_shapes(node, 1));
   const Parameter* weight =

@@ -46,6 +46,25 @@ std::string read_text(const fs::path& path) {
   return line;
 }
 
+// A fixture's inputs: input.npy, or input_0.npy, input_1.npy... for a graph with several.
+struct Inputs {
+  std::vector<Tensor> tensors;
+  std::vector<const Tensor*> pointers() const {
+    std::vector<const Tensor*> p;
+    for (const Tensor& t : tensors) p.push_back(&t);
+    return p;
+  }
+};
+
+Inputs fixture_inputs(const fs::path& dir) {
+  Inputs inputs;
+  if (fs::exists(dir / "input.npy")) inputs.tensors.push_back(read_npy((dir / "input.npy").string()));
+  for (int k = 0; fs::exists(dir / ("input_" + std::to_string(k) + ".npy")); ++k)
+    inputs.tensors.push_back(read_npy((dir / ("input_" + std::to_string(k) + ".npy")).string()));
+  EXPECT_FALSE(inputs.tensors.empty()) << dir;
+  return inputs;
+}
+
 std::string model_path(const std::string& name) { return (fixtures() / name / "model.onnx").string(); }
 
 class OnnxFixture : public ::testing::TestWithParam<std::string> {};
@@ -53,9 +72,10 @@ class OnnxFixture : public ::testing::TestWithParam<std::string> {};
 TEST_P(OnnxFixture, MatchesTheReferenceOutput) {
   const fs::path dir = fixtures() / GetParam();
   Model model = load_onnx((dir / "model.onnx").string());
-  const Tensor x = read_npy((dir / "input.npy").string());
+  const Inputs x = fixture_inputs(dir);
+  ASSERT_EQ(model.inputs().size(), x.tensors.size());
   const Tensor expected = read_npy((dir / "output.npy").string());
-  const Tensor& y = model.forward(x);
+  const Tensor& y = model.forward(x.pointers());
   EXPECT_LE(max_abs_diff(y, expected), 1e-4f);
 }
 
@@ -75,12 +95,12 @@ TEST_P(OnnxFixture, ExportPassesTheCheckerAndRoundTrips) {
   }
   for (const Parameter* p : model.parameters())
     EXPECT_EQ(again.parameter(p->name).value, p->value) << p->name;
-  const Tensor x = read_npy((dir / "input.npy").string());
-  const Tensor a = model.forward(x);
-  const Tensor& b = again.forward(x);
+  const Inputs x = fixture_inputs(dir);
+  const Tensor a = model.forward(x.pointers());
+  const Tensor& b = again.forward(x.pointers());
   EXPECT_EQ(a, b);
   EXPECT_EQ(again.metadata["producer"], std::string("shrink 0.1.0"));
-  EXPECT_EQ(again.input_name(), model.input_name());
+  EXPECT_EQ(again.inputs(), model.inputs());
   EXPECT_EQ(again.metadata["onnx"]["output"], model.metadata["onnx"]["output"]);
 }
 
@@ -167,6 +187,24 @@ TEST(OnnxImport, FusesAndFoldsWhatPyTorchSplits) {
   const Model folded = load_onnx(model_path("constant_folding_opset17"));
   ASSERT_EQ(folded.nodes().size(), 1u);
   EXPECT_EQ(folded.nodes()[0].op->type(), "Mul");
+}
+
+// A graph with several inputs imports as a model with the same inputs in graph order, and keeps
+// them through a .shrk file and an ONNX export.
+TEST(OnnxImport, GraphsWithSeveralInputsKeepThemInOrder) {
+  const fs::path dir = fixtures() / "two_inputs_concat_conv";
+  Model model = load_onnx((dir / "model.onnx").string());
+  ASSERT_EQ(model.inputs().size(), 2u);
+  EXPECT_EQ(model.inputs()[0], (ModelInput{"x", {2, 5, 5}}));
+  EXPECT_EQ(model.inputs()[1], (ModelInput{"z", {1, 5, 5}}));
+  EXPECT_FALSE(model.metadata.contains("normalization"));  // no single image input to describe
+  testing::TempDir tmp;
+  write_model(model, tmp.file("two.shrk"));
+  Model again = read_model(tmp.file("two.shrk"));
+  EXPECT_EQ(again.inputs(), model.inputs());
+  const Inputs x = fixture_inputs(dir);
+  const Tensor a = model.forward(x.pointers());
+  EXPECT_EQ(again.forward(x.pointers()), a);
 }
 
 TEST(OnnxImport, RejectsBytesThatAreNotAModel) {

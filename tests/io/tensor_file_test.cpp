@@ -105,6 +105,23 @@ TEST(TensorFile, RejectsOtherDtypesOrdersAndTruncation) {
   bad_input_message([&] { read_npy(tmp.file("missing.npy")); });
 }
 
+// A header may claim any shape. One whose element count overflows int64 (2^60 x 784 wraps to
+// 0 bytes) or whose sizes do not fit in one is refused before anything is sized from it.
+TEST(TensorFile, RejectsNpyShapesThatOverflow) {
+  testing::TempDir tmp;
+  write_file_atomic(tmp.file("wrap.npy"),
+                    npy_with_header("{'descr': '<f4', 'fortran_order': False, "
+                                    "'shape': (1152921504606846976, 784), }", 0));
+  const std::string wrap = bad_input_message([&] { read_npy(tmp.file("wrap.npy")); });
+  EXPECT_NE(wrap.find("[1152921504606846976, 784] has more elements than"), std::string::npos)
+      << wrap;
+  write_file_atomic(tmp.file("long.npy"),
+                    npy_with_header("{'descr': '<f4', 'fortran_order': False, "
+                                    "'shape': (99999999999999999999,), }", 0));
+  const std::string big = bad_input_message([&] { read_npy(tmp.file("long.npy")); });
+  EXPECT_NE(big.find("has a size too large"), std::string::npos) << big;
+}
+
 TEST(TensorFile, RejectsNonFloatTensorProtos) {
   // An int64 shape tensor from a fixture's Reshape is a TensorProto shrink must refuse to read
   // as data: write its bytes by hand (field 2 data_type = 7, field 1 dims = 2, raw_data).

@@ -44,5 +44,36 @@ TEST(CompressibleWeights, UnknownExcludeIsAClearError) {
   }
 }
 
+// A pruned model read back from ONNX has its zeros but no masks. The mostly-zero weights are
+// found, and masks rebuilt from their exact zeros keep them at zero through training steps
+// that would otherwise regrow them.
+TEST(MasksFromZeros, FindsMostlyZeroWeightsAndKeepsThemPruned) {
+  Model model = build_architecture("lenet-300-100", {1, 28, 28}, 10);
+  model.initialize(3);
+  std::vector<Parameter*> weights = compressible_weights(model);
+  Parameter& sparse = *weights[0];
+  for (int64_t i = 0; i < sparse.value.numel(); ++i)
+    if (i % 10 != 0) sparse.value[i] = 0.0f;  // 90% zeros, as magnitude pruning leaves them
+  Parameter& half = *weights[1];
+  for (int64_t i = 0; i < half.value.numel() / 2 - 1; ++i) half.value[i] = 0.0f;  // under half
+  const auto found = unmasked_sparse_weights(model);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]->name, sparse.name);
+
+  EXPECT_EQ(masks_from_zeros(model), std::vector<std::string>{sparse.name});
+  ASSERT_TRUE(sparse.has_mask());
+  EXPECT_FALSE(half.has_mask());
+  EXPECT_TRUE(unmasked_sparse_weights(model).empty());  // a masked weight is not reported again
+  EXPECT_TRUE(masks_from_zeros(model).empty());
+  for (int64_t i = 0; i < sparse.value.numel(); ++i)
+    ASSERT_EQ(sparse.mask[i], sparse.value[i] != 0.0f ? 1.0f : 0.0f) << i;
+
+  // What an optimizer step does to a masked weight: the update lands, the mask re-applies.
+  const int64_t nonzeros = sparse.nonzeros();
+  for (float& w : sparse.value) w += 0.5f;
+  sparse.apply_mask();
+  EXPECT_EQ(sparse.nonzeros(), nonzeros);
+}
+
 }  // namespace
 }  // namespace shrink

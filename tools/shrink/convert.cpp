@@ -42,6 +42,9 @@ void register_convert(CLI::App& app) {
       ->delimiter(',');
   CLI::Option* scale = cmd->add_option(
       "--scale", flags->scale, "Factor from stored values to the model's range (1/255 for pixels)");
+  cmd->add_flag("--masks-from-zeros", flags->job.masks_from_zeros,
+                "Mask the exact zeros of mostly-zero weights (a pruned model read from ONNX), so "
+                "fine-tuning keeps them pruned");
   add_common_options(*cmd, flags->common);
   cmd->callback([flags, scale] { run(*flags, scale->count() > 0); });
 }

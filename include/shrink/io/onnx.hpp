@@ -3,9 +3,10 @@
 //
 // Import maps each ONNX operator onto a shrink op (Gemm -> Linear, Conv -> Conv2d, ...), turns
 // initializers into parameters named "<node>.<suffix>" and folds every subgraph that does not
-// depend on the input (Constant, Shape/Gather/Concat/Reshape arithmetic) at load time. The graph
-// must have exactly one non-initializer input, read batch-first: its first dimension is the
-// batch, the rest is the per-sample shape. Anything shrink cannot represent exactly is a
+// depend on the input (Constant, Shape/Gather/Concat/Reshape arithmetic) at load time. Every
+// non-initializer graph input becomes a model input, read batch-first: its first dimension is
+// the batch (shared by all inputs), the rest is the per-sample shape. Anything shrink cannot
+// represent exactly is a
 // bad-input error naming the node, the operator and the opset; never a silent approximation.
 //
 // Export writes opset 13 (14 when a Hardswish needs it) with a dynamic batch dimension and
@@ -13,6 +14,7 @@
 #include "shrink/nn/model.hpp"
 
 #include <string>
+#include <vector>
 
 namespace shrink {
 
@@ -28,6 +30,10 @@ inline constexpr int kOnnxExportOpset = 13;
 Model load_onnx(const std::string& path);
 Model load_onnx_bytes(const std::string& bytes, const std::string& what,
                       const std::string& base_dir = "");
+
+// The ONNX operators the importer translates into ops (sorted). Nodes of other operators are
+// imported only when their inputs are constants and the folder evaluates them.
+std::vector<std::string> onnx_import_operators();
 
 // Writes an .onnx file atomically (temporary file + rename) after onnx::checker accepts it.
 void save_onnx(const Model& model, const std::string& path);

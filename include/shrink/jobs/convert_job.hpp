@@ -18,10 +18,15 @@ struct ConvertJob {
   std::vector<float> mean;
   std::vector<float> std;
   std::optional<float> scale;
+  // Gives each compressible weight that is mostly (>= 50%) exact zeros and has no mask one that
+  // keeps its non-zeros, so fine-tuning a pruned model that lost its masks (through ONNX) keeps
+  // it pruned. Without it, such weights are only warned about.
+  bool masks_from_zeros = false;
 };
 
-// Reads, updates the normalization, writes atomically. Report: command, input, output,
-// input_name, input_shape, output_shape, nodes, parameters, macs, normalization, file_bytes.
+// Reads, updates the normalization (and masks), writes atomically. Report: command, input,
+// output, masks_from_zeros (the weights that got a mask), input_name, input_shape, output_shape,
+// nodes, parameters, macs, normalization, file_bytes.
 nlohmann::json run_convert_job(const ConvertJob& job);
 
 }  // namespace shrink

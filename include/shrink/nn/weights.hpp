@@ -23,6 +23,16 @@ struct SparsityStats {
 };
 SparsityStats weight_sparsity(const Model& model);
 
+// Compressible weights without a mask whose entries are at least `min_zero_fraction` exact
+// zeros: a pruned model that went through a format that keeps no masks (ONNX). Training would
+// regrow those zeros, since nothing marks them as pruned.
+std::vector<const Parameter*> unmasked_sparse_weights(const Model& model,
+                                                      double min_zero_fraction = 0.5);
+// Gives every weight unmasked_sparse_weights() finds a mask that keeps its non-zero entries, so
+// its zeros stay pruned through fine-tuning, as they would had the model kept its masks.
+// Returns the names of the weights that got one.
+std::vector<std::string> masks_from_zeros(Model& model, double min_zero_fraction = 0.5);
+
 // MACs of one forward pass when multiplications by zero weights are skipped: each node's dense
 // MACs scaled by the density of its weight.
 int64_t effective_macs(const Model& model);

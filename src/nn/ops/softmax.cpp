@@ -1,5 +1,8 @@
 // Softmax along one dimension (default 1, the class dimension of [N, K]; negative counts from
 // the end). The maximum is subtracted before exponentiating so large logits cannot overflow.
+// The batch axis 0 is rejected, as LogSoftmax does: normalising across samples would make one
+// sample's result depend on the others in its batch.
+#include "nn/ops/axes.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
 
@@ -65,10 +68,10 @@ class Softmax final : public Op {
 
  private:
   size_t resolve_dim(const Shape& shape) const {
-    const int64_t rank = static_cast<int64_t>(shape.size());
-    const int64_t dim = dim_ < 0 ? dim_ + rank : dim_;
-    require(dim >= 0 && dim < rank, "Softmax: dim " + std::to_string(dim_) +
-                                        " is out of range for input " + to_string(shape));
+    const int64_t dim =
+        normalize_axis(type(), "dim", dim_, static_cast<int64_t>(shape.size()), shape);
+    require(dim != 0, "Softmax: dim " + std::to_string(dim_) + " is the batch axis of input " +
+                          to_string(shape) + "; normalise over a feature axis (>= 1)");
     return static_cast<size_t>(dim);
   }
 
