@@ -3,6 +3,7 @@
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/weights.hpp"
+#include "shrink/report/energy_report.hpp"
 #include "shrink/train/evaluator.hpp"
 
 #include <spdlog/spdlog.h>
@@ -13,12 +14,18 @@
 namespace shrink {
 
 nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
+  const EnergyMeter job_meter;
   check_output_path(job.output, job.model);
   require(!job.recipe.empty(), "nothing to do: give a compression (--prune ...) or --recipe FILE");
+  if (!job.changed_samples_svg.empty()) {
+    require(job.evaluate, "the changed samples need the test evaluation before and after");
+    check_output_file(job.changed_samples_svg, ".svg");
+  }
   Model model = read_model(job.model);
   const int64_t bytes_before = file_bytes(job.model);
   warn_about_unmasked_zeros(model, "to keep their zeros pruned through fine-tuning, first run "
                                    "shrink convert " + job.model + " MODEL.shrk --masks-from-zeros");
+  const InferenceEnergy energy_before = inference_energy(model, summarize_file(model, job.model));
 
   nlohmann::json report = {{"command", "compress"},
                            {"model", job.model},
@@ -26,9 +33,10 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
                            {"data", job.data},
                            {"recipe", job.recipe.to_json()}};
   Dataset test_data;
+  Evaluation before;
   if (job.evaluate) {
     test_data = load_data_for_model(model, job.data, "test");
-    const Evaluation before = evaluate(model, test_data);
+    before = evaluate(model, test_data);
     spdlog::info("accuracy before: {:.2f}%", 100.0 * before.accuracy);
     report["accuracy_before"] = before.accuracy;
     report["loss_before"] = before.loss;
@@ -48,7 +56,9 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   context.finetune = job.finetune;
   context.terms = job.terms;
   context.progress = observer.progress;
+  const EnergyMeter compression_meter(job_meter.settings());
   job.recipe.run(model, context);
+  const JobEnergy compression_energy = compression_meter.read();
   report["passes"] = context.sections;
 
   if (job.evaluate) {
@@ -57,6 +67,8 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
     report["accuracy_after"] = after.accuracy;
     report["loss_after"] = after.loss;
     report["accuracy_change"] = after.accuracy - report["accuracy_before"].get<double>();
+    report["class_impact"] =
+        class_impact_section(before, after, test_data, job.changed_samples_svg, "before", "after");
   }
   model.metadata["compression"] = {{"recipe", job.recipe.to_json()}, {"source", job.model}};
   write_model(model, job.output);
@@ -74,6 +86,8 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   report["weights"] = sparsity.weights;
   report["zero_weights"] = sparsity.zeros;
   report["macs_after"] = effective_macs(model);
+  const InferenceEnergy energy_after = inference_energy(model, summarize_file(model, job.output));
+  report["energy"] = compression_energy_section(energy_before, energy_after, compression_energy, job_meter.read());
   return report;
 }
 

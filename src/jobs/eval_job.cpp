@@ -1,11 +1,18 @@
 #include "jobs/job_support.hpp"
+#include "shrink/core/error.hpp"
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
+#include "shrink/report/energy_report.hpp"
 #include "shrink/train/evaluator.hpp"
 
 namespace shrink {
 
 nlohmann::json run_eval_job(const EvalJob& job) {
+  const EnergyMeter meter;
+  require(job.changed_samples_svg.empty() || !job.compare.empty(),
+          "--changed-samples needs --compare BASE: the changed samples are those whose prediction "
+          "differs from BASE's");
+  if (!job.changed_samples_svg.empty()) check_output_file(job.changed_samples_svg, ".svg");
   Model model = read_model(job.model);
   const Dataset data = load_data_for_model(model, job.data, job.split);
   const Evaluation evaluation = evaluate(model, data, job.batch_size);
@@ -15,6 +22,25 @@ nlohmann::json run_eval_job(const EvalJob& job) {
   report["data"] = job.data;
   report["split"] = job.split;
   report["classes"] = data.class_names;
+
+  std::optional<InferenceEnergy> compare_energy;
+  if (!job.compare.empty()) {
+    Model base = read_model(job.compare);
+    require(base.input_shape() == model.input_shape() && base.output_shape() == model.output_shape(),
+            "cannot compare " + job.model + " with " + job.compare + ": their inputs or outputs differ (" +
+                to_string(model.input_shape()) + " -> " + to_string(model.output_shape()) + " against " +
+                to_string(base.input_shape()) + " -> " + to_string(base.output_shape()) + ")");
+    const Evaluation reference = evaluate(base, data, job.batch_size);
+    report["compare"] = {{"model", job.compare},
+                         {"accuracy", reference.accuracy},
+                         {"accuracy_change", evaluation.accuracy - reference.accuracy},
+                         {"per_class_accuracy", reference.per_class_accuracy}};
+    report["class_impact"] =
+        class_impact_section(reference, evaluation, data, job.changed_samples_svg, "base", "model");
+    compare_energy = inference_energy(base, summarize_file(base, job.compare));
+  }
+  report["energy"] = energy_section(inference_energy(model, summarize_file(model, job.model)), meter.read());
+  if (compare_energy) report["energy"]["per_inference_compare"] = compare_energy->to_json();
   return report;
 }
 

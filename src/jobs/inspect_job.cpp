@@ -1,19 +1,13 @@
-#include "shrink/io/container.hpp"
+#include "jobs/job_support.hpp"
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/report/summary.hpp"
-
-#include <filesystem>
 
 namespace shrink {
 
 nlohmann::json run_inspect_job(const InspectJob& job) {
   const Model model = read_model(job.model);
-  std::map<std::string, TensorStorage> storage;
-  if (std::filesystem::path(job.model).extension() == ".shrk")
-    for (const TensorRecord& record : list_tensors(job.model))
-      storage[record.name] = {record.encoding, record.bytes};
-  const ModelSummary summary = summarize(model, storage, file_bytes(job.model));
+  const ModelSummary summary = summarize_file(model, job.model);
   nlohmann::json report = summary.to_json();
   report["command"] = "inspect";
   report["model"] = job.model;

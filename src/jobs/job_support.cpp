@@ -1,9 +1,14 @@
 #include "jobs/job_support.hpp"
 
 #include "shrink/core/error.hpp"
+#include "shrink/core/file.hpp"
 #include "shrink/core/threading.hpp"
-#include "shrink/version.hpp"
+#include "shrink/io/container.hpp"
+#include "shrink/io/model_file.hpp"
 #include "shrink/nn/weights.hpp"
+#include "shrink/report/class_impact.hpp"
+#include "shrink/report/sample_grid.hpp"
+#include "shrink/version.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -68,6 +73,38 @@ void check_output_path(const std::string& output, const std::string& input) {
     require(!same && fs::absolute(input).lexically_normal() != fs::absolute(output).lexically_normal(),
             "output " + output + " is the input model; choose another path (the input is never overwritten)");
   }
+}
+
+void check_output_file(const std::string& path, const std::string& extension) {
+  namespace fs = std::filesystem;
+  require(fs::path(path).extension() == extension, path + " must end in " + extension);
+  const fs::path parent = fs::absolute(path).parent_path();
+  require(fs::is_directory(parent), "cannot write " + path + ": directory " + parent.string() +
+                                        " does not exist");
+}
+
+ModelSummary summarize_file(const Model& model, const std::string& path) {
+  std::map<std::string, TensorStorage> storage;
+  if (std::filesystem::path(path).extension() == ".shrk")
+    for (const TensorRecord& record : list_tensors(path)) storage[record.name] = {record.encoding, record.bytes};
+  return summarize(model, storage, file_bytes(path));
+}
+
+nlohmann::json class_impact_section(const Evaluation& before, const Evaluation& after,
+                                    const Dataset& data, const std::string& svg_path,
+                                    const std::string& before_name, const std::string& after_name) {
+  const ClassImpact impact =
+      class_impact(data.labels(), before.predictions, after.predictions, after.confidences, data.class_names);
+  nlohmann::json section = impact.to_json();
+  if (!svg_path.empty()) {
+    if (samples_are_images(data)) {
+      write_file_atomic(svg_path, changed_samples_svg(data, impact.changed, 48, before_name, after_name));
+      section["changed_samples_svg"] = svg_path;
+    } else {
+      spdlog::warn("not drawing {}: the samples of {} are not images", svg_path, data.name);
+    }
+  }
+  return section;
 }
 
 }  // namespace shrink

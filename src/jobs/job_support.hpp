@@ -3,7 +3,11 @@
 // any long work so a typo does not cost a training run.
 #include "shrink/data/dataset.hpp"
 #include "shrink/nn/model.hpp"
+#include "shrink/report/summary.hpp"
+#include "shrink/train/evaluator.hpp"
 #include "shrink/train/trainer.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <string>
 
@@ -26,5 +30,20 @@ void check_output_path(const std::string& output, const std::string& input = "")
 // Warns (spdlog) about weights that are mostly exact zeros but have no mask, as a pruned model
 // that went through ONNX has: training would regrow their zeros. `advice` says how to keep them.
 void warn_about_unmasked_zeros(const Model& model, const std::string& advice);
+// Throws a bad-input Error unless `path` ends in `extension` and its directory exists, so a
+// typo in an extra output fails before the long work.
+void check_output_file(const std::string& path, const std::string& extension);
+
+// The model's summary with the bytes and encodings of the file at `path` (a .shrk stores
+// tensors sparse or quantized; anything else counts them dense), for inspect and the energy
+// model.
+ModelSummary summarize_file(const Model& model, const std::string& path);
+
+// The per-class impact of replacing the model evaluated as `before` by the one evaluated as
+// `after` on `data` (report/class_impact.hpp), as a report section. With `svg_path`, also draws
+// the first 48 changed samples there (when the samples are images; otherwise it warns).
+nlohmann::json class_impact_section(const Evaluation& before, const Evaluation& after,
+                                    const Dataset& data, const std::string& svg_path,
+                                    const std::string& before_name, const std::string& after_name);
 
 }  // namespace shrink

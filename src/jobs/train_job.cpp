@@ -4,6 +4,7 @@
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/architectures.hpp"
 #include "shrink/nn/weights.hpp"
+#include "shrink/report/energy_report.hpp"
 #include "shrink/train/evaluator.hpp"
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 namespace shrink {
 
 nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
+  const EnergyMeter meter;
   check_output_path(job.output);
   Dataset train_data = load_dataset(job.data, "train");
 
@@ -66,6 +68,7 @@ nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
   write_model(model, job.output);
   report["output"] = job.output;
   report["file_bytes"] = file_bytes(job.output);
+  report["energy"] = energy_section(inference_energy(model, summarize_file(model, job.output)), meter.read());
   return report;
 }
 

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <utility>
 
 namespace shrink {
 namespace {
@@ -19,6 +20,19 @@ int64_t label_rank(const float* logits, int64_t classes, int32_t label) {
   for (int64_t j = 0; j < classes; ++j)
     rank += logits[j] > target || (logits[j] == target && j < label) || std::isnan(logits[j]);
   return rank;
+}
+
+// The top-1 class (first index of the largest logit; -1 when any logit is NaN) and its softmax
+// probability.
+std::pair<int32_t, float> top1(const float* logits, int64_t classes) {
+  int32_t best = 0;
+  for (int64_t j = 0; j < classes; ++j) {
+    if (std::isnan(logits[j])) return {-1, 0.0f};
+    if (logits[j] > logits[best]) best = static_cast<int32_t>(j);
+  }
+  double sum = 0.0;
+  for (int64_t j = 0; j < classes; ++j) sum += std::exp(static_cast<double>(logits[j]) - logits[best]);
+  return {best, static_cast<float>(1.0 / sum)};
 }
 
 }  // namespace
@@ -63,6 +77,8 @@ Evaluation evaluate(Model& model, const Dataset& data, int64_t batch_size) {
   Evaluation result;
   result.class_names = data.class_names;
   result.per_class_count.assign(static_cast<size_t>(data.num_classes), 0);
+  result.predictions.reserve(static_cast<size_t>(data.size()));
+  result.confidences.reserve(static_cast<size_t>(data.size()));
   std::vector<int64_t> per_class_correct(static_cast<size_t>(data.num_classes), 0);
   int64_t correct = 0;
   int64_t correct5 = 0;
@@ -85,6 +101,9 @@ Evaluation evaluate(Model& model, const Dataset& data, int64_t batch_size) {
     for (int64_t i = 0; i < n; ++i) {
       const int32_t label = labels[static_cast<size_t>(i)];
       const int64_t rank = label_rank(logits.data() + i * classes, classes, label);
+      const auto [prediction, confidence] = top1(logits.data() + i * classes, classes);
+      result.predictions.push_back(prediction);
+      result.confidences.push_back(confidence);
       correct += rank == 0;
       correct5 += rank < 5;
       ++result.per_class_count[static_cast<size_t>(label)];

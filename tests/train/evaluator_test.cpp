@@ -45,6 +45,16 @@ TEST(Evaluate, CountsTopOneTopFivePerClassAndLoss) {
   EXPECT_NEAR(e.loss, expected_loss / 5.0, 1e-6);
   EXPECT_GT(e.samples_per_s, 0.0);
 
+  // Per sample, in dataset order across batches: the top-1 class and its softmax probability.
+  EXPECT_EQ(e.predictions, (std::vector<int32_t>{0, 1, 2, 1, 0}));
+  ASSERT_EQ(e.confidences.size(), 5u);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const double logits[3] = {x[2 * i], x[2 * i + 1], 0.0};
+    double sum = 0.0;
+    for (double l : logits) sum += std::exp(l);
+    EXPECT_NEAR(e.confidences[i], std::exp(logits[e.predictions[i]]) / sum, 1e-6) << i;
+  }
+
   const nlohmann::json j = e.to_json();
   EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), 0.6);
   EXPECT_EQ(j["per_class_accuracy"], nlohmann::json({0.5, 0.5, 1.0}));
@@ -64,6 +74,15 @@ TEST(Evaluate, TopFiveMeansTheFiveLargestLogits) {
   EXPECT_DOUBLE_EQ(e.top5_accuracy, 2.0 / 3.0);
   EXPECT_EQ(e.per_class_count[3], 0);
   EXPECT_EQ(e.per_class_accuracy[3], 0.0);
+}
+
+TEST(Evaluate, NanLogitsPredictNoClass) {
+  Model model = two_feature_model();
+  model.parameter("fc.weight").value.data()[0] = std::nanf("");
+  const Dataset data = Dataset::from_floats("toy", {2}, {1, 0}, {0}, 3);
+  const Evaluation e = evaluate(model, data);
+  EXPECT_EQ(e.predictions, (std::vector<int32_t>{-1}));
+  EXPECT_EQ(e.confidences, (std::vector<float>{0.0f}));
 }
 
 TEST(Evaluate, DoesNotTouchGradientsOrTrainingState) {

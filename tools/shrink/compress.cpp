@@ -1,5 +1,6 @@
 // shrink compress: runs compression passes (flags or a JSON recipe) and saves the result.
 #include "command.hpp"
+#include "report_lines.hpp"
 
 #include "shrink/core/error.hpp"
 #include "shrink/core/method_spec.hpp"
@@ -73,6 +74,8 @@ void run(CompressFlags& flags) {
               report["file_bytes_before"].get<long long>(), report["file_bytes_after"].get<long long>(),
               report["compression_ratio"].get<double>(), 100.0 * report["sparsity"].get<double>(),
               job.output.c_str());
+  print_class_impact(report, flags.common.quiet);
+  print_energy(report);
 }
 
 }  // namespace
@@ -132,6 +135,8 @@ void register_compress(CLI::App& app) {
   cmd->add_option("--recipe", flags->recipe_path, "A JSON recipe: {\"passes\": [{\"pass\": ..., options}]}");
   cmd->add_option("--data", flags->job.data, "Dataset for fine-tuning (train split) and accuracy (test split)")
       ->capture_default_str();
+  cmd->add_option("--changed-samples", flags->job.changed_samples_svg,
+                  "Draw the test samples whose prediction the compression changed into FILE.svg");
   add_common_options(*cmd, flags->common);
   cmd->callback([flags] { run(*flags); });
 }

@@ -1,5 +1,6 @@
 // shrink eval: accuracy, loss and throughput of a model on a dataset split.
 #include "command.hpp"
+#include "report_lines.hpp"
 
 #include "shrink/jobs/jobs.hpp"
 
@@ -22,6 +23,16 @@ void run(EvalFlags& flags) {
               100.0 * report["accuracy"].get<double>(), 100.0 * report["top5_accuracy"].get<double>(),
               report["loss"].get<double>(), report["samples"].get<long long>(),
               report["samples_per_s"].get<double>());
+  if (report.contains("compare"))
+    std::printf("against %s: accuracy %.2f%% (%+.2f points)\n",
+                report["compare"]["model"].get<std::string>().c_str(),
+                100.0 * report["compare"]["accuracy"].get<double>(),
+                100.0 * report["compare"]["accuracy_change"].get<double>());
+  print_energy(report);
+  if (report.contains("class_impact")) {
+    print_class_impact(report, flags.common.quiet);
+    return;
+  }
   if (flags.common.quiet) return;
   const auto& per_class = report["per_class_accuracy"];
   const auto& classes = report["classes"];
@@ -41,6 +52,11 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--split", flags->job.split, "train or test")
       ->check(CLI::IsMember({"train", "test"}))->capture_default_str();
   cmd->add_option("--batch", flags->job.batch_size, "Batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--compare", flags->job.compare,
+                  "A reference model (e.g. the dense original): per-class accuracy of both, the "
+                  "classes hurt most and the samples whose prediction changed");
+  cmd->add_option("--changed-samples", flags->job.changed_samples_svg,
+                  "With --compare: draw the samples whose prediction changed into FILE.svg");
   add_common_options(*cmd, flags->common);
   cmd->callback([flags] { run(*flags); });
 }

@@ -1,5 +1,6 @@
 // shrink train: trains a built-in or JSON-described architecture and saves it.
 #include "command.hpp"
+#include "report_lines.hpp"
 
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/architectures.hpp"
@@ -54,6 +55,7 @@ void run(TrainFlags& flags) {
   std::printf("training throughput %.0f samples/s; saved %s (%lld bytes)\n",
               report["train_samples_per_s"].get<double>(), job.output.c_str(),
               report["file_bytes"].get<long long>());
+  print_energy(report);
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ struct TrainJob {
 };
 // Trains from scratch, evaluates on the test split and saves the model with its provenance.
 // Report: architecture, data, config, epochs[], test{...}, accuracy, train_samples_per_s,
-// parameters, macs, file_bytes, output.
+// parameters, macs, file_bytes, output, energy{per_inference, job} (report/energy_report.hpp).
 nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer = {});
 
 struct EvalJob {
@@ -39,9 +39,15 @@ struct EvalJob {
   std::string data = "fashion-mnist";
   std::string split = "test";
   int64_t batch_size = 256;
+  // A reference model (the dense original) to compare with: per-class accuracy of both, the
+  // classes hurt most and the samples whose prediction changed.
+  std::string compare;
+  std::string changed_samples_svg;  // with compare: a grid of the changed samples, drawn here
 };
 // Report: accuracy (0..1), top5_accuracy, loss, samples, seconds, samples_per_s,
-// per_class_accuracy, model, data, split.
+// per_class_accuracy, model, data, split, energy{per_inference, job}; with compare:
+// compare{model, accuracy, accuracy_change}, class_impact{...} (report/class_impact.hpp) and
+// energy.per_inference_compare.
 nlohmann::json run_eval_job(const EvalJob& job);
 
 struct InspectJob {
@@ -59,9 +65,12 @@ struct CompressJob {
   TrainConfig finetune;  // defaults for fine-tuning passes
   TrainingTerms terms;   // added to every pass that trains
   bool evaluate = true;
+  std::string changed_samples_svg;  // a grid of the test samples whose prediction changed
 };
 // Runs the recipe and saves the result. Report: accuracy_before, accuracy_after,
-// file_bytes_before, file_bytes_after, compression_ratio, sparsity, passes[], and more.
+// file_bytes_before, file_bytes_after, compression_ratio, sparsity, passes[], class_impact
+// (per-class accuracy before and after, changed samples), energy (per inference before and
+// after, the compression's own energy and the break-even; report/energy_report.hpp), and more.
 nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer = {});
 
 }  // namespace shrink

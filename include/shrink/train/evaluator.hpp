@@ -22,6 +22,10 @@ struct Evaluation {
   std::vector<double> per_class_accuracy;
   std::vector<int64_t> per_class_count;
   std::vector<std::string> class_names;  // the dataset's, for reports
+  // Per sample, in dataset order: the top-1 class (-1 when a logit is NaN) and its softmax
+  // probability. Not in to_json (10 000 numbers); per-class impact compares them.
+  std::vector<int32_t> predictions;
+  std::vector<float> confidences;
 
   // {"accuracy", "top5_accuracy", "loss", "samples", "seconds", "samples_per_s",
   //  "per_class_accuracy": [...], "per_class_count": [...], "classes": [names]}
