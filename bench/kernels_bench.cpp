@@ -1,10 +1,13 @@
 // GFLOP/s of the compute-heavy ops at LeNet shapes (forward and backward), counted as 2 * MACs
-// per forward and 4 * MACs per backward (input and weight gradients). Run with
+// per forward and 4 * MACs per backward (input and weight gradients); the binary Linear cases
+// compare the XNOR-popcount kernel with the float GEMM on the same layer. Run with
 // --benchmark_counters_tabular=true; the thread count comes from SHRINK_THREADS (default 2).
+#include "../src/nn/kernels/xnor_gemm.hpp"
 #include "bench_threads.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/op.hpp"
+#include "shrink/nn/quantizer.hpp"
 
 #include <Eigen/Core>
 #include <benchmark/benchmark.h>
@@ -177,6 +180,57 @@ void depthwise_64_28x28_stride2_forward(benchmark::State& s) {
               {s.range(0), 64, 28, 28});
 }
 
+// A binary Linear, 1024 -> 1024 at batch 64: XNOR-Net weights (alpha * sign(w) per row) and +-1
+// inputs, as behind a Sign. "fp32" runs shrink's float GEMM on those very values (the path any
+// other Linear and training take), "xnor" the XNOR-popcount kernel that inference picks. Both
+// count the float layer's 2 * MACs, so their GFLOP/s (effective, for xnor) compare directly.
+void binary_linear_1024_forward(benchmark::State& s, bool xnor) {
+  Fixture f("Linear", {{"out_features", 1024}}, {64, 1024});
+  for (float& v : f.x) v = v < 0.0f ? -1.0f : 1.0f;
+  f.args.training = false;
+  Parameter& w = f.params[0];
+  w.set_quantizer(make_quantizer("binary", {}, w.value));
+  if (!xnor) {
+    const Tensor values = w.effective();
+    w.set_quantizer(nullptr);
+    w.value = values;
+  }
+  for (auto _ : s) {
+    f.op->forward(f.args, f.y);
+    benchmark::DoNotOptimize(f.y.data());
+  }
+  s.SetLabel(xnor ? kernels::xnor_path_name(kernels::best_xnor_path()) : "openblas sgemm");
+  s.counters["GFLOP/s"] = benchmark::Counter(2.0 * f.macs * 1e-9,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+void linear_1024_binary_fp32_forward(benchmark::State& s) { binary_linear_1024_forward(s, false); }
+void linear_1024_binary_xnor_forward(benchmark::State& s) { binary_linear_1024_forward(s, true); }
+
+// The XNOR kernel alone, one thread, on packed operands, for each path the CPU runs (0 portable,
+// 1 AVX2, 2 AVX-512).
+void xnor_gemm_1024x1024_batch64(benchmark::State& s) {
+  const auto path = static_cast<kernels::XnorPath>(s.range(0));
+  if (!kernels::xnor_path_supported(path)) {
+    s.SkipWithError("this CPU lacks the path");
+    return;
+  }
+  Rng rng(2);
+  std::vector<float> w(1024 * 1024), x(64 * 1024), y(64 * 1024);
+  for (float& v : w) v = rng.uniform() < 0.5f ? -0.05f : 0.05f;
+  for (float& v : x) v = rng.uniform() < 0.5f ? -1.0f : 1.0f;
+  kernels::PackedBinaryRows packed;
+  kernels::pack_binary_rows(w.data(), 1024, 1024, packed);
+  std::vector<uint64_t> bits;
+  kernels::pack_plus_minus_one(x.data(), 64, 1024, bits);
+  for (auto _ : s) {
+    kernels::xnor_gemm(path, bits.data(), 64, packed, nullptr, 0, packed.blocks(), y.data(), 1024);
+    benchmark::DoNotOptimize(y.data());
+  }
+  s.SetLabel(kernels::xnor_path_name(path));
+  s.counters["GFLOP/s"] = benchmark::Counter(2.0 * 64 * 1024 * 1024 * 1e-9,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
 BENCHMARK(peak_fma)->UseRealTime();
 BENCHMARK(linear_784_300_forward)->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK(linear_784_300_backward)->Arg(64)->Arg(256)->UseRealTime();
@@ -195,6 +249,9 @@ BENCHMARK(pointwise_64_128_7x7_forward)->Arg(256)->UseRealTime();
 BENCHMARK(pointwise_24_16_28x28_forward)->Arg(256)->UseRealTime();
 BENCHMARK(depthwise_32_28x28_forward)->Arg(256)->UseRealTime();
 BENCHMARK(depthwise_64_28x28_stride2_forward)->Arg(256)->UseRealTime();
+BENCHMARK(linear_1024_binary_fp32_forward)->UseRealTime();
+BENCHMARK(linear_1024_binary_xnor_forward)->UseRealTime();
+BENCHMARK(xnor_gemm_1024x1024_batch64)->DenseRange(0, 2)->UseRealTime();
 
 }  // namespace
 }  // namespace shrink

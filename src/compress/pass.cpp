@@ -21,6 +21,8 @@ void Pass::run(Model& model, PassContext& context) {
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Whatever the pass changed, quantized weights are recomputed from their latent weights.
+  for (Parameter* p : model.parameters()) p->mark_changed();
   // A pass must leave a model that still runs; one sample is a cheap proof.
   std::vector<Tensor> probe;
   for (const ModelInput& input : model.inputs()) {

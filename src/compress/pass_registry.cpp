@@ -18,6 +18,13 @@ const std::pair<const char*, Factory> kPasses[] = {
     {"prune.obs", make_obs_pruner},
     {"train.finetune", make_finetune},
     {"distill.recover", make_distill_recover},
+    {"quant.affine", make_affine_pass},
+    {"quant.fp16", make_fp16_pass},
+    {"quant.bf16", make_bf16_pass},
+    {"quant.pow2", make_pow2_pass},
+    {"quant.binary", make_binary_pass},
+    {"quant.ternary", make_ternary_pass},
+    {"quant.dorefa", make_dorefa_pass},
 };
 
 }  // namespace

@@ -13,5 +13,12 @@ std::unique_ptr<Pass> make_taylor_pruner(const nlohmann::json& options);
 std::unique_ptr<Pass> make_obs_pruner(const nlohmann::json& options);
 std::unique_ptr<Pass> make_finetune(const nlohmann::json& options);
 std::unique_ptr<Pass> make_distill_recover(const nlohmann::json& options);
+std::unique_ptr<Pass> make_affine_pass(const nlohmann::json& options);
+std::unique_ptr<Pass> make_fp16_pass(const nlohmann::json& options);
+std::unique_ptr<Pass> make_bf16_pass(const nlohmann::json& options);
+std::unique_ptr<Pass> make_pow2_pass(const nlohmann::json& options);
+std::unique_ptr<Pass> make_binary_pass(const nlohmann::json& options);
+std::unique_ptr<Pass> make_ternary_pass(const nlohmann::json& options);
+std::unique_ptr<Pass> make_dorefa_pass(const nlohmann::json& options);
 
 }  // namespace shrink

@@ -435,14 +435,27 @@ std::vector<TensorRecord> list_tensors(const std::string& path) {
         parameter.name = tensor.stored->name;
         parameter.value = Tensor(tensor.shape);
         decode_tensor(container, tensor, parameter, where);
-        records.push_back({tensor.stored->name, tensor.encoding->name, tensor.shape,
-                           tensor.stored->end - tensor.stored->begin, parameter.nonzeros()});
+        TensorRecord record;
+        record.name = tensor.stored->name;
+        record.encoding = tensor.encoding->name;
+        record.shape = tensor.shape;
+        record.bytes = tensor.stored->end - tensor.stored->begin;
+        record.nonzeros = parameter.nonzeros();
+        if (const Quantizer* quantizer = parameter.quantizer()) {
+          record.format = quantizer->format().name;
+          record.bits = quantizer->bits();
+        }
+        records.push_back(std::move(record));
       }
       return records;
     }
     // A plain safetensors file: its tensors as stored.
     for (const StoredTensor& stored : container.tensors) {
-      TensorRecord record{stored.name, "dense", stored.shape, stored.end - stored.begin, 0};
+      TensorRecord record;
+      record.name = stored.name;
+      record.encoding = "dense";
+      record.shape = stored.shape;
+      record.bytes = stored.end - stored.begin;
       const std::string_view bytes_of = container.data.substr(
           static_cast<size_t>(stored.begin), static_cast<size_t>(stored.end - stored.begin));
       if (stored.dtype == "F32") {

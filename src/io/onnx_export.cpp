@@ -36,9 +36,9 @@ class Exporter {
   using Emitter = void (Exporter::*)(const Node&, const Json&);
   static const std::map<std::string, Emitter>& emitters();
 
-  // The tensor name a node reads parameter `name` through. Today a float initializer holding
-  // the dense value (pruned entries are zeros); a quantized parameter will emit its integer
-  // initializer, scale and zero point and a DequantizeLinear here and return that node's output.
+  // The tensor name a node reads parameter `name` through: a float initializer holding the
+  // effective value (pruned entries are zeros; a quantized weight dequantized to fp32, so any
+  // runtime runs it).
   std::string parameter_input(const std::string& name);
   std::string float_initializer(const std::string& name, const Tensor& value);
   std::string int_initializer(const std::string& name, const std::vector<int64_t>& values);
@@ -69,6 +69,14 @@ class Exporter {
   void reshape(const Node&, const Json&);
   void transpose(const Node&, const Json&);
   void concat(const Node&, const Json&);
+  void sign(const Node&, const Json&);
+  void dorefa_quantize(const Node&, const Json&);
+  // A value of a node that ONNX writes as several nodes: "<node>/<step>".
+  std::string add_step(const Node& node, const std::string& step, const std::string& op_type,
+                       std::vector<std::string> inputs);
+  std::string scalar(const Node& node, const std::string& suffix, float value) {
+    return float_initializer(node.name + "." + suffix, Tensor({}, {value}));
+  }
 
   const Model& model_;
   onnx::GraphProto* graph_ = nullptr;
@@ -111,6 +119,9 @@ const std::map<std::string, Exporter::Emitter>& Exporter::emitters() {
       {"Unsqueeze", &Exporter::reshape},
       {"Transpose", &Exporter::transpose},
       {"Concat", &Exporter::concat},
+      {"Sign", &Exporter::sign},
+      {"DoReFaQuantize", &Exporter::dorefa_quantize},
+      {"GradientQuantize", &Exporter::simple},
   };
   return table;
 }
@@ -136,6 +147,7 @@ std::string Exporter::int_initializer(const std::string& name, const std::vector
 
 std::string Exporter::parameter_input(const std::string& name) {
   const Parameter& p = model_.parameter(name);
+  if (p.quantized()) return float_initializer(name, p.effective());
   if (!p.has_mask()) return float_initializer(name, p.value);
   Tensor masked = p.value;
   for (int64_t i = 0; i < masked.numel(); ++i)
@@ -229,7 +241,8 @@ void Exporter::simple(const Node& node, const Json&) {
   static const std::map<std::string, std::string> kTypes = {
       {"GlobalAvgPool", "GlobalAveragePool"}, {"GlobalMaxPool", "GlobalMaxPool"},
       {"ReLU", "Relu"}, {"Sigmoid", "Sigmoid"}, {"Tanh", "Tanh"},
-      {"Hardswish", "HardSwish"}, {"Identity", "Identity"}};
+      {"Hardswish", "HardSwish"}, {"Identity", "Identity"},
+      {"GradientQuantize", "Identity"}};  // it changes gradients only
   const std::string& type = kTypes.at(node.op->type());
   if (type == "HardSwish") opset_ = std::max(opset_, 14);  // HardSwish arrived in opset 14
   add_node(node, type, {input_of(node, 0)});
@@ -318,6 +331,34 @@ void Exporter::clip(const Node& node, const Json& attrs) {
     inputs[2] = float_initializer(node.name + ".max", Tensor({}, {attrs["max"].get<float>()}));
   while (inputs.size() > 1 && inputs.back().empty()) inputs.pop_back();
   add_node(node, "Clip", std::move(inputs));
+}
+
+std::string Exporter::add_step(const Node& node, const std::string& step,
+                               const std::string& op_type, std::vector<std::string> inputs) {
+  onnx::NodeProto& n = *graph_->add_node();
+  n.set_name(node.name + "/" + step);
+  n.set_op_type(op_type);
+  for (auto& in : inputs) n.add_input(std::move(in));
+  n.add_output(node.name + "/" + step);
+  return n.output(0);
+}
+
+// ONNX's Sign gives 0 at 0; shrink's gives +1 there: Where(x < 0, -1, 1).
+void Exporter::sign(const Node& node, const Json&) {
+  const std::string negative =
+      add_step(node, "negative", "Less", {input_of(node, 0), scalar(node, "zero", 0.0f)});
+  add_node(node, "Where", {negative, scalar(node, "minus_one", -1.0f), scalar(node, "one", 1.0f)});
+}
+
+// round(clip(x, 0, 1) * levels) / levels; ONNX's Round ties to even, as shrink does.
+void Exporter::dorefa_quantize(const Node& node, const Json& attrs) {
+  const float levels = static_cast<float>((int64_t{1} << attrs.at("bits").get<int64_t>()) - 1);
+  const std::string clipped = add_step(
+      node, "clip", "Clip", {input_of(node, 0), scalar(node, "low", 0.0f), scalar(node, "high", 1.0f)});
+  const std::string count = scalar(node, "levels", levels);
+  const std::string rounded =
+      add_step(node, "round", "Round", {add_step(node, "scale", "Mul", {clipped, count})});
+  add_node(node, "Div", {rounded, count});
 }
 
 void Exporter::reshape(const Node& node, const Json&) {

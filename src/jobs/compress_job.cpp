@@ -1,5 +1,6 @@
 #include "jobs/job_support.hpp"
 #include "shrink/core/error.hpp"
+#include "shrink/io/container.hpp"
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/weights.hpp"
@@ -9,14 +10,44 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 
 namespace shrink {
+namespace {
+
+// Per compressible weight: its format and bits, how and in how many bytes the output stores it
+// (for a .shrk output), and the relative error of the last pass that quantized it.
+nlohmann::json layer_report(const Model& model, const std::string& output,
+                            const nlohmann::json& sections) {
+  std::map<std::string, TensorRecord> stored;
+  if (std::filesystem::path(output).extension() == ".shrk")
+    for (TensorRecord& record : list_tensors(output)) stored[record.name] = std::move(record);
+  nlohmann::json layers = nlohmann::json::array();
+  for (const Parameter* p : compressible_weights(model)) {
+    nlohmann::json row = {{"name", p->name},
+                          {"format", p->quantized() ? p->quantizer()->format().name : "fp32"},
+                          {"bits", p->quantized() ? p->quantizer()->bits() : 32},
+                          {"fp32_bytes", p->value.numel() * 4}};
+    if (auto it = stored.find(p->name); it != stored.end()) {
+      row["encoding"] = it->second.encoding;
+      row["bytes"] = it->second.bytes;
+    }
+    for (const auto& section : sections)
+      if (section.contains("layers") && section["layers"].contains(p->name) &&
+          section["layers"][p->name].contains("relative_mse"))
+        row["relative_mse"] = section["layers"][p->name]["relative_mse"];
+    layers.push_back(row);
+  }
+  return layers;
+}
+
+}  // namespace
 
 nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   const EnergyMeter job_meter;
   check_output_path(job.output, job.model);
-  require(!job.recipe.empty(), "nothing to do: give a compression (--prune ...) or --recipe FILE");
+  require(!job.recipe.empty(), "nothing to do: give a compression (--prune ..., --quantize ...) or --recipe FILE");
   if (!job.changed_samples_svg.empty()) {
     require(job.evaluate, "the changed samples need the test evaluation before and after");
     check_output_file(job.changed_samples_svg, ".svg");
@@ -71,6 +102,7 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
         class_impact_section(before, after, test_data, job.changed_samples_svg, "before", "after");
   }
   model.metadata["compression"] = {{"recipe", job.recipe.to_json()}, {"source", job.model}};
+  warn_if_onnx_dequantizes(model, job.output);
   write_model(model, job.output);
 
   const int64_t bytes_after = file_bytes(job.output);
@@ -88,6 +120,7 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   report["macs_after"] = effective_macs(model);
   const InferenceEnergy energy_after = inference_energy(model, summarize_file(model, job.output));
   report["energy"] = compression_energy_section(energy_before, energy_after, compression_energy, job_meter.read());
+  report["layers"] = layer_report(model, job.output, context.sections);
   return report;
 }
 

@@ -36,6 +36,7 @@ nlohmann::json run_convert_job(const ConvertJob& job) {
   else
     warn_about_unmasked_zeros(model, "add --masks-from-zeros to keep their zeros pruned");
 
+  warn_if_onnx_dequantizes(model, job.output);
   write_model(model, job.output);
   return {{"command", "convert"},
           {"masks_from_zeros", masked},

@@ -107,4 +107,15 @@ nlohmann::json class_impact_section(const Evaluation& before, const Evaluation& 
   return section;
 }
 
+void warn_if_onnx_dequantizes(const Model& model, const std::string& output) {
+  if (std::filesystem::path(output).extension() != ".onnx") return;
+  int64_t quantized = 0;
+  for (const Parameter* p : model.parameters()) quantized += p->quantized();
+  if (quantized > 0)
+    spdlog::warn("{} holds the model's {} quantized weight tensors dequantized to fp32, as any "
+                 "ONNX runtime can run them, so they take 32 bits per weight; save to .shrk to "
+                 "store them at their bit width",
+                 output, quantized);
+}
+
 }  // namespace shrink

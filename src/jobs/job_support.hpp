@@ -45,5 +45,8 @@ ModelSummary summarize_file(const Model& model, const std::string& path);
 nlohmann::json class_impact_section(const Evaluation& before, const Evaluation& after,
                                     const Dataset& data, const std::string& svg_path,
                                     const std::string& before_name, const std::string& after_name);
+// ONNX files carry fp32 weights: warns that an .onnx `output` holds the model's quantized
+// weights dequantized (the values the model computes with, not their packed codes).
+void warn_if_onnx_dequantizes(const Model& model, const std::string& output);
 
 }  // namespace shrink

@@ -65,6 +65,7 @@ nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
     report["test"] = evaluation.to_json();
     report["accuracy"] = evaluation.accuracy;
   }
+  warn_if_onnx_dequantizes(model, job.output);
   write_model(model, job.output);
   report["output"] = job.output;
   report["file_bytes"] = file_bytes(job.output);

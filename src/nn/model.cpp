@@ -23,6 +23,11 @@ std::string batched_text(const Shape& sample) {
   return text + "]";
 }
 
+// The trainable state of a parameter's quantizer (TTQ's scales), whose grads backward fills.
+std::vector<Parameter*> quantizer_state(Parameter& p) {
+  return p.quantized() ? p.quantizer()->state_parameters() : std::vector<Parameter*>{};
+}
+
 std::string describe(const Node& node) {
   return "node " + node.name + " (" + node.op->type() + ")";
 }
@@ -37,9 +42,8 @@ Model Model::clone() const {
   copy.output_name_ = output_name_;
   for (const auto& p : parameters_) {
     Parameter& target = copy.parameter(p->name);
-    target.value = p->value;
-    target.mask = p->mask;
-    target.trainable = p->trainable;
+    target = *p;  // value, mask, quantizer; not the gradient
+    target.grad = Tensor();
   }
   copy.metadata = metadata;
   copy.rng_ = rng_;
@@ -153,7 +157,7 @@ void Model::initialize(uint64_t seed) {
       }
     }
   }
-  for (auto& p : parameters_) p->apply_mask();
+  for (auto& p : parameters_) p->apply_mask();  // also marks quantized weights changed
 }
 
 const std::string& Model::output_name() const {
@@ -270,6 +274,10 @@ const Tensor& Model::forward(const std::vector<const Tensor*>& inputs, bool trai
                              " has " + std::to_string(batch) + "; every input needs the same");
     batch = input.dim(0);
   }
+  // Training sees the quantized weights of the current latent weights, whoever changed them.
+  if (training)
+    for (auto& p : parameters_)
+      if (p->quantized()) p->mark_changed();
   values_.resize(nodes_.size());
   has_grad_.clear();
   has_run_ = false;
@@ -357,8 +365,12 @@ void Model::backward(const Tensor& grad_output, bool accumulate,
     throw Error::bad_input("output gradient of shape " + to_string(grad_output.shape()) +
                            " does not match the output " +
                            to_string(values_[static_cast<size_t>(out)].shape()));
-  for (auto& p : parameters_)
+  for (auto& p : parameters_) {
     if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
+    for (Parameter* state : quantizer_state(*p))
+      if (state->grad.shape() != state->value.shape() || !accumulate)
+        state->grad = Tensor(state->value.shape());
+  }
 
   const std::vector<char> needs_grad = nodes_needing_gradient(out);
 
@@ -424,12 +436,23 @@ void Model::backward(const Tensor& grad_output, bool accumulate,
     if (!accumulate)
       for (Parameter* p : args.params)
         if (!args.overwrite_grads || !p->trainable) p->grad.zero();
+    // A quantized weight's op writes d loss / d effective weight; its quantizer turns this
+    // pass's share into d loss / d latent weight, so what was accumulated before waits aside.
+    std::vector<std::pair<Parameter*, Tensor>> earlier;
+    for (Parameter* p : args.params)
+      if (p->quantized() && p->trainable && accumulate) {
+        earlier.emplace_back(p, p->grad);
+        p->grad.zero();
+      }
     try {
       node.op->backward(args, values_[static_cast<size_t>(i)], grads_[static_cast<size_t>(i)],
                         grad_inputs);
+      for (Parameter* p : args.params)
+        if (p->quantized() && p->trainable) p->quantizer()->backward(p->value, p->grad);
     } catch (Error& e) {
       throw e.add_context(describe(node));
     }
+    for (auto& [p, grad] : earlier) p->grad.flat() += grad.flat();
     ran[static_cast<size_t>(i)] = 1;
     for (const auto& [slot, producer] : to_add)
       grads_[static_cast<size_t>(producer)].flat() += scratch_[slot].flat();
@@ -453,8 +476,12 @@ const Tensor& Model::gradient(const std::string& node_name) const {
 
 void Model::zero_grad() {
   for (auto& p : parameters_) {
-    if (p->grad.shape() != p->value.shape()) p->grad = Tensor(p->value.shape());
-    else p->grad.zero();
+    std::vector<Parameter*> all = quantizer_state(*p);
+    all.push_back(p.get());
+    for (Parameter* q : all) {
+      if (q->grad.shape() != q->value.shape()) q->grad = Tensor(q->value.shape());
+      else q->grad.zero();
+    }
   }
 }
 

@@ -42,6 +42,9 @@ const std::pair<const char*, Factory> kOps[] = {
     {"Unsqueeze", ops::make_unsqueeze},
     {"Concat", ops::make_concat},
     {"ConvTranspose2d", ops::make_conv_transpose2d},
+    {"Sign", ops::make_sign},
+    {"DoReFaQuantize", ops::make_dorefa_quantize},
+    {"GradientQuantize", ops::make_gradient_quantize},
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "shrink/nn/weights.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -45,7 +46,12 @@ ModelSummary summarize(const Model& model, const std::map<std::string, TensorSto
     layer.effective_macs = effective_macs(model, node);
     for (const auto& name : node.parameters) {
       const Parameter& p = model.parameter(name);
-      if (p.trainable) {
+      layer.formats.push_back(p.quantized() ? std::string(p.quantizer()->format().name) + ":" +
+                                                  std::to_string(p.quantizer()->bits())
+                                            : "fp32");
+      // Buffers (BatchNorm's running statistics) are not parameters; quantized weights frozen
+      // for good (INQ's result) still are.
+      if (p.trainable || p.quantized()) {
         layer.parameters += p.value.numel();
         layer.nonzeros += p.nonzeros();
       }
@@ -80,6 +86,7 @@ nlohmann::json ModelSummary::to_json() const {
                     {"macs", l.macs},
                     {"effective_macs", l.effective_macs},
                     {"encodings", l.encodings},
+                    {"formats", l.formats},
                     {"bytes", l.bytes}});
   nlohmann::json json = {{"layers", rows},
                          {"parameters", parameters},
@@ -95,21 +102,27 @@ nlohmann::json ModelSummary::to_json() const {
 std::string ModelSummary::to_table() const {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10s %10s %-22s %11s %10s\n", "layer",
-                "type", "output", "params", "nonzeros", "encoding", "bytes", "MACs");
+  std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10s %10s %-10s %-22s %11s %10s\n",
+                "layer", "type", "output", "params", "nonzeros", "format", "encoding", "bytes",
+                "MACs");
   out << line;
+  // Each distinct entry once: "quantized,dense".
+  auto distinct = [](const std::vector<std::string>& entries) {
+    std::string joined;
+    for (size_t i = 0; i < entries.size(); ++i)
+      if (std::find(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(i),
+                    entries[i]) == entries.begin() + static_cast<std::ptrdiff_t>(i)) {
+        if (!joined.empty()) joined += ',';
+        joined += entries[i];
+      }
+    return joined.empty() ? std::string("-") : joined;
+  };
   for (const auto& l : layers) {
-    std::string encodings;
-    for (const auto& e : l.encodings) {
-      if (encodings.find(e) != std::string::npos) continue;
-      if (!encodings.empty()) encodings += ',';
-      encodings += e;
-    }
-    if (encodings.empty()) encodings = "-";
-    std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10lld %10lld %-22s %11s %10s\n",
+    std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10lld %10lld %-10s %-22s %11s %10s\n",
                   l.name.c_str(), l.type.c_str(), to_string(l.output_shape).c_str(),
                   static_cast<long long>(l.parameters), static_cast<long long>(l.nonzeros),
-                  encodings.c_str(), l.bytes ? format_bytes(static_cast<double>(l.bytes)).c_str() : "-",
+                  distinct(l.formats).c_str(), distinct(l.encodings).c_str(),
+                  l.bytes ? format_bytes(static_cast<double>(l.bytes)).c_str() : "-",
                   l.macs ? format_count(static_cast<double>(l.macs)).c_str() : "-");
     out << line;
   }

@@ -52,26 +52,36 @@ void Optimizer::step(Model& model) { step(model.parameters()); }
 
 void Optimizer::step(const std::vector<Parameter*>& parameters) {
   for (Parameter* p : parameters) {
-    if (!p->trainable || p->grad.empty()) continue;
-    if (p->grad.shape() != p->value.shape())
-      throw Error::internal("parameter " + p->name + " has a grad of shape " +
-                            to_string(p->grad.shape()) + " but a value of shape " +
-                            to_string(p->value.shape()));
-    if (p->has_mask()) {
-      require(p->mask.shape() == p->value.shape(),
-              "parameter " + p->name + " has a mask of shape " + to_string(p->mask.shape()) +
-                  " but a value of shape " + to_string(p->value.shape()));
-      p->grad.flat().array() *= p->mask.flat().array();
-    }
-    State& state = state_[p->name];
-    if (state.steps > 0 && ((!state.first.empty() && state.first.shape() != p->value.shape()) ||
-                            (!state.second.empty() && state.second.shape() != p->value.shape())))
-      throw Error::bad_input("parameter " + p->name + " changed shape since the optimizer's last "
-                             "step; call reset_state() after reshaping the model");
-    ++state.steps;
-    update(*p, state);
-    p->apply_mask();
+    bool changed = false;
+    // A quantizer's trainable state (TTQ's scales) steps beside its weight, keyed under it.
+    if (p->quantized())
+      for (Parameter* state : p->quantizer()->state_parameters())
+        changed |= step_one(*state, p->name + ":" + state->name);
+    changed |= step_one(*p, p->name);
+    if (changed) p->mark_changed();
   }
+}
+
+bool Optimizer::step_one(Parameter& p, const std::string& key) {
+  if (!p.trainable || p.grad.empty()) return false;
+  if (p.grad.shape() != p.value.shape())
+    throw Error::internal("parameter " + key + " has a grad of shape " + to_string(p.grad.shape()) +
+                          " but a value of shape " + to_string(p.value.shape()));
+  if (p.has_mask()) {
+    require(p.mask.shape() == p.value.shape(),
+            "parameter " + key + " has a mask of shape " + to_string(p.mask.shape()) +
+                " but a value of shape " + to_string(p.value.shape()));
+    p.grad.flat().array() *= p.mask.flat().array();
+  }
+  State& state = state_[key];
+  if (state.steps > 0 && ((!state.first.empty() && state.first.shape() != p.value.shape()) ||
+                          (!state.second.empty() && state.second.shape() != p.value.shape())))
+    throw Error::bad_input("parameter " + key + " changed shape since the optimizer's last "
+                           "step; call reset_state() after reshaping the model");
+  ++state.steps;
+  update(p, state);
+  p.apply_mask();
+  return true;
 }
 
 // --- SGD ----------------------------------------------------------------------------------

@@ -61,6 +61,17 @@ nlohmann::json architecture_options(const std::string& json_text, const std::vec
 nlohmann::json distillation_loss(const std::string& flag, const std::string& text);
 // One log line per training epoch: loss, accuracy, validation accuracy, speed.
 void log_epoch(const EpochStats& stats);
+// --quantize FORMAT[:BITS,KEY=VALUE...] with --per-channel, --symmetric, --quantize-exclude
+// LAYER and --layer-bits LAYER=BITS: one quant.<format> recipe entry (null without --quantize).
+struct QuantizeFlags {
+  std::string spec;
+  bool per_channel = false;
+  bool symmetric = false;
+  std::vector<std::string> exclude;
+  std::vector<std::string> layer_bits;
+};
+void add_quantize_options(CLI::App& command, QuantizeFlags& flags);
+nlohmann::json quantize_pass(const QuantizeFlags& flags);
 
 // Subcommands: each registers itself on the app.
 void register_train(CLI::App& app);

@@ -6,6 +6,8 @@
 #include "shrink/core/method_spec.hpp"
 #include "shrink/jobs/jobs.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <cstdio>
 #include <memory>
 
@@ -22,6 +24,7 @@ struct CompressFlags {
   int finetune_epochs = 0;
   std::vector<std::string> sparsity_reg;
   std::vector<std::string> recover;
+  QuantizeFlags quantize;
 };
 
 // "--prune obd:0.9,samples=512" -> prune.obd with sparsity 0.9 and samples 512, plus the
@@ -33,19 +36,48 @@ nlohmann::json parse_prune(const std::string& text, const CompressFlags& flags) 
   return pass;
 }
 
+// One line per quantized weight: format, bits, stored bytes against fp32, relative error.
+void print_quantized_layers(const nlohmann::json& layers) {
+  bool header = false;
+  for (const auto& layer : layers) {
+    if (layer["format"] == "fp32") continue;
+    if (!header) {
+      std::printf("%-22s %-8s %4s %12s %12s %12s\n", "weight", "format", "bits", "bytes",
+                  "fp32 bytes", "rel. MSE");
+      header = true;
+    }
+    const std::string mse =
+        layer.contains("relative_mse") ? fmt::format("{:.3g}", layer["relative_mse"].get<double>()) : "-";
+    std::printf("%-22s %-8s %4d %12s %12lld %12s\n", layer["name"].get<std::string>().c_str(),
+                layer["format"].get<std::string>().c_str(), layer["bits"].get<int>(),
+                layer.contains("bytes") ? std::to_string(layer["bytes"].get<long long>()).c_str() : "-",
+                layer["fp32_bytes"].get<long long>(), mse.c_str());
+  }
+}
+
 void run(CompressFlags& flags) {
   apply_common_options(flags.common);
   CompressJob& job = flags.job;
   job.finetune.seed = flags.common.seed;
   job.terms = sparsity_reg_terms(flags.sparsity_reg);
   nlohmann::json recipe = {{"passes", nlohmann::json::array()}};
+  const nlohmann::json quantize = quantize_pass(flags.quantize);
   if (!flags.recipe_path.empty()) {
     require(flags.prune.empty() && flags.finetune_epochs == 0 && flags.scope.empty() &&
-                flags.exclude.empty() && flags.recover.empty(),
-            "give either --recipe or --prune/--scope/--exclude/--finetune-epochs/--recover, not both");
+                flags.exclude.empty() && flags.recover.empty() && quantize.is_null(),
+            "give either --recipe or --prune/--scope/--exclude/--quantize/--finetune-epochs/"
+            "--recover, not both");
     job.recipe = Recipe::from_file(flags.recipe_path);
   } else {
     for (const auto& spec : flags.prune) recipe["passes"].push_back(parse_prune(spec, flags));
+    // Pruned, then quantized: the quantizer sees the pruned weights and keeps their zeros.
+    // INQ (pow2) retrains between its portions and leaves nothing to fine-tune after.
+    const bool inq = !quantize.is_null() && quantize["pass"] == "quant.pow2" &&
+                     quantize.value("incremental", true);
+    if (!quantize.is_null()) {
+      recipe["passes"].push_back(quantize);
+      if (inq) recipe["passes"].back()["epochs"] = flags.finetune_epochs;
+    }
     if (!flags.recover.empty()) {
       // Fine-tuning by distillation from the model before compression.
       nlohmann::json losses = nlohmann::json::array();
@@ -53,7 +85,7 @@ void run(CompressFlags& flags) {
       recipe["passes"].push_back({{"pass", "distill.recover"},
                                   {"epochs", flags.finetune_epochs > 0 ? flags.finetune_epochs : 1},
                                   {"terms", losses}});
-    } else if (flags.finetune_epochs > 0) {
+    } else if (flags.finetune_epochs > 0 && !inq) {
       recipe["passes"].push_back({{"pass", "train.finetune"}, {"epochs", flags.finetune_epochs}});
     }
     job.recipe = Recipe::from_json(recipe);
@@ -70,6 +102,7 @@ void run(CompressFlags& flags) {
                 100.0 * report["accuracy_before"].get<double>(),
                 100.0 * report["accuracy_after"].get<double>(),
                 100.0 * report["accuracy_change"].get<double>());
+  print_quantized_layers(report["layers"]);
   std::printf("file %lld -> %lld bytes (%.2fx smaller), weight sparsity %.1f%%\nsaved %s\n",
               report["file_bytes_before"].get<long long>(), report["file_bytes_after"].get<long long>(),
               report["compression_ratio"].get<double>(), 100.0 * report["sparsity"].get<double>(),
@@ -110,7 +143,7 @@ nlohmann::json pruning_pass(const std::string& flag, const std::string& text) {
 
 void register_compress(CLI::App& app) {
   auto flags = std::make_shared<CompressFlags>();
-  CLI::App* cmd = app.add_subcommand("compress", "Compress a model: prune, fine-tune, and save it");
+  CLI::App* cmd = app.add_subcommand("compress", "Compress a model: prune, quantize, fine-tune, and save it");
   TrainConfig& f = flags->job.finetune;
   f.lr = 0.001f;
   f.momentum = 0.9f;
@@ -132,6 +165,7 @@ void register_compress(CLI::App& app) {
   cmd->add_option("--recover", flags->recover,
                   "Fine-tune by distillation from the model before compression, with this loss "
                   "(kd, or kd:T=4,alpha=0.9; repeatable), for --finetune-epochs (default 1)");
+  add_quantize_options(*cmd, flags->quantize);
   cmd->add_option("--recipe", flags->recipe_path, "A JSON recipe: {\"passes\": [{\"pass\": ..., options}]}");
   cmd->add_option("--data", flags->job.data, "Dataset for fine-tuning (train split) and accuracy (test split)")
       ->capture_default_str();

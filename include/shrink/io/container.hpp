@@ -35,6 +35,8 @@ struct TensorRecord {
   Shape shape;           // the parameter's shape, not the stored byte tensor's
   int64_t bytes = 0;     // stored bytes, padding included
   int64_t nonzeros = 0;  // elements that are not zero
+  std::string format;    // a quantized tensor's weight format ("affine"), else empty
+  int bits = 32;         // bits per stored value: the quantizer's code width, or 32
 };
 
 // The tensors of a .shrk file in storage order (for `shrink inspect`). A plain safetensors file

@@ -2,8 +2,8 @@
 // How a parameter's values are stored in a .shrk file. Each encoding is one row of a traits
 // table (as ggml's type_traits): its name in the file, the safetensors dtype of its bytes, an
 // exact size, encode and decode. The writer picks the row with the fewest bytes; the reader
-// dispatches on the name. A new storage format (int8 with scale and zero point, codebook
-// indices, a Huffman stream) is a new row whose bytes carry everything needed to decode them.
+// dispatches on the name. A new storage format (a Huffman stream over codes and positions) is
+// a new row whose bytes carry everything needed to decode them.
 //
 // Byte layouts are specified in docs/file-format.md; all numbers are little-endian.
 #include "shrink/nn/parameter.hpp"
@@ -22,6 +22,9 @@ struct TensorEncoding {
   // The bytes record exactly which elements are kept, so a masked (pruned) parameter may use
   // this encoding and gets its mask back on load.
   bool stores_mask;
+  // The bytes are a quantized parameter's codes and its quantizer's state: only quantized
+  // parameters use the row (and only such rows), and they load with their quantizer.
+  bool stores_quantizer;
   // Exact number of bytes encode() appends for `parameter`, or kNotApplicable when this
   // encoding cannot represent it (say, a codebook encoding for a parameter without a codebook).
   int64_t (*encoded_size)(const Parameter& parameter);
@@ -47,8 +50,9 @@ std::span<const TensorEncoding> tensor_encodings();
 const TensorEncoding* find_tensor_encoding(std::string_view name);
 // "dense, sparse-bitmap, ..." for error messages.
 std::string tensor_encoding_names();
-// The encoding with the fewest bytes that reproduces the parameter exactly (its mask too, when
-// it has one); ties go to the earlier row, so a dense tensor stays plain F32.
+// The encoding with the fewest bytes that reproduces the parameter exactly (its mask and its
+// quantizer too, when it has them); ties go to the earlier row, so a dense tensor stays plain
+// F32. A quantized parameter is stored as codes: its effective weight, never the latent one.
 const TensorEncoding& choose_tensor_encoding(const Parameter& parameter);
 
 }  // namespace shrink

@@ -24,7 +24,9 @@ class Optimizer {
   // One update of every trainable parameter from its accumulated grad (zeroing the grads is the
   // caller's job: Model::zero_grad). Parameters without a grad are skipped, like PyTorch's
   // grad=None. A masked parameter's grad is multiplied by its mask first and its value re-masked
-  // afterwards, so pruned weights stay exactly zero whatever the momentum or weight decay.
+  // afterwards, so pruned weights stay exactly zero whatever the momentum or weight decay. A
+  // quantized parameter's latent weight is updated (its grad is already d loss / d latent), and
+  // so is its quantizer's trainable state.
   void step(Model& model);
   void step(const std::vector<Parameter*>& parameters);
 
@@ -47,6 +49,8 @@ class Optimizer {
  private:
   // Updates parameter.value from parameter.grad (already masked); state.steps was incremented.
   virtual void update(Parameter& parameter, State& state) = 0;
+  // Steps one parameter with the state under `key`; false when it has nothing to step.
+  bool step_one(Parameter& parameter, const std::string& key);
 
   float lr_;
   std::map<std::string, State> state_;

@@ -72,7 +72,7 @@ class Conv2d final : public Op {
     check_parameters(args, x.dim(1));
     output.resize(out_shape);
     const Sizes z = sizes(x.shape());
-    const float* w = args.params[0]->value.data();
+    const float* w = args.params[0]->effective().data();
     const float* b = bias_ ? args.params[1]->value.data() : nullptr;
     prepare_forward(z, w);
     kernels::Epilogue epilogue;
@@ -112,7 +112,7 @@ class Conv2d final : public Op {
     if (!grad_x && !weight_grad && !bias_grad) return;
 
     const Sizes z = sizes(x.shape());
-    const float* w = weight.value.data();
+    const float* w = weight.effective().data();
     const float* xd = x.data();
     const float* dyd = grad_output.data();
     const int64_t weight_count = weight.value.numel();

@@ -62,7 +62,7 @@ class ConvTranspose2d final : public Op {
     if (output.numel() != z.n * out_channels_ * z.out_pixels)
       throw Error::internal("ConvTranspose2d: output of shape " + to_string(output.shape()) +
                             " does not match the input " + to_string(x.shape()));
-    const float* w = args.params[0]->value.data();
+    const float* w = args.params[0]->effective().data();
     const float* b = bias_ ? args.params[1]->value.data() : nullptr;
 #pragma omp parallel if (z.n * z.macs_per_sample >= kernels::kParallelMacs)
     {
@@ -108,7 +108,7 @@ class ConvTranspose2d final : public Op {
     if (!grad_x && !weight_grad && !bias_grad) return;
 
     // Serial over samples: the weight gradient sums over them in a fixed order.
-    const float* w = weight.value.data();
+    const float* w = weight.effective().data();
     Buffer columns(static_cast<size_t>(z.k * z.in_pixels));
     for (int64_t s = 0; s < z.n; ++s) {
       const float* image = x.data() + s * z.in_channels * z.in_pixels;

@@ -6,6 +6,7 @@
 #include "nn/kernels/attributes.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
+#include "nn/kernels/xnor_gemm.hpp"
 #include "nn/ops/ops.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/core/threading.hpp"
@@ -51,8 +52,10 @@ class Linear final : public Op {
     const int64_t n = x.dim(0), in = x.dim(1), out = out_features_;
     check_parameters(args, in);
     output.resize({n, out});
-    const float* w = args.params[0]->value.data();
     const float* b = bias_ ? args.params[1]->value.data() : nullptr;
+    // Binary weights and +-1 inputs (a Sign in front): the XNOR-popcount kernel.
+    if (!args.training && binary_.forward(*args.params[0], x, b, output)) return;
+    const float* w = args.params[0]->effective().data();
     const float* xd = x.data();
     float* yd = output.data();
     const int threads = num_threads();
@@ -114,7 +117,7 @@ class Linear final : public Op {
 
     const float* dy = grad_output.data();
     const float* xd = x.data();
-    const float* w = weight.value.data();
+    const float* w = weight.effective().data();
     const int threads = num_threads();
 #pragma omp parallel num_threads(threads) if (n * in * out >= kernels::kParallelMacs)
     {
@@ -173,6 +176,7 @@ class Linear final : public Op {
   int64_t out_features_;
   bool bias_;
   std::vector<std::vector<float>> transposed_;  // per thread: its slice of W x^T
+  kernels::BinaryLinear binary_;
 };
 
 }  // namespace

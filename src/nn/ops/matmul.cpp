@@ -159,7 +159,7 @@ class MatMul final : public Op {
                               std::to_string(args.inputs.size()) + " inputs and " +
                               std::to_string(args.params.size()) + " parameters, expected 1 and 1");
       o.a = args.inputs[0];
-      o.b = &args.params[0]->value;
+      o.b = &args.params[0]->effective();
       require(o.b->shape() == Shape{in_features_, out_features_},
               "MatMul: weight " + args.params[0]->name + " has shape " + to_string(o.b->shape()) +
                   ", expected [" + std::to_string(in_features_) + ", " +

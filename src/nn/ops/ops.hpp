@@ -40,5 +40,9 @@ std::unique_ptr<Op> make_squeeze(const Json& attributes);
 std::unique_ptr<Op> make_unsqueeze(const Json& attributes);
 std::unique_ptr<Op> make_concat(const Json& attributes);
 std::unique_ptr<Op> make_conv_transpose2d(const Json& attributes);
+// Quantized training: binary activations, DoReFa's activation and gradient quantizers.
+std::unique_ptr<Op> make_sign(const Json& attributes);
+std::unique_ptr<Op> make_dorefa_quantize(const Json& attributes);
+std::unique_ptr<Op> make_gradient_quantize(const Json& attributes);
 
 }  // namespace shrink::ops
