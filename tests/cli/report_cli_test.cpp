@@ -18,22 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
-
-void expect_clear_error(const CliResult& r, const std::string& fragment) {
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << r.err;
-}
-
 // Every job's energy: a positive modelled figure per inference and the job's own, saying how.
 void expect_energy_section(const nlohmann::json& energy) {
   EXPECT_TRUE(energy["per_inference"]["modelled"].get<bool>());

@@ -20,15 +20,8 @@ struct TrainFlags {
   std::vector<int64_t> hidden;
   std::string architecture_options;
   std::vector<std::string> sparsity_reg;
-  nlohmann::json at_init = {{"passes", nlohmann::json::array()}};
-  for (const auto& spec : flags.prune_at_init)
-    at_init["passes"].push_back(pruning_pass("--prune-at-init", spec));
-  // --quantize: the network trains quantized from its first step (after any pruning at init).
-  // pow2 trains straight-through from scratch (INQ's portions need a trained network).
-  nlohmann::json quantize = quantize_pass(flags.quantize);
-  if (!quantize.is_null() && quantize["pass"] == "quant.pow2") quantize["incremental"] = false;
-  if (!quantize.is_null()) at_init["passes"].push_back(quantize);
-  job.at_init = Recipe::from_json(at_init);
+  std::vector<std::string> prune_at_init;
+  QuantizeFlags quantize;
 };
 
 void run(TrainFlags& flags) {
@@ -88,15 +81,10 @@ void register_train(CLI::App& app) {
       ->capture_default_str();
   add_training_options(*cmd, c);
   add_sparsity_reg_option(*cmd, flags->sparsity_reg);
-  nlohmann::json at_init = {{"passes", nlohmann::json::array()}};
-  for (const auto& spec : flags.prune_at_init)
-    at_init["passes"].push_back(pruning_pass("--prune-at-init", spec));
-  // --quantize: the network trains quantized from its first step (after any pruning at init).
-  // pow2 trains straight-through from scratch (INQ's portions need a trained network).
-  nlohmann::json quantize = quantize_pass(flags.quantize);
-  if (!quantize.is_null() && quantize["pass"] == "quant.pow2") quantize["incremental"] = false;
-  if (!quantize.is_null()) at_init["passes"].push_back(quantize);
-  job.at_init = Recipe::from_json(at_init);
+  cmd->add_option("--prune-at-init", flags->prune_at_init,
+                  "Prune the freshly initialised network, then train it sparse: "
+                  "METHOD:SPARSITY[,KEY=VALUE...] (e.g. snip:0.95; see docs/passes.md)");
+  add_quantize_options(*cmd, flags->quantize);
   cmd->add_option("-o,--output", flags->job.output, "Where to save the model (.shrk or .onnx)")->required();
   add_common_options(*cmd, flags->common);
   cmd->callback([flags] { run(*flags); });
