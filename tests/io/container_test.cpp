@@ -403,7 +403,8 @@ TEST(Container, TensorsThatDoNotFitTheGraphAreNamed) {
     const Json header = with_encodings([](Json& e) { e["fc1.weight"]["encoding"] = "huffman"; });
     EXPECT_EQ(load(header, file.data),
               "model file t.shrk: tensor fc1.weight uses unknown encoding 'huffman' (known: "
-              "dense, sparse-bitmap, sparse-delta8); it may need a newer shrink");
+              "dense, sparse-bitmap, sparse-delta8, quantized, quantized-bitmap, quantized-delta8); "
+              "it may need a newer shrink");
   }
   // Masked but dense.
   {
