@@ -25,6 +25,7 @@ const std::pair<const char*, Factory> kPasses[] = {
     {"quant.binary", make_binary_pass},
     {"quant.ternary", make_ternary_pass},
     {"quant.dorefa", make_dorefa_pass},
+    {"prune.channels", make_channel_pruner},
 };
 
 }  // namespace

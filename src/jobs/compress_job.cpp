@@ -4,6 +4,7 @@
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/weights.hpp"
+#include "shrink/report/comparison.hpp"
 #include "shrink/report/energy_report.hpp"
 #include "shrink/train/evaluator.hpp"
 
@@ -75,15 +76,13 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   report["macs_before"] = effective_macs(model);
   report["sparsity_before"] = weight_sparsity(model).sparsity();
 
+  // The model as it was: for the per-layer comparison and the timing, and the teacher that
+  // recovery by distillation learns from.
+  Model original = model.clone();
   Dataset train_data = load_data_for_model(model, job.data, "train");
   PassContext context;
   context.train = &train_data;
-  // Recovery by distillation learns from the model as it was before compression.
-  std::optional<Model> original;
-  if (job.recipe.needs_teacher()) {
-    original = model.clone();
-    context.teacher = &*original;
-  }
+  if (job.recipe.needs_teacher()) context.teacher = &original;
   context.finetune = job.finetune;
   context.terms = job.terms;
   context.progress = observer.progress;
@@ -91,6 +90,19 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   job.recipe.run(model, context);
   const JobEnergy compression_energy = compression_meter.read();
   report["passes"] = context.sections;
+  const ModelComparison comparison = compare_models(original, model);
+  report["parameters_before"] = comparison.parameters_before;
+  report["parameters_after"] = comparison.parameters_after;
+  report["layer_changes"] = comparison.to_json()["layers"];
+  report["layer_changes_table"] = comparison.to_table();
+  report["shapes_changed"] = comparison.shapes_changed();
+  report["latency"] = nlohmann::json::array();
+  for (int64_t batch : job.latency_batches) {
+    const LatencyComparison latency = compare_latency(original, model, batch, job.latency);
+    spdlog::info("latency at batch {}: {:.3f} ms -> {:.3f} ms ({:.2f}x)", batch,
+                 latency.before.median_ms, latency.after.median_ms, latency.speedup());
+    report["latency"].push_back(latency.to_json());
+  }
 
   if (job.evaluate) {
     const Evaluation after = evaluate(model, test_data);

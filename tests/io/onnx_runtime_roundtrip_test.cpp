@@ -1,5 +1,5 @@
-// Round trip through a real runtime: a fixture is imported, pruned, exported to ONNX, and the
-// exported file is run in ONNX Runtime (onnxruntime-node, through bench/ort_run.mjs). Its outputs
+// Round trip through a real runtime: a fixture is imported, pruned (weights zeroed, or channels
+// removed), exported to ONNX, and the exported file is run in ONNX Runtime (onnxruntime-node, through bench/ort_run.mjs). Its outputs
 // must match shrink's own forward pass on the same pruned model, and the pruned zeros must be in
 // the file. The other ONNX tests only read shrink's exports back with shrink, which cannot catch
 // an export that shrink misreads the same way it miswrites.
@@ -167,6 +167,37 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, OnnxRuntimeRoundTrip,
                                            RoundTripCase{"lenet5", 0.9, "global"},
                                            RoundTripCase{"small_resnet", 0.5, "layer"}),
                          [](const auto& info) { return info.param.fixture; });
+
+// Structured pruning physically shrinks the tensors: the exported file holds the smaller
+// shapes, ONNX Runtime runs it, and its outputs are shrink's. The residual fixture ties conv1
+// and conv3 through the Add, so a wrong cut of the stream would fail to load or differ here.
+TEST(OnnxRuntimeChannelPruning, ResidualModelWithChannelsRemovedRunsTheSameInOnnxRuntime) {
+  if (!onnx_runtime_missing().empty()) GTEST_SKIP() << onnx_runtime_missing();
+  Model model = load_onnx((fixture("small_resnet") / "model.onnx").string());
+  const Tensor input = read_npy((fixture("small_resnet") / "input.npy").string());
+  const int64_t macs = model.macs(), parameters = model.parameter_count();
+  PassContext context;
+  make_pass("prune.channels", {{"ratio", 0.5}, {"scope", "layer"}})->run(model, context);
+  EXPECT_LT(2 * model.macs(), macs);
+  EXPECT_LT(model.parameter_count(), parameters);
+
+  testing::TempDir tmp;
+  const std::string exported = tmp.file("small_resnet_channels.onnx");
+  save_onnx(model, exported);
+  const Model again = load_onnx(exported);
+  EXPECT_EQ(again.parameter_count(), model.parameter_count());
+  EXPECT_EQ(again.parameter("conv1.weight").value.shape(), model.parameter("conv1.weight").value.shape());
+  EXPECT_EQ(again.parameter("conv1.weight").value.dim(0), 4);  // 8 filters, half removed
+
+  const Tensor expected = model.forward(input, false);
+  const Tensor actual = run_onnx_runtime(exported, input, tmp, "channels");
+  ASSERT_EQ(actual.shape(), expected.shape());
+  const float diff = max_abs_diff(actual, expected);
+  std::printf("[ ORT      ] small_resnet channels 0.5: max |shrink - onnxruntime| = %.3g "
+              "(outputs spread %.3g across the batch)\n", diff, spread_across_batch(expected));
+  EXPECT_LE(diff, kTolerance);
+  EXPECT_GT(spread_across_batch(expected), 10 * kTolerance);
+}
 
 // The runner's contract, so a broken runner fails loudly instead of comparing nothing.
 TEST(OnnxRuntimeRunner, RejectsAFileThatIsNotNpyWithExitCode2) {

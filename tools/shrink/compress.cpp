@@ -20,6 +20,9 @@ struct CompressFlags {
   std::vector<std::string> prune;
   std::string scope;                 // empty: the pass's default
   std::vector<std::string> exclude;  // layers every pruning pass leaves dense
+  std::string criterion;
+  std::vector<int64_t> latency_batches = {1, 256};
+  bool no_latency = false;
   std::string recipe_path;
   int finetune_epochs = 0;
   std::vector<std::string> sparsity_reg;
@@ -27,12 +30,15 @@ struct CompressFlags {
   QuantizeFlags quantize;
 };
 
-// "--prune obd:0.9,samples=512" -> prune.obd with sparsity 0.9 and samples 512, plus the
-// --scope and --exclude flags.
+// "--prune obd:0.9,samples=512" -> prune.obd with sparsity 0.9 and samples 512; "--prune
+// channels:0.5" -> prune.channels with ratio 0.5 and --criterion's criterion; plus the --scope
+// and --exclude flags.
 nlohmann::json parse_prune(const std::string& text, const CompressFlags& flags) {
   nlohmann::json pass = pruning_pass("--prune", text);
   if (!pass.contains("scope") && !flags.scope.empty()) pass["scope"] = flags.scope;
   if (!flags.exclude.empty() && !pass.contains("exclude")) pass["exclude"] = flags.exclude;
+  if (pass["pass"] == "prune.channels" && !flags.criterion.empty() && !pass.contains("criterion"))
+    pass["criterion"] = flags.criterion;
   return pass;
 }
 
@@ -69,7 +75,14 @@ void run(CompressFlags& flags) {
             "--recover, not both");
     job.recipe = Recipe::from_file(flags.recipe_path);
   } else {
-    for (const auto& spec : flags.prune) recipe["passes"].push_back(parse_prune(spec, flags));
+    bool channels = false;
+    for (const auto& spec : flags.prune) {
+      recipe["passes"].push_back(parse_prune(spec, flags));
+      channels |= recipe["passes"].back()["pass"] == "prune.channels";
+    }
+    require(flags.criterion.empty() || channels,
+            "--criterion " + flags.criterion + " chooses which channels --prune channels:RATIO "
+            "removes; add --prune channels:RATIO or drop --criterion");
     // Pruned, then quantized: the quantizer sees the pruned weights and keeps their zeros.
     // INQ (pow2) retrains between its portions and leaves nothing to fine-tune after.
     const bool inq = !quantize.is_null() && quantize["pass"] == "quant.pow2" &&
@@ -91,6 +104,8 @@ void run(CompressFlags& flags) {
     job.recipe = Recipe::from_json(recipe);
   }
 
+  job.latency_batches = flags.no_latency ? std::vector<int64_t>{} : flags.latency_batches;
+
   ProgressBar bar("compress", progress_enabled(flags.common));
   JobObserver observer;
   observer.progress = [&](int64_t done, int64_t total, const std::string&) { bar.update(done, total); };
@@ -103,6 +118,13 @@ void run(CompressFlags& flags) {
                 100.0 * report["accuracy_after"].get<double>(),
                 100.0 * report["accuracy_change"].get<double>());
   print_quantized_layers(report["layers"]);
+  if (report["shapes_changed"].get<bool>())
+    std::printf("\n%s\n", report["layer_changes_table"].get<std::string>().c_str());
+  for (const auto& l : report["latency"])
+    std::printf("batch %lld: %.3f ms -> %.3f ms per batch (%.2fx faster, medians of %d)\n",
+                l["batch"].get<long long>(), l["before"]["median_ms"].get<double>(),
+                l["after"]["median_ms"].get<double>(), l["speedup"].get<double>(),
+                l["after"]["repeats"].get<int>());
   std::printf("file %lld -> %lld bytes (%.2fx smaller), weight sparsity %.1f%%\nsaved %s\n",
               report["file_bytes_before"].get<long long>(), report["file_bytes_after"].get<long long>(),
               report["compression_ratio"].get<double>(), 100.0 * report["sparsity"].get<double>(),
@@ -113,31 +135,38 @@ void run(CompressFlags& flags) {
 
 }  // namespace
 
-// One line per pruning method of --prune (and train's --prune-at-init): the pass it runs.
-const std::pair<const char*, const char*> kPruneMethods[] = {
-    {"magnitude", "prune.magnitude"},
-    {"snip", "prune.snip"},
-    {"obd", "prune.obd"},
-    {"fisher", "prune.fisher"},
-    {"taylor", "prune.taylor"},
-    {"obs", "prune.obs"},
+// One line per pruning method of --prune (and train's --prune-at-init): the pass it runs and
+// the option its VALUE sets.
+struct PruneMethod {
+  const char* method;
+  const char* pass;
+  const char* value_option;
+};
+const PruneMethod kPruneMethods[] = {
+    {"magnitude", "prune.magnitude", "sparsity"},
+    {"snip", "prune.snip", "sparsity"},
+    {"obd", "prune.obd", "sparsity"},
+    {"fisher", "prune.fisher", "sparsity"},
+    {"taylor", "prune.taylor", "sparsity"},
+    {"obs", "prune.obs", "sparsity"},
+    {"channels", "prune.channels", "ratio"},
 };
 
 nlohmann::json pruning_pass(const std::string& flag, const std::string& text) {
   const MethodSpec spec = parse_method_spec(flag, text);
-  const char* pass_name = nullptr;
+  const PruneMethod* found = nullptr;
   std::string known;
-  for (const auto& [method, name] : kPruneMethods) {
-    if (spec.method == method) pass_name = name;
-    known += (known.empty() ? "" : ", ") + std::string(method);
+  for (const PruneMethod& m : kPruneMethods) {
+    if (spec.method == m.method) found = &m;
+    known += (known.empty() ? "" : ", ") + std::string(m.method);
   }
-  require(pass_name != nullptr, flag + " " + text + ": unknown method '" + spec.method +
-                                    "' (known: " + known + "); write it as METHOD:SPARSITY");
-  require(spec.value.is_number(), flag + " " + text + ": give the sparsity as a number in "
-                                  "[0, 1), e.g. " + spec.method + ":0.9");
+  require(found != nullptr, flag + " " + text + ": unknown method '" + spec.method +
+                                "' (known: " + known + "); write it as METHOD:SPARSITY");
+  require(spec.value.is_number(), flag + " " + text + ": give the " + found->value_option +
+                                  " as a number in [0, 1), e.g. " + spec.method + ":0.5");
   nlohmann::json pass = spec.options;
-  pass["pass"] = pass_name;
-  pass["sparsity"] = spec.value;
+  pass["pass"] = found->pass;
+  pass[found->value_option] = spec.value;
   return pass;
 }
 
@@ -150,13 +179,16 @@ void register_compress(CLI::App& app) {
   cmd->add_option("model", flags->job.model, "Model file (.shrk or .onnx)")->required();
   cmd->add_option("-o,--output", flags->job.output, "Where to save the compressed model")->required();
   cmd->add_option("--prune", flags->prune, "Pruning: METHOD:SPARSITY[,KEY=VALUE...] with METHOD magnitude, snip, obd, fisher, "
-                  "taylor or obs (e.g. obd:0.9,samples=512; see docs/passes.md)");
+                  "taylor or obs (e.g. obd:0.9,samples=512), or channels:RATIO (whole channels, "
+                  "physically removed, e.g. channels:0.5); see docs/passes.md");
   cmd->add_option("--scope", flags->scope,
-                  "Pruning: one global ranking of all weights (the default), or each layer to "
-                  "the same sparsity")
+                  "Pruning: one global ranking of all weights or channels (the default), or each "
+                  "layer to the same sparsity or ratio")
       ->check(CLI::IsMember({"global", "layer"}));
   cmd->add_option("--exclude", flags->exclude,
                   "Layers pruning leaves dense, by node or parameter name (e.g. --exclude fc3)");
+  cmd->add_option("--criterion", flags->criterion,
+                  "Channel importance for --prune channels: l1, l2, fpgm, bn, apoz, taylor (default l1)");
   cmd->add_option("--finetune-epochs", flags->finetune_epochs, "Fine-tune this many epochs after compressing")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--finetune-lr", f.lr, "Fine-tuning learning rate")->check(CLI::PositiveNumber)->capture_default_str();
@@ -166,6 +198,10 @@ void register_compress(CLI::App& app) {
                   "Fine-tune by distillation from the model before compression, with this loss "
                   "(kd, or kd:T=4,alpha=0.9; repeatable), for --finetune-epochs (default 1)");
   add_quantize_options(*cmd, flags->quantize);
+  cmd->add_option("--latency-batches", flags->latency_batches,
+                  "Batch sizes at which to time the model before and after")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  cmd->add_flag("--no-latency", flags->no_latency, "Do not time the model before and after");
   cmd->add_option("--recipe", flags->recipe_path, "A JSON recipe: {\"passes\": [{\"pass\": ..., options}]}");
   cmd->add_option("--data", flags->job.data, "Dataset for fine-tuning (train split) and accuracy (test split)")
       ->capture_default_str();

@@ -2,6 +2,7 @@
 // One function per user-level task. The CLI parses flags into these structs and prints the
 // returned report; tests and C++ users call the same functions in-process.
 #include "shrink/compress/pass.hpp"
+#include "shrink/report/latency.hpp"
 #include "shrink/train/trainer.hpp"
 
 #include <nlohmann/json.hpp>
@@ -66,11 +67,19 @@ struct CompressJob {
   TrainingTerms terms;   // added to every pass that trains
   bool evaluate = true;
   std::string changed_samples_svg;  // a grid of the test samples whose prediction changed
+  // Inference time of the model before and after, timed in alternation at each batch size
+  // (none: not measured).
+  std::vector<int64_t> latency_batches = {1, 256};
+  LatencyOptions latency;
 };
 // Runs the recipe and saves the result. Report: accuracy_before, accuracy_after,
-// file_bytes_before, file_bytes_after, compression_ratio, sparsity, passes[], class_impact
-// (per-class accuracy before and after, changed samples), energy (per inference before and
-// after, the compression's own energy and the break-even; report/energy_report.hpp), and more.
+// file_bytes_before, file_bytes_after, compression_ratio, sparsity, parameters_before/after,
+// macs_before/after, layers[] (per compressible weight: format, bits, stored bytes),
+// layer_changes[] (channels, parameters and MACs before -> after per layer, and
+// layer_changes_table as text), latency[] (per batch: before, after, speedup), passes[],
+// class_impact (per-class accuracy before and after, changed samples), energy (per inference
+// before and after, the compression's own energy and the break-even; report/energy_report.hpp),
+// and more.
 nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer = {});
 
 }  // namespace shrink
