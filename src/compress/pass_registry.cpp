@@ -26,6 +26,7 @@ const std::pair<const char*, Factory> kPasses[] = {
     {"quant.ternary", make_ternary_pass},
     {"quant.dorefa", make_dorefa_pass},
     {"prune.channels", make_channel_pruner},
+    {"quant.kmeans", make_kmeans_pass},
 };
 
 }  // namespace

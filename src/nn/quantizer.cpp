@@ -17,6 +17,7 @@ const QuantizerFormat* const kFormats[] = {
     &kBinaryFormat,
     &kTernaryFormat,
     &kDoReFaFormat,
+    &kKMeansFormat,
 };
 
 }  // namespace

@@ -331,6 +331,7 @@ TEST(WeightFormats, EveryFormatStoresAndReloadsARandomWeightExactly) {
       {"ternary", {{"per_channel", true}}},
       {"ternary", {{"method", "ttq"}}},
       {"dorefa", {{"bits", 3}}},
+      {"kmeans", {{"bits", 3}}},
   };
   for (const auto& [name, options] : cases) {
     SCOPED_TRACE(name);

@@ -1,5 +1,5 @@
 // The quantization passes that only attach a quantizer to each weight: quant.affine,
-// quant.fp16, quant.bf16 and quant.ternary. Options beyond the shared ones (quantize_pass.hpp)
+// quant.fp16, quant.bf16, quant.ternary and quant.kmeans. Options beyond the shared ones (quantize_pass.hpp)
 // are the weight format's (include/shrink/nn/quantizer.hpp, docs/quantization.md).
 #include "compress/passes.hpp"
 #include "compress/quant/quantize_pass.hpp"
@@ -22,6 +22,12 @@ std::unique_ptr<Pass> make_bf16_pass(const nlohmann::json& options) {
 // TTQ both leave them in full precision; 8 bits costs almost nothing more).
 std::unique_ptr<Pass> make_ternary_pass(const nlohmann::json& options) {
   return std::make_unique<QuantizePass>(QuantizePassTraits{"ternary", false, true}, options);
+}
+
+// Deep Compression's weight sharing: the format picks 8 bits for convolutions and 5 for fully
+// connected layers unless "bits" or "layer_bits" say otherwise.
+std::unique_ptr<Pass> make_kmeans_pass(const nlohmann::json& options) {
+  return std::make_unique<QuantizePass>(QuantizePassTraits{"kmeans", true, false}, options);
 }
 
 }  // namespace shrink

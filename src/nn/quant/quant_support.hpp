@@ -18,6 +18,7 @@ extern const QuantizerFormat kPowerOfTwoFormat;
 extern const QuantizerFormat kBinaryFormat;
 extern const QuantizerFormat kTernaryFormat;
 extern const QuantizerFormat kDoReFaFormat;
+extern const QuantizerFormat kKMeansFormat;
 
 namespace quant {
 
