@@ -81,5 +81,7 @@ void register_compress(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_run(CLI::App& app);
 void register_distill(CLI::App& app);
+void register_sweep(CLI::App& app);
+void register_plot(CLI::App& app);
 
 }  // namespace shrink::cli

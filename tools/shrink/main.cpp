@@ -21,6 +21,8 @@ const std::pair<const char*, void (*)(CLI::App&)> kCommands[] = {
     {"convert", shrink::cli::register_convert},
     {"run", shrink::cli::register_run},
     {"distill", shrink::cli::register_distill},
+    {"sweep", shrink::cli::register_sweep},
+    {"plot", shrink::cli::register_plot},
 };
 
 int fail(const char* message, int code) {
