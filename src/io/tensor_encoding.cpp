@@ -1,7 +1,9 @@
 #include "shrink/io/tensor_encoding.hpp"
 
+#include "compress/coding/huffman.hpp"
 #include "core/byte_io.hpp"
 #include "shrink/core/error.hpp"
+#include "shrink/io/code_statistics.hpp"
 
 #include <array>
 #include <bit>
@@ -221,13 +223,15 @@ int64_t delta8_decode(std::string_view bytes, Parameter& parameter, bool restore
 
 enum class Positions { All, Bitmap, Delta8 };
 
-const char* quantized_name(Positions positions) {
-  switch (positions) {
-    case Positions::All: return "quantized";
-    case Positions::Bitmap: return "quantized-bitmap";
-    case Positions::Delta8: return "quantized-delta8";
-  }
-  return "quantized";
+// Codes packed at their bit width, or Huffman-coded (compress/coding/huffman.hpp): then the
+// delta8 gaps are Huffman-coded too.
+enum class Codes { Packed, Huffman };
+
+std::string quantized_name(Positions positions, Codes coding) {
+  std::string name = "quantized";
+  if (positions == Positions::Bitmap) name += "-bitmap";
+  if (positions == Positions::Delta8) name += "-delta8";
+  return coding == Codes::Huffman ? name + "-huffman" : name;
 }
 
 // A quantized parameter stores every element, or the mask's kept ones.
@@ -254,18 +258,51 @@ std::string quantizer_header(const Parameter& parameter) {
 
 int64_t code_bytes(int64_t count, int bits) { return (count * bits + 7) / 8; }
 
-template <Positions kPositions>
+// Huffman blocks code at most 256 symbols: codes of up to 8 bits.
+bool huffman_applies(const Parameter& parameter) {
+  return parameter.quantized() && parameter.quantizer()->bits() <= 8;
+}
+
+// The delta8 gap bytes of the kept positions, as Huffman symbols (the u32 count left out).
+std::vector<uint32_t> gap_symbols(int64_t n, const Kept& kept) {
+  std::string stream;
+  write_delta8_indices(n, kept, stream);
+  return std::vector<uint32_t>(reinterpret_cast<const unsigned char*>(stream.data()) + kCountBytes,
+                               reinterpret_cast<const unsigned char*>(stream.data() + stream.size()));
+}
+
+std::vector<uint32_t> codes_of(const Parameter& parameter, const Kept& kept);
+
+// The codes of the kept elements, in index order.
+std::vector<uint32_t> kept_codes(const Parameter& parameter, const Kept& kept) {
+  const std::vector<uint32_t> codes = codes_of(parameter, kept);
+  std::vector<uint32_t> out;
+  for (int64_t i = 0; i < parameter.value.numel(); ++i)
+    if (kept(i)) out.push_back(codes[static_cast<size_t>(i)]);
+  return out;
+}
+
+template <Positions kPositions, Codes kCodes>
 int64_t quantized_size(const Parameter& parameter) {
   if (!parameter.quantized()) return kNotApplicable;
+  if (kCodes == Codes::Huffman && !huffman_applies(parameter)) return kNotApplicable;
   const int64_t n = parameter.value.numel();
   const Kept kept = quantized_kept(parameter);
   int64_t positions = 0;
   if constexpr (kPositions == Positions::Bitmap) positions = bitmap_bytes(n);
-  if constexpr (kPositions == Positions::Delta8) positions = delta8_index_bytes(n, kept);
+  if constexpr (kPositions == Positions::Delta8) {
+    positions = delta8_index_bytes(n, kept);
+    if (positions != kNotApplicable && kCodes == Codes::Huffman)
+      positions = kCountBytes + coding::block_bytes(coding::symbol_counts(gap_symbols(n, kept), 256));
+  }
   if (positions == kNotApplicable) return kNotApplicable;
+  const int bits = parameter.quantizer()->bits();
   const int64_t kept_count = kPositions == Positions::All ? n : count_kept(n, kept);
-  return static_cast<int64_t>(quantizer_header(parameter).size()) + positions +
-         code_bytes(kept_count, parameter.quantizer()->bits());
+  const int64_t codes =
+      kCodes == Codes::Packed
+          ? code_bytes(kept_count, bits)
+          : coding::block_bytes(coding::symbol_counts(kept_codes(parameter, kept), 1 << bits));
+  return static_cast<int64_t>(quantizer_header(parameter).size()) + positions + codes;
 }
 
 // The code of every element of the effective weight, checked to decode back to it exactly.
@@ -285,15 +322,23 @@ std::vector<uint32_t> codes_of(const Parameter& parameter, const Kept& kept) {
   return codes;
 }
 
-template <Positions kPositions>
+template <Positions kPositions, Codes kCodes>
 void quantized_encode(const Parameter& parameter, std::string& out) {
   const int64_t n = parameter.value.numel();
   const Kept kept = quantized_kept(parameter);
   out += quantizer_header(parameter);
   if constexpr (kPositions == Positions::Bitmap) write_bitmap(n, kept, out);
-  if constexpr (kPositions == Positions::Delta8) write_delta8_indices(n, kept, out);
-  const std::vector<uint32_t> codes = codes_of(parameter, kept);
+  if constexpr (kPositions == Positions::Delta8 && kCodes == Codes::Packed) write_delta8_indices(n, kept, out);
   const int bits = parameter.quantizer()->bits();
+  if constexpr (kCodes == Codes::Huffman) {
+    if constexpr (kPositions == Positions::Delta8) {
+      put_u32(out, static_cast<uint32_t>(count_kept(n, kept)));
+      coding::write_block(gap_symbols(n, kept), 256, out);
+    }
+    coding::write_block(kept_codes(parameter, kept), 1 << bits, out);
+    return;
+  }
+  const std::vector<uint32_t> codes = codes_of(parameter, kept);
   // Codes back to back, least significant bit first.
   uint64_t buffer = 0;
   int filled = 0;
@@ -306,9 +351,33 @@ void quantized_encode(const Parameter& parameter, std::string& out) {
   if (filled > 0) out.push_back(static_cast<char>(buffer));
 }
 
-template <Positions kPositions>
+// The kept positions of a Huffman-coded delta8 stream at the front of `bytes`: u32 kept count,
+// then a block of gap symbols read as delta8 gap bytes. `used` receives its length.
+std::vector<int64_t> read_huffman_gaps(std::string_view bytes, int64_t n, const std::string& name,
+                                       int64_t& used) {
+  bytes::Reader in(bytes, name + " data");
+  const int64_t kept = in.u32("kept count");
+  require(kept <= n, name + " says " + std::to_string(kept) +
+                         " elements are kept but the tensor has only " + std::to_string(n));
+  coding::BlockReader gaps(bytes.substr(kCountBytes), 256, name + " gaps");
+  int64_t position = -1;
+  std::vector<int64_t> indices;
+  indices.reserve(static_cast<size_t>(kept));
+  while (static_cast<int64_t>(indices.size()) < kept) {
+    const uint32_t gap = gaps.next();
+    position += gap == kFillerGap ? kMaxGap : gap;
+    require(position < n, name + " index " + std::to_string(position) +
+                              " is past the tensor's " + std::to_string(n) + " elements");
+    if (gap != kFillerGap) indices.push_back(position);
+  }
+  gaps.finish();
+  used = kCountBytes + gaps.bytes_used();
+  return indices;
+}
+
+template <Positions kPositions, Codes kCodes>
 int64_t quantized_decode(std::string_view payload, Parameter& parameter, bool restore_mask) {
-  const std::string name = quantized_name(kPositions);
+  const std::string name = quantized_name(kPositions, kCodes);
   const int64_t n = parameter.value.numel();
   bytes::Reader in(payload, name + " data");
   const int64_t name_length = in.u8("format name length");
@@ -333,29 +402,40 @@ int64_t quantized_decode(std::string_view payload, Parameter& parameter, bool re
     indices = read_bitmap(rest, n, name);
     positions_used = bitmap_bytes(n);
   }
-  if constexpr (kPositions == Positions::Delta8)
-    indices = read_delta8_indices(rest, n, name, positions_used);
+  if constexpr (kPositions == Positions::Delta8) {
+    if constexpr (kCodes == Codes::Huffman) indices = read_huffman_gaps(rest, n, name, positions_used);
+    else indices = read_delta8_indices(rest, n, name, positions_used);
+  }
   in.take(positions_used, "positions");
 
   const int bits = quantizer->bits();
   const int64_t kept = static_cast<int64_t>(indices.size());
-  const std::string_view packed = in.take(code_bytes(kept, bits), "codes");
   // Elements not stored (pruned) decode from code 0, which every format has, then load as 0.
   std::vector<uint32_t> codes(static_cast<size_t>(n), 0);
-  const uint64_t code_mask = (uint64_t{1} << bits) - 1;
-  uint64_t buffer = 0;
-  int filled = 0;
-  size_t next_byte = 0;
-  for (int64_t index : indices) {
-    while (filled < bits) {
-      buffer |= uint64_t{static_cast<unsigned char>(packed[next_byte++])} << filled;
-      filled += 8;
+  if constexpr (kCodes == Codes::Huffman) {
+    require(bits <= 8, name + " data has " + std::to_string(bits) +
+                           "-bit codes; Huffman blocks code at most 8 bits");
+    coding::BlockReader block(payload.substr(static_cast<size_t>(in.position())), 1 << bits, name + " codes");
+    for (int64_t index : indices) codes[static_cast<size_t>(index)] = block.next();
+    block.finish();
+    in.take(block.bytes_used(), "codes");
+  } else {
+    const std::string_view packed = in.take(code_bytes(kept, bits), "codes");
+    const uint64_t code_mask = (uint64_t{1} << bits) - 1;
+    uint64_t buffer = 0;
+    int filled = 0;
+    size_t next_byte = 0;
+    for (int64_t index : indices) {
+      while (filled < bits) {
+        buffer |= uint64_t{static_cast<unsigned char>(packed[next_byte++])} << filled;
+        filled += 8;
+      }
+      codes[static_cast<size_t>(index)] = static_cast<uint32_t>(buffer & code_mask);
+      buffer >>= bits;
+      filled -= bits;
     }
-    codes[static_cast<size_t>(index)] = static_cast<uint32_t>(buffer & code_mask);
-    buffer >>= bits;
-    filled -= bits;
+    require(buffer == 0, name + " data has bits set past its last code");
   }
-  require(buffer == 0, name + " data has bits set past its last code");
 
   reset_for_decode(parameter, restore_mask);
   quantizer->decode(codes, parameter.value);
@@ -370,17 +450,24 @@ int64_t quantized_decode(std::string_view payload, Parameter& parameter, bool re
   return in.position();
 }
 
-// One row per encoding. Order breaks ties in size, so plain dense comes first.
-constexpr std::array<TensorEncoding, 6> kEncodings = {{
+template <Positions kPositions, Codes kCodes>
+constexpr TensorEncoding quantized_row(const char* name) {
+  return {name, "U8", kPositions != Positions::All, true, quantized_size<kPositions, kCodes>,
+          quantized_encode<kPositions, kCodes>, quantized_decode<kPositions, kCodes>};
+}
+
+// One row per encoding. Order breaks ties in size, so plain dense comes first, and packed codes
+// before Huffman-coded ones.
+constexpr std::array<TensorEncoding, 9> kEncodings = {{
     {"dense", "F32", false, false, dense_size, dense_encode, dense_decode},
     {"sparse-bitmap", "U8", true, false, bitmap_size, bitmap_encode, bitmap_decode},
     {"sparse-delta8", "U8", true, false, delta8_size, delta8_encode, delta8_decode},
-    {"quantized", "U8", false, true, quantized_size<Positions::All>,
-     quantized_encode<Positions::All>, quantized_decode<Positions::All>},
-    {"quantized-bitmap", "U8", true, true, quantized_size<Positions::Bitmap>,
-     quantized_encode<Positions::Bitmap>, quantized_decode<Positions::Bitmap>},
-    {"quantized-delta8", "U8", true, true, quantized_size<Positions::Delta8>,
-     quantized_encode<Positions::Delta8>, quantized_decode<Positions::Delta8>},
+    quantized_row<Positions::All, Codes::Packed>("quantized"),
+    quantized_row<Positions::Bitmap, Codes::Packed>("quantized-bitmap"),
+    quantized_row<Positions::Delta8, Codes::Packed>("quantized-delta8"),
+    quantized_row<Positions::All, Codes::Huffman>("quantized-huffman"),
+    quantized_row<Positions::Bitmap, Codes::Huffman>("quantized-bitmap-huffman"),
+    quantized_row<Positions::Delta8, Codes::Huffman>("quantized-delta8-huffman"),
 }};
 
 }  // namespace
@@ -425,6 +512,26 @@ const TensorEncoding& choose_tensor_encoding(const Parameter& parameter) {
   if (best == nullptr)
     throw Error::internal("no tensor encoding can store parameter " + parameter.name);
   return *best;
+}
+
+}  // namespace shrink
+
+namespace shrink {
+
+std::optional<CodeStatistics> code_statistics(const Parameter& parameter) {
+  if (!huffman_applies(parameter)) return std::nullopt;
+  const Kept kept = quantized_kept(parameter);
+  CodeStatistics statistics;
+  const std::vector<uint32_t> codes = kept_codes(parameter, kept);
+  statistics.codes = static_cast<int64_t>(codes.size());
+  statistics.code_entropy_bits =
+      coding::entropy_bits(coding::symbol_counts(codes, 1 << parameter.quantizer()->bits()));
+  if (parameter.has_mask()) {
+    const std::vector<uint32_t> gaps = gap_symbols(parameter.value.numel(), kept);
+    statistics.gaps = static_cast<int64_t>(gaps.size());
+    statistics.gap_entropy_bits = coding::entropy_bits(coding::symbol_counts(gaps, 256));
+  }
+  return statistics;
 }
 
 }  // namespace shrink

@@ -1,5 +1,6 @@
 #include "jobs/job_support.hpp"
 #include "shrink/core/error.hpp"
+#include "shrink/io/code_statistics.hpp"
 #include "shrink/io/container.hpp"
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
@@ -18,7 +19,8 @@ namespace shrink {
 namespace {
 
 // Per compressible weight: its format and bits, how and in how many bytes the output stores it
-// (for a .shrk output), and the relative error of the last pass that quantized it.
+// (for a .shrk output), the entropy of its codes and gaps, and the relative error of the last
+// pass that quantized it.
 nlohmann::json layer_report(const Model& model, const std::string& output,
                             const nlohmann::json& sections) {
   std::map<std::string, TensorRecord> stored;
@@ -33,6 +35,12 @@ nlohmann::json layer_report(const Model& model, const std::string& output,
     if (auto it = stored.find(p->name); it != stored.end()) {
       row["encoding"] = it->second.encoding;
       row["bytes"] = it->second.bytes;
+    }
+    // What an ideal order-0 coder would spend on the codes and positions, beside the bytes.
+    if (const auto statistics = code_statistics(*p)) {
+      row["code_entropy_bits"] = statistics->code_entropy_bits;
+      row["gap_entropy_bits"] = statistics->gap_entropy_bits;
+      row["entropy_bytes"] = statistics->entropy_bytes();
     }
     for (const auto& section : sections)
       if (section.contains("layers") && section["layers"].contains(p->name) &&

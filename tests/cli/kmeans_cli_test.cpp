@@ -1,6 +1,12 @@
 // `shrink compress --quantize kmeans` end to end on a Fashion-MNIST subset: pruned weights shared
 // by k-means at 5 bits (fully connected), centroids fine-tuned, the file stores codes and
-// codebooks, evaluates to the accuracy the report claims, and bad flags are one clear error.
+// codebooks (Huffman-coded when smaller), evaluates to the accuracy the report claims, and bad
+// flags and corrupted Huffman streams are one clear error.
+#include "shrink/core/file.hpp"
+#include "shrink/core/random.hpp"
+#include "shrink/io/container.hpp"
+#include "shrink/io/tensor_encoding.hpp"
+#include "shrink/nn/model.hpp"
 #include "support/cli.hpp"
 #include "support/temp_dir.hpp"
 
@@ -49,9 +55,14 @@ TEST_F(KMeansCli, PrunedSharedAndFineTunedWeightsStoreAsCodesAndEvaluateAsReport
   for (const auto& layer : report["layers"]) {
     EXPECT_EQ(layer["format"], "kmeans");
     EXPECT_EQ(layer["bits"], 5) << "fully connected layers share 32 values";
-    EXPECT_TRUE(layer["encoding"] == "quantized-bitmap" || layer["encoding"] == "quantized-delta8")
-        << layer;
+    const std::string encoding = layer["encoding"];
+    EXPECT_TRUE(encoding.starts_with("quantized-bitmap") || encoding.starts_with("quantized-delta8")) << layer;
+    // The entropy of codes and gaps, against the bytes spent: Huffman comes within its tables.
+    EXPECT_GT(layer["entropy_bytes"].get<double>(), 0.0);
+    EXPECT_GT(layer["bytes"].get<double>(), layer["entropy_bytes"].get<double>());
   }
+  EXPECT_TRUE(report["layers"][0]["encoding"].get<std::string>().ends_with("-huffman"))
+      << "the large first layer's codes and gaps are skewed";
   EXPECT_LE(report["file_bytes_after"].get<double>(), 0.08 * report["file_bytes_before"].get<double>());
   EXPECT_GT(report["accuracy_after"].get<double>(), report["accuracy_before"].get<double>() - 0.05);
   const auto eval = run_cli({"eval", out, "--data", data_, "--report", dir_->file("dc-eval.json"), "-q"});
@@ -60,6 +71,34 @@ TEST_F(KMeansCli, PrunedSharedAndFineTunedWeightsStoreAsCodesAndEvaluateAsReport
                    report["accuracy_after"].get<double>());
   const auto inspect = run_cli({"inspect", out});
   EXPECT_NE(inspect.out.find("kmeans:5"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("entropy bytes"), std::string::npos) << inspect.out;
+}
+
+TEST(KMeansCliFiles, ACorruptedHuffmanStreamIsAClearError) {
+  TempDir dir;
+  // A pruned, shared layer whose writer picks the Huffman-coded gaps and codes.
+  Model model = Model::from_graph_json({{"input", {{"name", "x"}, {"shape", {100}}}},
+                                        {"nodes", {{{"name", "fc"}, {"type", "Linear"}, {"attributes", {{"out_features", 300}}}}}}});
+  model.initialize(1);
+  Parameter& w = model.parameter("fc.weight");
+  w.mask = Tensor(w.value.shape(), 1.0f);
+  Rng rng(4);
+  for (float& m : w.mask) m = rng.uniform() < 0.08f ? 1.0f : 0.0f;
+  w.apply_mask();
+  w.set_quantizer(make_quantizer("kmeans", {{"bits", 5}}, w.value));
+  const TensorEncoding& row = choose_tensor_encoding(w);
+  ASSERT_STREQ(row.name, "quantized-delta8-huffman");
+  std::string payload;
+  row.encode(w, payload);
+  std::string file = serialize_model(model);
+  const size_t at = file.find(payload);
+  ASSERT_NE(at, std::string::npos);
+  // The gap block's first code-length byte, after the header (141 bytes) and the kept count.
+  file[at + 141 + 4] = static_cast<char>(0xFF);
+  const std::string path = dir.file("corrupt.shrk");
+  write_file_atomic(path, file);
+  expect_clear_error(run_cli({"inspect", path}), "do not form a complete prefix code");
+  expect_clear_error(run_cli({"eval", path, "--data", "fashion-mnist"}), "fc.weight");
 }
 
 TEST_F(KMeansCli, BadKMeansFlagsAreClearErrors) {

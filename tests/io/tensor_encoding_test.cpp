@@ -62,7 +62,8 @@ TEST(TensorEncoding, TableRowsAreUniqueAndFindable) {
   EXPECT_TRUE(names.count("dense") && names.count("sparse-bitmap") && names.count("sparse-delta8"));
   EXPECT_EQ(find_tensor_encoding("huffman-9000"), nullptr);
   EXPECT_EQ(tensor_encoding_names(),
-            "dense, sparse-bitmap, sparse-delta8, quantized, quantized-bitmap, quantized-delta8");
+            "dense, sparse-bitmap, sparse-delta8, quantized, quantized-bitmap, quantized-delta8, "
+            "quantized-huffman, quantized-bitmap-huffman, quantized-delta8-huffman");
 }
 
 TEST(TensorEncoding, EveryRowRoundTripsBitExactAndKeepsItsSizePromise) {

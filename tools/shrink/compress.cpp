@@ -48,16 +48,19 @@ void print_quantized_layers(const nlohmann::json& layers) {
   for (const auto& layer : layers) {
     if (layer["format"] == "fp32") continue;
     if (!header) {
-      std::printf("%-22s %-8s %4s %12s %12s %12s\n", "weight", "format", "bits", "bytes",
-                  "fp32 bytes", "rel. MSE");
+      std::printf("%-22s %-8s %4s %12s %12s %12s %12s\n", "weight", "format", "bits", "bytes",
+                  "entropy", "fp32 bytes", "rel. MSE");
       header = true;
     }
     const std::string mse =
         layer.contains("relative_mse") ? fmt::format("{:.3g}", layer["relative_mse"].get<double>()) : "-";
-    std::printf("%-22s %-8s %4d %12s %12lld %12s\n", layer["name"].get<std::string>().c_str(),
+    // entropy: the bytes an ideal order-0 coder would spend on the codes and sparse positions.
+    const std::string entropy =
+        layer.contains("entropy_bytes") ? fmt::format("{:.0f}", layer["entropy_bytes"].get<double>()) : "-";
+    std::printf("%-22s %-8s %4d %12s %12s %12lld %12s\n", layer["name"].get<std::string>().c_str(),
                 layer["format"].get<std::string>().c_str(), layer["bits"].get<int>(),
                 layer.contains("bytes") ? std::to_string(layer["bytes"].get<long long>()).c_str() : "-",
-                layer["fp32_bytes"].get<long long>(), mse.c_str());
+                entropy.c_str(), layer["fp32_bytes"].get<long long>(), mse.c_str());
   }
 }
 
