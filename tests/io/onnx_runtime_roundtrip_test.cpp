@@ -199,6 +199,50 @@ TEST(OnnxRuntimeChannelPruning, ResidualModelWithChannelsRemovedRunsTheSameInOnn
   EXPECT_GT(spread_across_batch(expected), 10 * kTolerance);
 }
 
+// A ResNet trained in PyTorch and exported with torch.onnx.export (scripts/make_resnet_fixture.py),
+// with an identity and a 1x1-conv projection shortcut: `shrink compress model.onnx --prune
+// channels:0.5 -o pruned.onnx` in-process. The projection and the block's last convolution must
+// lose the same channels; ONNX Runtime must run the smaller file with shrink's outputs.
+TEST(OnnxRuntimeChannelPruning, TorchResnetWithProjectionShortcutRunsTheSameInOnnxRuntime) {
+  if (!onnx_runtime_missing().empty()) GTEST_SKIP() << onnx_runtime_missing();
+  const fs::path dir = fixture("resnet_projection");
+  Model model = load_onnx((dir / "model.onnx").string());
+  const Tensor input = read_npy((dir / "input.npy").string());
+  ASSERT_LE(max_abs_diff(model.forward(input, false), read_npy((dir / "output.npy").string())),
+            kTolerance);  // the import matches PyTorch before anything is pruned
+  const int64_t macs = model.macs();
+  PassContext context;
+  make_pass("prune.channels", {{"ratio", 0.5}})->run(model, context);  // l1, global
+  std::printf("[ ORT      ] resnet_projection channels 0.5 (l1, global): MACs %lld -> %lld (%.2fx)\n",
+              static_cast<long long>(macs), static_cast<long long>(model.macs()),
+              static_cast<double>(macs) / static_cast<double>(model.macs()));
+  EXPECT_GE(static_cast<double>(macs), 1.8 * static_cast<double>(model.macs()));
+  EXPECT_EQ(model.node("layer2.downsample.0").output_shape, model.node("layer2.conv2").output_shape);
+  EXPECT_EQ(model.node("conv1").output_shape[0], model.node("layer1.conv2").output_shape[0]);
+  EXPECT_LT(model.node("layer2.conv2").output_shape[0], 32);
+
+  testing::TempDir tmp;
+  const std::string exported = tmp.file("resnet_projection_channels.onnx");
+  save_onnx(model, exported);
+  Shape random_shape{7};
+  random_shape.insert(random_shape.end(), model.input_shape().begin(), model.input_shape().end());
+  Tensor random_input(random_shape);
+  Rng rng(7);
+  for (float& v : random_input) v = rng.uniform(0.0f, 1.0f);  // pixels in [0, 1]
+  for (const auto& [tag, x] : {std::pair<std::string, const Tensor*>{"fixture", &input},
+                               {"random", &random_input}}) {
+    const Tensor expected = model.forward(*x, false);
+    const Tensor actual = run_onnx_runtime(exported, *x, tmp, tag);
+    ASSERT_EQ(actual.shape(), expected.shape()) << tag;
+    const float diff = max_abs_diff(actual, expected);
+    std::printf("[ ORT      ] resnet_projection %s batch %lld: max |shrink - onnxruntime| = %.3g "
+                "(outputs spread %.3g across the batch)\n", tag.c_str(),
+                static_cast<long long>(x->dim(0)), diff, spread_across_batch(expected));
+    EXPECT_LE(diff, kTolerance) << tag;
+    EXPECT_GT(spread_across_batch(expected), 10 * kTolerance) << tag;
+  }
+}
+
 // The runner's contract, so a broken runner fails loudly instead of comparing nothing.
 TEST(OnnxRuntimeRunner, RejectsAFileThatIsNotNpyWithExitCode2) {
   if (!onnx_runtime_missing().empty()) GTEST_SKIP() << onnx_runtime_missing();
