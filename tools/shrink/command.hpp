@@ -83,5 +83,6 @@ void register_run(CLI::App& app);
 void register_distill(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_plot(CLI::App& app);
+void register_report(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -23,6 +23,7 @@ const std::pair<const char*, void (*)(CLI::App&)> kCommands[] = {
     {"distill", shrink::cli::register_distill},
     {"sweep", shrink::cli::register_sweep},
     {"plot", shrink::cli::register_plot},
+    {"report", shrink::cli::register_report},
 };
 
 int fail(const char* message, int code) {
