@@ -6,11 +6,13 @@
 #   --onnxruntime  also ONNX Runtime for Node.js alone, best effort: a missing npm or a failed
 #                  download is a warning, and the tests that need it skip
 #                  (tests/io/onnx_runtime_roundtrip_test.cpp). scripts/test.sh passes it.
+#   --fuzz         also clang with libFuzzer and its sanitizer runtimes, and LLVM's OpenMP
+#                  (scripts/fuzz.sh passes it)
 set -euo pipefail
 mode="${1:-}"
 case "$mode" in
-  "" | --peers | --onnxruntime) ;;
-  *) echo "error: unknown option '$mode' (expected --peers or --onnxruntime)" >&2; exit 2 ;;
+  "" | --peers | --onnxruntime | --fuzz) ;;
+  *) echo "error: unknown option '$mode' (expected --peers, --onnxruntime or --fuzz)" >&2; exit 2 ;;
 esac
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -19,6 +21,9 @@ packages=(build-essential cmake pkg-config libeigen3-dev libcli11-dev libspdlog-
   libonnx-dev libprotobuf-dev protobuf-compiler dataset-fashion-mnist)
 if [[ "$mode" == "--peers" ]]; then
   packages+=(python3-torch libopenblas0-pthread python3-onnx python3-numpy time)
+fi
+if [[ "$mode" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev libomp-dev)
 fi
 
 missing=()

@@ -85,9 +85,8 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   const std::string temporary = temporary_name(path);
   // 0666 lets the umask decide, as for any file the user creates.
   FileDescriptor fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-  if (fd.get() < 0)
-    throw Error::bad_input("cannot write " + path + ": cannot create " + temporary + ": " +
-                           system_reason(errno));
+  // The temporary file's name is ours, not the user's: the message names only `path`.
+  if (fd.get() < 0) throw Error::bad_input("cannot write " + path + ": " + system_reason(errno));
 
   auto fail = [&](const std::string& step, int error_number) {
     ::unlink(temporary.c_str());
@@ -122,6 +121,21 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     ::fsync(directory);
     ::close(directory);
   }
+}
+
+void check_writable(const std::string& path, std::string_view what) {
+  const std::string name = std::string(what) + " " + path;
+  require(!path.empty(), "cannot write " + std::string(what) + ": the path is empty");
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
+    throw Error::bad_input("cannot write " + name + ": it is a directory");
+  const std::string directory = parent_directory(path);
+  if (::stat(directory.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    throw Error::bad_input("cannot write " + name + ": directory " + directory +
+                           " does not exist");
+  if (::access(directory.c_str(), W_OK | X_OK) != 0)
+    throw Error::bad_input("cannot write " + name + ": cannot create files in " + directory +
+                           ": " + system_reason(errno));
 }
 
 }  // namespace shrink

@@ -163,16 +163,22 @@ void Dataset::gather(const int64_t* indices, int64_t n, Tensor& x,
     decode(features_.data());
 }
 
-void Dataset::prefetch(const std::vector<int64_t>& indices) const {
+std::vector<std::span<const std::byte>> Dataset::sample_memory(
+    const std::vector<int64_t>& indices) const {
   const size_t element = is_bytes_ ? sizeof(uint8_t) : sizeof(float);
-  const char* base = is_bytes_ ? reinterpret_cast<const char*>(bytes_.data())
-                               : reinterpret_cast<const char*>(features_.data());
+  const auto* base = is_bytes_ ? reinterpret_cast<const std::byte*>(bytes_.data())
+                               : reinterpret_cast<const std::byte*>(features_.data());
   const size_t bytes = static_cast<size_t>(sample_numel_) * element;
-  for (int64_t i : indices) {
-    if (i < 0 || i >= size()) continue;  // a hint: gather() reports bad indices
-    const char* sample = base + static_cast<size_t>(i) * bytes;
-    for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(sample + offset);
-  }
+  std::vector<std::span<const std::byte>> spans;
+  for (int64_t i : indices)
+    if (i >= 0 && i < size()) spans.emplace_back(base + static_cast<size_t>(i) * bytes, bytes);
+  return spans;
+}
+
+void Dataset::prefetch(const std::vector<int64_t>& indices) const {
+  for (const auto sample : sample_memory(indices))
+    for (size_t offset = 0; offset < sample.size(); offset += 64)
+      __builtin_prefetch(sample.data() + offset);
 }
 
 Dataset Dataset::empty_like() const {
@@ -422,6 +428,10 @@ Dataset load_csv(const std::string& rest, const std::string& split) {
 }
 
 }  // namespace
+
+bool has_separate_test_split(const std::string& spec) {
+  return spec.rfind("csv:", 0) != 0 || spec.find("{split}") != std::string::npos;
+}
 
 Dataset load_dataset(const std::string& spec, const std::string& split) {
   if (split != "train" && split != "test")

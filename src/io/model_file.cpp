@@ -21,8 +21,12 @@ Model read_model(const std::string& path) {
   const std::string ext = extension_of(path);
   if (ext == ".shrk" || ext == ".safetensors") return load_model_shrk(path);
   if (ext == ".onnx") return load_onnx(path);
-  throw Error::bad_input("cannot read model file " + path +
-                         ": unknown extension '" + ext + "' (expected .shrk or .onnx)");
+  const std::string name = "cannot read model file " + path + ": ";
+  if (std::filesystem::is_directory(path))
+    throw Error::bad_input(name + "it is a directory; give a .shrk or .onnx file");
+  if (ext.empty())
+    throw Error::bad_input(name + "its name has no extension; give a .shrk or .onnx file");
+  throw Error::bad_input(name + "unknown extension '" + ext + "' (expected .shrk or .onnx)");
 }
 
 void write_model(const Model& model, const std::string& path) {

@@ -44,6 +44,12 @@ Dataset load_data_for_model(const Model& model, const std::string& spec, const s
   require(output.size() == 1 && output[0] >= data.num_classes,
           "the model outputs " + to_string(output) + " per sample but " + data.name + " has " +
               std::to_string(data.num_classes) + " classes");
+  // After the checks: a failing command prints its one error line and nothing else.
+  if (split == "test" && !has_separate_test_split(spec))
+    spdlog::warn("{} has no test split, so the training file stands in for it: its accuracy is "
+                 "not a test accuracy (name the files FILE-{{split}}.csv to keep a test file "
+                 "apart, or hold out data with --validation)",
+                 spec);
   return data;
 }
 
@@ -63,10 +69,7 @@ void check_output_path(const std::string& output, const std::string& input) {
   const std::string ext = fs::path(output).extension().string();
   require(ext == ".shrk" || ext == ".onnx",
           "output " + output + " must end in .shrk or .onnx");
-  const fs::path parent = fs::absolute(output).parent_path();
-  require(fs::is_directory(parent), "cannot write " + output + ": directory " + parent.string() +
-                                        " does not exist");
-  require(!fs::is_directory(output), "cannot write " + output + ": it is a directory");
+  check_writable(output, "model");
   if (!input.empty()) {
     std::error_code error;
     const bool same = fs::exists(output) && fs::equivalent(input, output, error);

@@ -64,6 +64,8 @@ nlohmann::json run_train_job(const TrainJob& job, const JobObserver& observer) {
     model.metadata["training"]["test_accuracy"] = evaluation.accuracy;
     report["test"] = evaluation.to_json();
     report["accuracy"] = evaluation.accuracy;
+    // A CSV without a test split measures "test" accuracy on the training file; say so.
+    report["test_is_training_data"] = !has_separate_test_split(job.data);
   }
   warn_if_onnx_dequantizes(model, job.output);
   write_model(model, job.output);

@@ -134,7 +134,7 @@ TrainConfig TrainConfig::from_json(const Json& json) {
 // --- statistics -----------------------------------------------------------------------------
 
 Json EpochStats::to_json() const {
-  Json j = {{"epoch", epoch},
+  Json j = {{"epoch", epoch + 1},  // 1-based, as the log counts
             {"epochs", epochs},
             {"lr", lr},
             {"train_loss", train_loss},

@@ -121,8 +121,8 @@ TEST(DistillLosses, GradientsMatchFiniteDifferences) {
     for (double p : {1.5, 2.0, 4.0}) {
       distill::attention_loss(student, teacher, p, &grad);
       const auto check = check_gradient([&] { return distill::attention_loss(student, teacher, p, nullptr); },
-                                        student, grad, "attention p=" + std::to_string(p), 1e-3);
-      EXPECT_LT(check.max_error, 1e-3) << check.worst;
+                                        student, grad, "attention p=" + std::to_string(p), 3e-3);
+      EXPECT_LT(check.max_error, 1e-2) << check.worst;  // a 5% wrong factor would show as 5e-2
     }
   }
   {

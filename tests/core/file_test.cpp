@@ -67,6 +67,7 @@ TEST(File, WriteIntoAMissingDirectoryFailsNamingThePath) {
   const std::string message = bad_input_message([&] { write_file_atomic(path, "x"); });
   EXPECT_NE(message.find("cannot write " + path), std::string::npos) << message;
   EXPECT_NE(message.find("No such file or directory"), std::string::npos) << message;
+  EXPECT_EQ(message.find(".tmp-"), std::string::npos) << "the temporary name leaks: " << message;
   EXPECT_TRUE(entries(dir.path()).empty());
 }
 
@@ -96,6 +97,31 @@ TEST(File, AFailedWriteKeepsTheOldFile) {
   fs::permissions(dir.path(), fs::perms::owner_all);
   EXPECT_EQ(read_file(path), failed ? "old" : "new");
   EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"keep.txt"});
+}
+
+TEST(File, CheckWritableAcceptsWhatWriteWouldAccept) {
+  testing::TempDir dir;
+  check_writable(dir.file("new.json"), "report");
+  write_file_atomic(dir.file("old.json"), "x");
+  check_writable(dir.file("old.json"), "report");
+  EXPECT_TRUE(entries(dir.path()) == std::vector<std::string>{"old.json"});  // no probe left
+}
+
+TEST(File, CheckWritableNamesTheFileAndWhy) {
+  testing::TempDir dir;
+  const std::string missing = dir.file("no/such/r.json");
+  EXPECT_EQ(bad_input_message([&] { check_writable(missing, "report"); }),
+            "cannot write report " + missing + ": directory " + dir.file("no/such") +
+                " does not exist");
+  EXPECT_EQ(bad_input_message([&] { check_writable(dir.path().string(), "report"); }),
+            "cannot write report " + dir.path().string() + ": it is a directory");
+  EXPECT_EQ(bad_input_message([&] { check_writable("", "report"); }),
+            "cannot write report: the path is empty");
+  // A read-only file system refuses even root.
+  if (fs::is_directory("/proc/self"))
+    EXPECT_NE(bad_input_message([&] { check_writable("/proc/self/r.json", "report"); })
+                  .find("cannot create files in /proc/self"),
+              std::string::npos);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <set>
 
@@ -255,16 +256,38 @@ TEST(BatchSampler, PeekShowsTheNextBatchWithoutTakingIt) {
   }
 }
 
-// prefetch() is only a cache hint: the batch gathered after it is the same, and an index out of
-// range is left for gather() to report.
-TEST(Dataset, PrefetchChangesNothing) {
-  Dataset d = small_images();
-  Tensor before, after;
-  std::vector<int32_t> labels;
-  d.gather(std::vector<int64_t>{3, 0}, before, labels);
-  d.prefetch({3, 0, -1, d.size()});
-  d.gather(std::vector<int64_t>{3, 0}, after, labels);
-  EXPECT_EQ(before, after);
+// prefetch() loads the memory sample_memory() names: each requested sample's stored values,
+// whole, whether the dataset holds bytes or floats; an index out of range is left for gather()
+// to report. Wrong offsets or sizes (bytes counted as floats, say) would show here.
+TEST(Dataset, PrefetchLoadsExactlyTheRequestedSamples) {
+  std::vector<float> features(5 * 3);
+  std::iota(features.begin(), features.end(), 0.5f);
+  const Dataset tabular = Dataset::from_floats("t", {3}, features, {0, 1, 0, 1, 0}, 2);
+  for (const Dataset& d : {small_images(), tabular}) {
+    const std::vector<int64_t> batch = {3, 0, -1, d.size(), 4};
+    const auto spans = d.sample_memory(batch);
+    ASSERT_EQ(spans.size(), 3u);
+    const std::vector<int64_t> valid = {3, 0, 4};
+    for (size_t s = 0; s < spans.size(); ++s) {
+      ASSERT_EQ(static_cast<int64_t>(spans[s].size()),
+                d.sample_numel() * (d.stores_bytes() ? 1 : 4));
+      for (int64_t j = 0; j < d.sample_numel(); ++j) {
+        float value = 0;
+        if (d.stores_bytes())
+          value = static_cast<float>(std::to_integer<uint8_t>(spans[s][static_cast<size_t>(j)]));
+        else
+          std::memcpy(&value, spans[s].data() + 4 * j, 4);
+        EXPECT_EQ(value, d.raw(valid[s], j)) << "sample " << valid[s] << " value " << j;
+      }
+    }
+    // And the hint changes nothing a batch sees.
+    Tensor before, after;
+    std::vector<int32_t> labels;
+    d.gather(std::vector<int64_t>{3, 0}, before, labels);
+    d.prefetch(batch);
+    d.gather(std::vector<int64_t>{3, 0}, after, labels);
+    EXPECT_EQ(before, after);
+  }
 }
 
 TEST(BatchSampler, SequentialAndDropLast) {

@@ -58,7 +58,9 @@ TEST(CrossEntropy, GradientMatchesFiniteDifferences) {
     cross_entropy(logits, labels, smoothing, &grad);
     auto f = [&] { return static_cast<double>(cross_entropy(logits, labels, smoothing, nullptr)); };
     const auto result = check_gradient(f, logits, grad, "logits", 1e-2);
-    EXPECT_LT(result.max_error, 1e-3) << "smoothing " << smoothing << ": " << result.worst;
+    // Relative error: the central difference's own truncation error at epsilon 1e-2 is a few
+    // 1e-3 here; a gradient 5% off would show as 5e-2.
+    EXPECT_LT(result.max_error, 5e-3) << "smoothing " << smoothing << ": " << result.worst;
   }
 }
 

@@ -162,8 +162,14 @@ TEST(Train, ReportsEpochsValidationScheduleAndProgress) {
   EXPECT_EQ(last_done, 600);
   EXPECT_EQ(last_total, 600);
   const nlohmann::json j = result.to_json();
-  EXPECT_EQ(j["epochs"].size(), 3u);
+  ASSERT_EQ(j["epochs"].size(), 3u);
   EXPECT_TRUE(j["epochs"][0].contains("validation_accuracy"));
+  // The report counts epochs from 1, as the log does ("epoch 1/3").
+  EXPECT_EQ(j["epochs"][0]["epoch"], 1);
+  EXPECT_EQ(j["epochs"][2]["epoch"], 3);
+  for (const char* key : {"epochs", "lr", "train_loss", "train_accuracy", "samples", "seconds",
+                          "samples_per_s", "validation_loss"})
+    EXPECT_TRUE(j["epochs"][0].contains(key)) << key;
 }
 
 // A term that switches the hard-label loss off and reports a constant loss with zero gradient,

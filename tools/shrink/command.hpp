@@ -25,15 +25,29 @@ struct CommonOptions {
 void add_common_options(CLI::App& command, CommonOptions& options);
 // Applies --threads and the log level; call first in every subcommand's callback.
 void apply_common_options(const CommonOptions& options);
-// Writes the JSON report to --report (atomically) when it was given.
+// Writes the JSON report to --report (atomically) when it was given; "--report -" writes it to
+// standard output, where it is then the only thing (apply_common_options sends what the command
+// would print there to standard error). Floats are written as the shortest decimal that reads
+// back as the same float ("lr": 0.01, not 0.009999999776482582).
 void write_report(const CommonOptions& options, const nlohmann::json& report);
+
+// Validators whose messages read as one short sentence ("--lr: must be a positive number, got
+// -1"). CLI11's PositiveNumber would print its range, 1.8e308 written out in 309 digits.
+CLI::Validator positive_number();
+CLI::Validator non_negative_number();
+CLI::Validator number_in(double low, double high);
+
+// "3.21x smaller", "0.4% larger", "the same size": how a file's size changed.
+std::string size_change(int64_t bytes_before, int64_t bytes_after);
 
 // A one-line progress bar on stderr, shown only when stderr is a terminal and not --quiet.
 class ProgressBar {
  public:
   ProgressBar(std::string label, bool enabled);
   ~ProgressBar();
+  // Draws done/total; at done >= total (or total <= 0) clears the line instead.
   void update(int64_t done, int64_t total, const std::string& suffix = "");
+  void clear();
 
  private:
   std::string label_;

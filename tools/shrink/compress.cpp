@@ -128,9 +128,11 @@ void run(CompressFlags& flags) {
                 l["batch"].get<long long>(), l["before"]["median_ms"].get<double>(),
                 l["after"]["median_ms"].get<double>(), l["speedup"].get<double>(),
                 l["after"]["repeats"].get<int>());
-  std::printf("file %lld -> %lld bytes (%.2fx smaller), weight sparsity %.1f%%\nsaved %s\n",
-              report["file_bytes_before"].get<long long>(), report["file_bytes_after"].get<long long>(),
-              report["compression_ratio"].get<double>(), 100.0 * report["sparsity"].get<double>(),
+  const int64_t before = report["file_bytes_before"].get<int64_t>();
+  const int64_t after = report["file_bytes_after"].get<int64_t>();
+  std::printf("file %lld -> %lld bytes (%s), weight sparsity %.1f%%\nsaved %s\n",
+              static_cast<long long>(before), static_cast<long long>(after),
+              size_change(before, after).c_str(), 100.0 * report["sparsity"].get<double>(),
               job.output.c_str());
   print_class_impact(report, flags.common.quiet);
   print_energy(report);
@@ -193,9 +195,9 @@ void register_compress(CLI::App& app) {
   cmd->add_option("--criterion", flags->criterion,
                   "Channel importance for --prune channels: l1, l2, fpgm, bn, apoz, taylor (default l1)");
   cmd->add_option("--finetune-epochs", flags->finetune_epochs, "Fine-tune this many epochs after compressing")
-      ->check(CLI::Range(0, 100000));
-  cmd->add_option("--finetune-lr", f.lr, "Fine-tuning learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--batch", f.batch_size, "Fine-tuning batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+      ->check(number_in(0, 100000));
+  cmd->add_option("--finetune-lr", f.lr, "Fine-tuning learning rate")->check(positive_number())->capture_default_str();
+  cmd->add_option("--batch", f.batch_size, "Fine-tuning batch size")->check(number_in(1, 1 << 20))->capture_default_str();
   add_sparsity_reg_option(*cmd, flags->sparsity_reg);
   cmd->add_option("--recover", flags->recover,
                   "Fine-tune by distillation from the model before compression, with this loss "
@@ -203,7 +205,7 @@ void register_compress(CLI::App& app) {
   add_quantize_options(*cmd, flags->quantize);
   cmd->add_option("--latency-batches", flags->latency_batches,
                   "Batch sizes at which to time the model before and after")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+      ->check(number_in(int64_t{1}, int64_t{1} << 20))->capture_default_str();
   cmd->add_flag("--no-latency", flags->no_latency, "Do not time the model before and after");
   cmd->add_option("--recipe", flags->recipe_path, "A JSON recipe: {\"passes\": [{\"pass\": ..., options}]}");
   cmd->add_option("--data", flags->job.data, "Dataset for fine-tuning (train split) and accuracy (test split)")

@@ -1,9 +1,12 @@
 // shrink convert: between .onnx and .shrk, recording the training normalization on the way.
 #include "command.hpp"
 
+#include "shrink/core/error.hpp"
 #include "shrink/jobs/convert_job.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 namespace shrink::cli {
@@ -12,12 +15,34 @@ namespace {
 struct ConvertFlags {
   CommonOptions common;
   ConvertJob job;
-  float scale = 0;
+  std::string scale;
 };
+
+// A whole string that reads as a finite number.
+bool read_number(const std::string& text, double& value) {
+  char* end = nullptr;
+  value = std::strtod(text.c_str(), &end);
+  return !text.empty() && *end == '\0' && std::isfinite(value);
+}
+
+// "--scale 1/255" as the docs write it, or a plain number; positive and finite.
+float parse_scale(const std::string& text) {
+  const size_t slash = text.find('/');
+  double value = 0, numerator = 0, denominator = 0;
+  const bool read =
+      slash == std::string::npos
+          ? read_number(text, value)
+          : read_number(text.substr(0, slash), numerator) &&
+                read_number(text.substr(slash + 1), denominator) && denominator != 0 &&
+                std::isfinite(value = numerator / denominator);
+  require(read && value > 0 && value <= 3.4e38,
+          "--scale: must be a positive number or a fraction such as 1/255, got " + text);
+  return static_cast<float>(value);
+}
 
 void run(ConvertFlags& flags, bool scale_given) {
   apply_common_options(flags.common);
-  if (scale_given) flags.job.scale = flags.scale;
+  if (scale_given) flags.job.scale = parse_scale(flags.scale);
   const nlohmann::json report = run_convert_job(flags.job);
   write_report(flags.common, report);
   if (flags.common.quiet) return;
@@ -41,7 +66,8 @@ void register_convert(CLI::App& app) {
   cmd->add_option("--std", flags->job.std, "Per-channel standard deviation, like --mean")
       ->delimiter(',');
   CLI::Option* scale = cmd->add_option(
-      "--scale", flags->scale, "Factor from stored values to the model's range (1/255 for pixels)");
+      "--scale", flags->scale,
+      "Factor from stored values to the model's range: a number or a fraction (1/255 for pixels)");
   cmd->add_flag("--masks-from-zeros", flags->job.masks_from_zeros,
                 "Mask the exact zeros of mostly-zero weights (a pruned model read from ONNX), so "
                 "fine-tuning keeps them pruned");

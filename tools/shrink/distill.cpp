@@ -81,7 +81,7 @@ void register_distill(CLI::App& app) {
                   "fsp:student_from=NODE,student_to=NODE,teacher_from=NODE,teacher_to=NODE[,weight=50]");
   cmd->add_option("--generations", flags->job.generations,
                   "Born-again generations: each after the first learns from the one before")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
+      ->check(number_in(1, 1000))->capture_default_str();
   cmd->add_flag("--baseline", flags->job.baseline,
                 "Also train the student alone with the same recipe and report both");
   cmd->add_option("--data", flags->job.data,

@@ -51,7 +51,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--data", flags->job.data, "Dataset spec (see shrink train --help)")->capture_default_str();
   cmd->add_option("--split", flags->job.split, "train or test")
       ->check(CLI::IsMember({"train", "test"}))->capture_default_str();
-  cmd->add_option("--batch", flags->job.batch_size, "Batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--batch", flags->job.batch_size, "Batch size")->check(number_in(1, 1 << 20))->capture_default_str();
   cmd->add_option("--compare", flags->job.compare,
                   "A reference model (e.g. the dense original): per-class accuracy of both, the "
                   "classes hurt most and the samples whose prediction changed");

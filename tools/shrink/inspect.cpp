@@ -1,6 +1,7 @@
 // shrink inspect: the per-layer table of a model file.
 #include "command.hpp"
 
+#include "shrink/core/json_numbers.hpp"
 #include "shrink/jobs/jobs.hpp"
 
 #include <cstdio>
@@ -22,7 +23,7 @@ void run(InspectFlags& flags) {
   const std::string table = report["table"].get<std::string>();
   report.erase("table");
   if (flags.json) {
-    std::printf("%s\n", report.dump(2).c_str());
+    std::printf("%s\n", with_short_floats(report).dump(2).c_str());
     return;
   }
   std::string inputs;

@@ -1,14 +1,17 @@
 // The shrink command line: dispatches to one subcommand and turns every failure into one
 // "error: ..." line — exit 2 for bad input, 1 for an internal failure.
+#include "arguments.hpp"
 #include "command.hpp"
 
 #include "shrink/core/error.hpp"
 #include "shrink/version.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -35,23 +38,20 @@ int fail(const char* message, int code) {
 
 int main(int argc, char** argv) {
   CLI::App app{"shrink: make trained neural networks smaller, faster and cheaper to run"};
+  app.name("shrink");
   app.set_version_flag("--version", std::string("shrink ") + shrink::kVersion);
   app.require_subcommand(1);
   app.fallthrough(false);
   for (const auto& [name, add] : kCommands) add(app);
-  // CLI11 would call a misspelt command "a subcommand is required"; name it instead.
-  if (argc > 1 && argv[1][0] != '-') {
-    bool known = false;
-    std::string names;
-    for (const auto& [name, add] : kCommands) {
-      known = known || std::string(argv[1]) == name;
-      names += (names.empty() ? "" : ", ") + std::string(name);
-    }
-    if (!known)
-      return fail(("unknown command '" + std::string(argv[1]) + "'; commands: " + names).c_str(), 2);
-  }
+  const std::vector<std::string> args =
+      shrink::cli::move_common_flags_after_command(app, std::vector<std::string>(argv + 1, argv + argc));
   try {
-    app.parse(argc, argv);
+    // CLI11 would call a misspelt command "a subcommand is required"; name it instead.
+    if (!args.empty() && args.front()[0] != '-' &&
+        std::none_of(std::begin(kCommands), std::end(kCommands),
+                     [&](const auto& command) { return args.front() == command.first; }))
+      return fail(shrink::cli::explain_unexpected_arguments(app, args).c_str(), 2);
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));  // CLI11 takes them reversed
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return fail(e.what(), 2);
+    const std::string better = shrink::cli::explain_unexpected_arguments(app, args);
+    return fail(better.empty() ? e.what() : better.c_str(), 2);
   } catch (const shrink::Error& e) {
     return fail(e.what(), e.kind() == shrink::Error::Kind::BadInput ? 2 : 1);
   } catch (const std::bad_alloc&) {

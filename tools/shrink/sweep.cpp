@@ -118,7 +118,7 @@ void register_sweep(CLI::App& app) {
                   "Run only shard INDEX/COUNT (every COUNT-th point from INDEX); default: from "
                   "SLURM_ARRAY_TASK_ID/COUNT in a Slurm job array, else all points");
   cmd->add_option("--jobs", flags->jobs, "Points run at once on this machine")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
+      ->check(number_in(1, 1024))->capture_default_str();
   cmd->add_flag("--list", flags->list, "Print the points (of this shard; with --out, done or pending) and exit");
   cmd->add_option("--merge", flags->merge, "Join these shards' results files into --out")->expected(1, -1);
   cmd->add_option("--point", flags->point, "Run the point with this index and print its result line")

@@ -50,7 +50,8 @@ void run(TrainFlags& flags) {
   const nlohmann::json report = run_train_job(job, observer);
   write_report(flags.common, report);
   if (report.contains("accuracy"))
-    std::printf("test accuracy %.2f%% (loss %.4f) on %lld samples\n",
+    std::printf("%s accuracy %.2f%% (loss %.4f) on %lld samples\n",
+                report.value("test_is_training_data", false) ? "training-data" : "test",
                 100.0 * report["accuracy"].get<double>(), report["test"]["loss"].get<double>(),
                 report["test"]["samples"].get<long long>());
   if (report.contains("at_init"))

@@ -15,4 +15,10 @@ std::string read_file(const std::string& path, std::string_view what = "file");
 // half-written file. The temporary file is removed when anything fails.
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
+// Throws a bad-input Error unless write_file_atomic(path) could succeed now: the directory
+// exists and this process may create files in it, and `path` is not a directory. Commands call
+// it before long work, so a typo in an output path does not cost a training run. `what` names
+// the file in the message ("cannot write report r.json: ...").
+void check_writable(const std::string& path, std::string_view what = "file");
+
 }  // namespace shrink

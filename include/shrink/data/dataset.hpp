@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +56,9 @@ class Dataset {
   // A hint that the samples at `indices` will be gathered soon: starts loading them into the
   // cache, so a shuffled batch does not wait on memory one sample at a time. Changes nothing.
   void prefetch(const std::vector<int64_t>& indices) const;
+  // The stored bytes of the samples at `indices`, one span per sample: what prefetch() loads.
+  // Indices out of range are skipped (a hint never fails; gather() reports them).
+  std::vector<std::span<const std::byte>> sample_memory(const std::vector<int64_t>& indices) const;
 
   // The samples at [begin, end) as a new dataset sharing nothing; and a subset by index list
   // (indices may repeat and come in any order; the subset keeps that order).
@@ -123,5 +127,8 @@ class BatchSampler {
 // IDX images get sample shape [1, rows, cols] and normalization scale 1/255; CSV features are
 // used as they are (scale 1; see fit_normalization).
 Dataset load_dataset(const std::string& spec, const std::string& split);
+// False for a CSV spec without "{split}": its test split is the training file itself, so an
+// accuracy measured on it is not a test accuracy.
+bool has_separate_test_split(const std::string& spec);
 
 }  // namespace shrink

@@ -64,6 +64,9 @@ struct EpochStats {
   std::map<std::string, double> term_losses;
   nlohmann::json term_reports = nlohmann::json::object();
 
+  // {"epoch" (1-based, as the log prints it), "epochs", "lr", "train_loss", "train_accuracy",
+  // "samples", "seconds", "samples_per_s"; with validation "validation_loss" and
+  // "validation_accuracy"; with terms "losses" and what the terms reported}
   nlohmann::json to_json() const;
 };
 

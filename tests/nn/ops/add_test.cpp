@@ -47,8 +47,7 @@ TEST(Add, GradientMatchesFiniteDifferences) {
   for (size_t count : {2u, 3u}) {
     std::vector<Tensor> inputs;
     for (size_t i = 0; i < count; ++i) inputs.push_back(random_tensor({2, 3, 2}, 10 + i));
-    const auto result = check_op_gradients(*op, inputs, {}, true, 1e-2);
-    EXPECT_LT(result.max_error, 1e-3) << count << " inputs: " << result.worst;
+    expect_gradients_match(*op, inputs, {}, 1e-3, std::to_string(count) + " inputs");
   }
 }
 

@@ -2,6 +2,7 @@
 #include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
+#include "op_testing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,8 @@
 
 namespace shrink {
 namespace {
+
+using testing::expect_gradients_match;
 
 Tensor random_tensor(const Shape& shape, uint64_t seed, float low = -2.0f, float high = 2.0f) {
   Rng rng(seed);
@@ -199,11 +202,10 @@ TEST(BatchNorm, GradientsMatchFiniteDifferences) {
       mean[c] = 0.3f - 0.2f * static_cast<float>(c);
       var[c] = 0.6f + 0.5f * static_cast<float>(c);
     }
-    const auto result = check_op_gradients(
-        *op, {x}, make_params(*op, test.shape, weight, bias, mean, var), test.training);
-    EXPECT_LT(result.max_error, 1e-2) << test.type << " " << to_string(test.shape)
-                                      << (test.training ? " training: " : " eval: ")
-                                      << result.worst;
+    expect_gradients_match(*op, {x}, make_params(*op, test.shape, weight, bias, mean, var), 1e-2,
+                           std::string(test.type) + " " + to_string(test.shape) +
+                               (test.training ? " training" : " eval"),
+                           test.training);
   }
 }
 

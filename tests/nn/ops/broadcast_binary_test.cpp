@@ -8,6 +8,8 @@
 namespace shrink {
 namespace {
 
+using testing::expect_gradients_match;
+
 using testing::error_message;
 using testing::expect_values;
 using testing::make_parameter;
@@ -156,9 +158,9 @@ TEST(BroadcastBinary, GradientsOfBothDynamicInputsReduceOverBroadcastAxes) {
     for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{
              {{2, 3, 1, 4}, {2, 1, 3, 1}}, {{2, 3, 4}, {2, 3, 4}}, {{3, 1, 1}, {3, 2, 2}}}) {
       auto op = make_op(type, Json::object());
-      const auto result = check_op_gradients(
-          *op, {random_tensor(sa, seed++, 0.5f, 1.5f), random_tensor(sb, seed++, 0.5f, 1.5f)}, {});
-      EXPECT_LT(result.max_error, 5e-3) << type << ": " << result.worst;
+      expect_gradients_match(
+          *op, {random_tensor(sa, seed++, 0.5f, 1.5f), random_tensor(sb, seed++, 0.5f, 1.5f)}, {},
+          5e-3, std::string(type) + " " + to_string(sa) + " " + to_string(sb));
     }
   }
 }
@@ -173,11 +175,9 @@ TEST(BroadcastBinary, GradientsOfInputAndTrainableConstant) {
         auto op = make_op(type, constant_form(sc, first, true));
         std::vector<Parameter> params = {
             make_parameter("k.constant", random_tensor(sc, seed++, 0.5f, 1.5f), true)};
-        const auto result =
-            check_op_gradients(*op, {random_tensor(sx, seed++, 0.5f, 1.5f)}, params);
-        EXPECT_LT(result.max_error, 5e-3)
-            << type << " constant " << to_string(sc) << (first ? " first" : "") << ": "
-            << result.worst;
+        expect_gradients_match(*op, {random_tensor(sx, seed++, 0.5f, 1.5f)}, params, 5e-3,
+                               std::string(type) + " constant " + to_string(sc) +
+                                   (first ? " first" : ""));
       }
     }
   }

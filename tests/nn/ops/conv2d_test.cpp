@@ -114,8 +114,7 @@ TEST(Conv2dTest, GradientsMatchFiniteDifferences) {
   for (const Config& c : kConfigs) {
     auto op = make_op("Conv2d", c.json());
     const Tensor x = random_tensor({2, c.groups * 2, 5, 6}, seed++);
-    const auto result = check_op_gradients(*op, {x}, make_parameters(*op, x.shape(), seed++));
-    EXPECT_LT(result.max_error, 1e-2) << c.json().dump() << ": " << result.worst;
+    expect_gradients_match(*op, {x}, make_parameters(*op, x.shape(), seed++), 1e-2, c.json().dump());
   }
 }
 

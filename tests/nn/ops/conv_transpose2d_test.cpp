@@ -4,6 +4,8 @@
 namespace shrink {
 namespace {
 
+using testing::expect_gradients_match;
+
 using testing::error_message;
 using testing::expect_values;
 using testing::make_parameter;
@@ -96,8 +98,7 @@ TEST(ConvTranspose2d, Gradients) {
     std::vector<Parameter> params;
     for (size_t i = 0; i < specs.size(); ++i)
       params.push_back(make_parameter(specs[i].suffix, random_tensor(specs[i].shape, 21 + i), true));
-    const auto r = check_op_gradients(*op, {x}, params);
-    EXPECT_LT(r.max_error, 5e-3) << c.attributes().dump() << ": " << r.worst;
+    expect_gradients_match(*op, {x}, params, 5e-3, c.attributes().dump());
   }
 }
 

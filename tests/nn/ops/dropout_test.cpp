@@ -2,6 +2,7 @@
 #include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
+#include "op_testing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,8 @@
 
 namespace shrink {
 namespace {
+
+using testing::expect_gradients_match;
 
 Tensor run(Op& op, const Tensor& x, bool training, Rng* rng) {
   OpArgs args;
@@ -75,8 +78,7 @@ TEST(Dropout, GradientMatchesFiniteDifferencesInBothModes) {
   Tensor x({4, 5});
   for (float& v : x) v = fill.uniform(-1.0f, 1.0f);
   for (bool training : {true, false}) {
-    const auto result = check_op_gradients(*op, {x}, {}, training, 1e-2);
-    EXPECT_LT(result.max_error, 1e-3) << (training ? "training: " : "eval: ") << result.worst;
+    expect_gradients_match(*op, {x}, {}, 1e-3, training ? "training" : "eval", training);
   }
 }
 

@@ -2,6 +2,7 @@
 #include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
+#include "op_testing.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,8 @@
 
 namespace shrink {
 namespace {
+
+using testing::expect_gradients_match;
 
 void expect_bad_input(const std::function<void()>& action, const std::string& needle) {
   try {
@@ -51,8 +54,7 @@ TEST(Flatten, GradientMatchesFiniteDifferences) {
   Rng rng(1);
   Tensor x({2, 3, 2, 2});
   for (float& v : x) v = rng.uniform(-1.0f, 1.0f);
-  const auto result = check_op_gradients(*op, {x}, {}, true, 1e-2);
-  EXPECT_LT(result.max_error, 1e-3) << result.worst;
+  expect_gradients_match(*op, {x}, {}, 1e-3);
 }
 
 TEST(Flatten, AttributesRoundTripThroughMakeOp) {

@@ -6,6 +6,8 @@
 namespace shrink {
 namespace {
 
+using testing::expect_gradients_match;
+
 using testing::error_message;
 using testing::expect_values;
 using testing::run_op;
@@ -27,8 +29,7 @@ TEST(Clip, ForwardRelu6OneSidedAndUnbounded) {
 
 TEST(Clip, GradientPassesInsideTheRange) {
   auto op = make_op("Clip", {{"min", 0}, {"max", 6}});
-  const auto r = check_op_gradients(*op, {smooth_points()}, {});
-  EXPECT_LT(r.max_error, 5e-3) << r.worst;
+  expect_gradients_match(*op, {smooth_points()}, {}, 5e-3);
 
   // At the bounds themselves the gradient passes (PyTorch's clamp).
   const Tensor x({1, 4}, {0, 6, -1, 7});
@@ -53,8 +54,7 @@ TEST(Hardsigmoid, OnnxDefaultsAndPyTorchParameters) {
 TEST(Hardsigmoid, Gradient) {
   for (const Json& attributes : {Json::object(), Json{{"alpha", 1.0 / 6.0}, {"beta", 0.5}}}) {
     auto op = make_op("Hardsigmoid", attributes);
-    const auto r = check_op_gradients(*op, {smooth_points()}, {});
-    EXPECT_LT(r.max_error, 5e-3) << attributes.dump() << ": " << r.worst;
+    expect_gradients_match(*op, {smooth_points()}, {}, 5e-3, attributes.dump());
   }
 }
 
@@ -69,8 +69,7 @@ TEST(Hardswish, ForwardMatchesDefinition) {
 
 TEST(Hardswish, Gradient) {
   auto op = make_op("Hardswish", Json::object());
-  const auto r = check_op_gradients(*op, {smooth_points()}, {});
-  EXPECT_LT(r.max_error, 5e-3) << r.worst;
+  expect_gradients_match(*op, {smooth_points()}, {}, 5e-3);
 }
 
 TEST(HardActivations, AttributesRoundTrip) {

@@ -6,6 +6,7 @@
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/nn/op.hpp"
 #include "support/errors.hpp"
+#include "support/scaled_gradients.hpp"
 
 #include <gtest/gtest.h>
 
@@ -78,6 +79,29 @@ inline void expect_round_trip(const std::string& type, const nlohmann::json& att
   EXPECT_EQ(again->attributes(), op->attributes()) << type << " " << attributes.dump();
 }
 
-inline constexpr double kGradientTolerance = 1e-2;
+// Checks op's backward against finite differences (check_op_gradients): the relative error must
+// stay below `tolerance`. Then shows the tolerance can see a wrong factor: the same check must
+// fail once any one input's or trainable parameter's gradient is 5% too small, the factor of a
+// mean over 19 elements instead of 20. `what` names the case in failure messages.
+inline void expect_gradients_match(Op& op, const std::vector<Tensor>& inputs,
+                                   const std::vector<Parameter>& params, double tolerance,
+                                   const std::string& what = "", bool training = true,
+                                   double epsilon = 1e-2) {
+  const GradientCheckResult result =
+      check_op_gradients(op, inputs, params, training, epsilon);
+  EXPECT_LT(result.max_error, tolerance) << what << ": " << result.worst;
+  using Target = ScaledGradients::Target;
+  std::vector<std::pair<Target, size_t>> targets;
+  for (size_t i = 0; i < inputs.size(); ++i) targets.emplace_back(Target::Input, i);
+  for (size_t j = 0; j < params.size(); ++j)
+    if (params[j].trainable) targets.emplace_back(Target::Parameter, j);
+  for (const auto& [target, index] : targets) {
+    ScaledGradients wrong(op, 0.95f, target, index);
+    const GradientCheckResult caught = check_op_gradients(wrong, inputs, params, training, epsilon);
+    EXPECT_GT(caught.max_error, tolerance)
+        << what << ": the gradient of " << (target == Target::Input ? "input " : "parameter ")
+        << index << " scaled by 0.95 passed the check: " << caught.worst;
+  }
+}
 
 }  // namespace shrink::testing

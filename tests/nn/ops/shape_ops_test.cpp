@@ -7,6 +7,8 @@
 namespace shrink {
 namespace {
 
+using testing::expect_gradients_match;
+
 using testing::error_message;
 using testing::expect_values;
 using testing::random_tensor;
@@ -22,8 +24,7 @@ Tensor iota(const Shape& shape) {
 void expect_gradient_ok(const std::string& type, const Json& attributes,
                         std::vector<Tensor> inputs) {
   auto op = make_op(type, attributes);
-  const auto r = check_op_gradients(*op, std::move(inputs), {});
-  EXPECT_LT(r.max_error, 5e-3) << type << " " << attributes.dump() << ": " << r.worst;
+  expect_gradients_match(*op, inputs, {}, 5e-3, type + " " + attributes.dump());
 }
 
 // --- Reshape ------------------------------------------------------------------------------
