@@ -89,10 +89,12 @@ void build_lenet_300_100(Model& model, int num_classes, const Json&) {
 // half-width); "hidden": [] puts the classifier straight on the convolutions' features.
 void build_lenet5(Model& model, int num_classes, const Json& options) {
   require_image_input("lenet5", model.input_shape());
-  const std::vector<int64_t> channels =
-      positive_list(options.value("channels", Json::array({20, 50})), "lenet5 option \"channels\"");
+  // By value: the message below must not index `options` for a key it may lack (undefined
+  // behaviour on a const json, which crashed `shrink train --arch lenet5` now and then).
+  const Json channel_option = options.value("channels", Json::array({20, 50}));
+  const std::vector<int64_t> channels = positive_list(channel_option, "lenet5 option \"channels\"");
   require(channels.size() == 2, "lenet5 option \"channels\" takes the widths of its two "
-                                "convolutions, got " + options["channels"].dump());
+                                "convolutions, got " + channel_option.dump());
   const Json hidden = options.value("hidden", Json::array({500}));
   model.add_node("conv1", conv2d(channels[0], 5, 1, 0, true));
   model.add_node("pool1", max_pool2d(2));
