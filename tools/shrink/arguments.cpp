@@ -56,13 +56,14 @@ std::vector<const CLI::App*> commands_of(const CLI::App& app) {
   return commands;
 }
 
-// A flag every subcommand takes, or null.
+// A flag of the commands' shared set (--threads, --seed, -v, -q, --report), or null. Any command
+// that takes it will do: a command without it (sweep has no --threads) refuses it by name once
+// the flag has moved after it.
 const CLI::Option* common_flag(const CLI::App& app, const std::string& name) {
-  const auto commands = commands_of(app);
-  if (name.empty() || commands.empty()) return nullptr;
-  for (const CLI::App* command : commands)
-    if (find_flag(*command, name) == nullptr) return nullptr;
-  return find_flag(*commands.front(), name);
+  if (name.empty()) return nullptr;
+  for (const CLI::App* command : commands_of(app))
+    if (const CLI::Option* flag = find_flag(*command, name)) return flag;
+  return nullptr;
 }
 
 // How many arguments `arg`, a use of `flag`, takes up: "--threads 2" two, "--threads=2" and
