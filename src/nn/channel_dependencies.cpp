@@ -48,8 +48,9 @@ class ChannelDependencies::Builder {
   Builder(const Model& model, ChannelDependencies& out) : model_(model), out_(out) {}
 
   void run() {
-    const Shape& input = model_.input_shape();
-    maps_[model_.input_name()] = fresh(-1, channel_count(input), "they are channels of the model input");
+    // Every input's channels stay (a model may have several inputs, as ONNX graphs do).
+    for (const ModelInput& input : model_.inputs())
+      maps_[input.name] = fresh(-1, channel_count(input.shape), "they are channels of the model input");
     out_.input_name_ = model_.input_name();
     out_.info_.resize(model_.nodes().size());
     for (size_t i = 0; i < model_.nodes().size(); ++i) {
@@ -244,7 +245,8 @@ class ChannelDependencies::Builder {
   }
 
   Shape sample_shape(const std::string& value) const {
-    if (value == model_.input_name()) return model_.input_shape();
+    for (const ModelInput& input : model_.inputs())
+      if (value == input.name) return input.shape;
     return model_.node(value).output_shape;
   }
 
@@ -326,10 +328,13 @@ class ChannelDependencies::Builder {
         }
       };
       if (role == Role::kProducer) {
+        // A producer fed by a model input other than the first has only fixed channels there.
         const std::string& input = nodes[i].inputs[0];
-        note(input == model_.input_name() ? out_.input_units_
-                                           : out_.node_units_[static_cast<size_t>(node_index.at(input))],
-             true);
+        const auto producer = node_index.find(input);
+        if (input == model_.input_name())
+          note(out_.input_units_, true);
+        else if (producer != node_index.end())
+          note(out_.node_units_[static_cast<size_t>(producer->second)], true);
       } else if (role != Role::kOther && role != Role::kReshape) {
         note(out_.node_units_[i], false);
       }

@@ -118,6 +118,24 @@ TEST(ChannelDependencies, TheModelOutputIsNeverPruned) {
   EXPECT_NE(logits.reasons[0].find("model's output"), std::string::npos) << logits.reasons[0];
 }
 
+// A second model input (ONNX graphs may have several) is a value like the first: the analysis
+// must know its shape, and the channels of the Add that mixes it in must stay.
+TEST(ChannelDependencies, ASecondModelInputIsFollowedLikeTheFirst) {
+  const Model model = build(R"({"inputs": [{"name": "x", "shape": [6]}, {"name": "y", "shape": [4]}],
+    "nodes": [
+    {"name": "fx", "type": "Linear", "inputs": ["x"], "attributes": {"out_features": 5}},
+    {"name": "fy", "type": "Linear", "inputs": ["y"], "attributes": {"out_features": 5}},
+    {"name": "add", "type": "Add", "inputs": ["fx", "fy"]},
+    {"name": "relu", "type": "ReLU"},
+    {"name": "hidden", "type": "Linear", "attributes": {"out_features": 7}},
+    {"name": "relu2", "type": "ReLU"},
+    {"name": "fc", "type": "Linear", "attributes": {"out_features": 3}}]})");
+  const ChannelDependencies deps(model);
+  EXPECT_TRUE(group_of(deps, "hidden").reasons.empty());
+  EXPECT_EQ(group_of(deps, "hidden").removable_units, 7);
+  EXPECT_EQ(sorted(group_of(deps, "fx").producers), (std::vector<std::string>{"fx", "fy"}));
+}
+
 TEST(ChannelDependencies, ConcatPlacesEachBranchAtItsOffset) {
   const Model model = build(R"({"input": {"name": "x", "shape": [1, 6, 6]}, "nodes": [
     {"name": "a", "type": "Conv2d", "attributes": {"out_channels": 2, "kernel_size": 3}},
