@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/, clang with AddressSanitizer and UndefinedBehaviorSanitizer)
-# in build-fuzz/ and runs each for SECONDS (default 60), one after the other:
+# in build-fuzz/ and runs each for SECONDS (default 60) or SHRINK_FUZZ_RUNS executions (default
+# 10^6), whichever comes first, one after the other:
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 # Each target starts from its seeds (the test fixtures, fuzz_make_seeds' output and
 # tests/fixtures/fuzz/<target>/) and keeps what it learns in build-fuzz/corpus/<target>/, so a
@@ -13,6 +14,9 @@ seconds="${1:-60}"
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || {
   echo "error: SECONDS must be a positive whole number, got '$seconds'" >&2; exit 2; }
 shift || true
+runs_limit="${SHRINK_FUZZ_RUNS:-1000000}"
+[[ "$runs_limit" =~ ^[0-9]+$ && "$runs_limit" -gt 0 ]] || {
+  echo "error: SHRINK_FUZZ_RUNS must be a positive whole number, got '$runs_limit'" >&2; exit 2; }
 build="$here/build-fuzz"
 
 bash "$here/scripts/install-deps.sh" --fuzz
@@ -57,7 +61,7 @@ for name in "${targets[@]}"; do
   log="$build/findings/$name/log.txt"
   echo "fuzzing $name for ${seconds}s ($(ls "$seeds" | wc -l) seeds)" >&2
   status=0
-  "$binary" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 -print_final_stats=1 \
+  "$binary" -max_total_time="$seconds" -runs="$runs_limit" -timeout=20 -rss_limit_mb=2560 -print_final_stats=1 \
     -artifact_prefix="$build/findings/$name/" "$build/corpus/$name" "$seeds" >"$log" 2>&1 ||
     status=$?
   runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
