@@ -98,5 +98,6 @@ void register_distill(CLI::App& app);
 void register_sweep(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_report(CLI::App& app);
+void register_exemplars(CLI::App& app);
 
 }  // namespace shrink::cli

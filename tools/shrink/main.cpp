@@ -27,6 +27,7 @@ const std::pair<const char*, void (*)(CLI::App&)> kCommands[] = {
     {"sweep", shrink::cli::register_sweep},
     {"plot", shrink::cli::register_plot},
     {"report", shrink::cli::register_report},
+    {"exemplars", shrink::cli::register_exemplars},
 };
 
 int fail(const char* message, int code) {
