@@ -81,12 +81,13 @@ int environment_int(const char* name, int fallback) {
 Sweep parse_sweep(const nlohmann::json& json, const std::string& path) {
   const std::string where = "sweep " + path + ": ";
   require(json.is_object(), where + "expected a JSON object with \"model\", \"recipe\" and \"grid\"");
-  static const std::set<std::string> kKnown = {"model", "data", "recipe", "grid", "points", "threads",
-                                               "models_dir", "name", "description"};
+  static const std::set<std::string> kKnown = {"model",  "data",       "recipe",          "grid",
+                                               "points", "threads",    "latency_batches", "models_dir",
+                                               "name",   "description"};
   for (const auto& item : json.items())
     require(kKnown.count(item.key()) > 0, where + "unknown field \"" + item.key() +
-                                     "\" (known: model, data, recipe, grid, points, threads, models_dir, "
-                                     "name, description)");
+                                     "\" (known: model, data, recipe, grid, points, threads, latency_batches, "
+                                     "models_dir, name, description)");
   Sweep sweep;
   sweep.path = path;
   require(json.contains("model") && json["model"].is_string(), where + "\"model\" (the base model file) is missing");
@@ -102,6 +103,14 @@ Sweep parse_sweep(const nlohmann::json& json, const std::string& path) {
     require(json["threads"].is_number_integer() && json["threads"].get<int>() >= 0,
             where + "\"threads\" must be a whole number >= 0 (0: every core)");
     sweep.threads = json["threads"].get<int>();
+  }
+  if (json.contains("latency_batches")) {
+    const nlohmann::json& batches = json["latency_batches"];
+    bool ok = batches.is_array();
+    for (const auto& b : batches) ok = ok && b.is_number_integer() && b.get<int64_t>() >= 1;
+    require(ok, where + "\"latency_batches\" must be a list of batch sizes >= 1 ([] for no timing), got " +
+                    batches.dump());
+    sweep.latency_batches = batches.get<std::vector<int64_t>>();
   }
   if (json.contains("models_dir")) {
     require(json["models_dir"].is_string(), where + "\"models_dir\" must be a directory path");
@@ -238,6 +247,7 @@ nlohmann::json run_sweep_point(const Sweep& sweep, const SweepPoint& point) {
     job.output = output.string();
     job.data = sweep.data;
     job.recipe = Recipe::from_json(point_recipe(sweep, point));
+    job.latency_batches = sweep.latency_batches;
     job.finetune.lr = 0.001f;  // compress's defaults for fine-tuning passes
     job.finetune.momentum = 0.9f;
     job.finetune.seed = point.options.contains("seed") ? point.options["seed"].get<uint64_t>() : 0;

@@ -17,8 +17,15 @@ const nlohmann::json* find_path(const nlohmann::json& root, const std::string& p
   while (from <= path.size()) {
     const size_t dot = std::min(path.find('.', from), path.size());
     const std::string part = path.substr(from, dot - from);
-    if (!at->is_object() || !at->contains(part)) return nullptr;
-    at = &(*at)[part];
+    if (at->is_array()) {  // "latency.0.after.median_ms": a list element by its position
+      if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos) return nullptr;
+      const size_t index = std::stoul(part);
+      if (index >= at->size()) return nullptr;
+      at = &(*at)[index];
+    } else {
+      if (!at->is_object() || !at->contains(part)) return nullptr;
+      at = &(*at)[part];
+    }
     from = dot + 1;
   }
   return at;
@@ -32,6 +39,7 @@ const std::map<std::string, std::string>& aliases() {
       {"macs", "macs_after"},
       {"loss", "loss_after"},
       {"energy", "energy.per_inference_after.joules"},
+      {"latency", "latency.0.after.median_ms"},
   };
   return kAliases;
 }

@@ -51,6 +51,7 @@ class SweepCliTest : public ::testing::Test {
         {"model", "base.shrk"},
         {"data", data},
         {"threads", 1},
+        {"latency_batches", nlohmann::json::array()},  // timing is tested once, below
         {"recipe", {{"passes", {{{"pass", "prune.magnitude"}, {"sparsity", "${sparsity}"}},
                                 {{"pass", "train.finetune"}, {"epochs", 1}, {"batch", 100}}}}}},
         {"grid", {{"sparsity", {0.0, 0.3, 0.5, 0.7, 0.8, 0.9}}, {"seed", {0, 1}}}}};
@@ -183,6 +184,7 @@ TEST_F(SweepCliTest, ModelFlagReplacesTheSweepsModel) {
   nlohmann::json sweep = nlohmann::json::parse(read_text(sweep_));
   sweep["model"] = "not-trained-yet.shrk";
   sweep["models_dir"] = "kept";  // created, relative to the sweep file
+  sweep["latency_batches"] = {1};
   const std::string path = dir_->file("elsewhere.json");
   std::ofstream(path) << sweep.dump();
   const std::string out = dir_->file("model_flag.jsonl");
@@ -197,6 +199,8 @@ TEST_F(SweepCliTest, ModelFlagReplacesTheSweepsModel) {
   EXPECT_TRUE(std::filesystem::is_regular_file(dir_->file("kept/point-0.shrk")));
   EXPECT_TRUE(std::filesystem::is_regular_file(dir_->file("kept/point-6.shrk")));
   EXPECT_EQ(lines[0]["report"]["output"], dir_->file("kept/point-0.shrk"));
+  ASSERT_EQ(lines[0]["report"]["latency"].size(), 1u);  // timed at batch 1 only
+  EXPECT_GT(lines[0]["report"]["latency"][0]["after"]["median_ms"].get<double>(), 0.0);
   const auto full = accuracy_by_key(read_lines(dir_->file("full.jsonl")));
   for (const auto& [key, accuracy] : accuracy_by_key(lines)) EXPECT_EQ(accuracy, full.at(key)) << key;
 }

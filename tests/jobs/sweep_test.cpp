@@ -31,6 +31,18 @@ TEST(Sweep, ExpandsTheGridThenTheListedPoints) {
   EXPECT_EQ(sweep.points[2].key, R"({"epochs":1,"seed":1,"sparsity":0.5})");
   EXPECT_EQ(sweep.points[6].key, R"({"epochs":2,"seed":7,"sparsity":0.95})");
   for (size_t i = 0; i < sweep.points.size(); ++i) EXPECT_EQ(sweep.points[i].index, static_cast<int64_t>(i));
+  EXPECT_EQ(sweep.latency_batches, (std::vector<int64_t>{1, 256}));  // compress's default
+}
+
+TEST(Sweep, LatencyBatches) {
+  nlohmann::json json = prune_sweep();
+  json["latency_batches"] = nlohmann::json::array();
+  EXPECT_TRUE(parse_sweep(json, "s.json").latency_batches.empty());
+  json["latency_batches"] = {64};
+  EXPECT_EQ(parse_sweep(json, "s.json").latency_batches, (std::vector<int64_t>{64}));
+  json["latency_batches"] = {1, 0};
+  EXPECT_NE(testing::bad_input_message([&] { parse_sweep(json, "s.json"); }).find("batch sizes >= 1"),
+            std::string::npos);
 }
 
 TEST(Sweep, PlaceholdersKeepTheValueType) {

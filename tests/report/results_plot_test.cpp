@@ -21,7 +21,9 @@ nlohmann::json result(double sparsity, int seed, double accuracy, int64_t bytes)
            {{"accuracy_after", accuracy},
             {"file_bytes_after", bytes},
             {"sparsity", sparsity + 0.001},
-            {"energy", {{"per_inference_after", {{"joules", 1e-4 * (1 - sparsity)}}}}}}}};
+            {"energy", {{"per_inference_after", {{"joules", 1e-4 * (1 - sparsity)}}}}},
+            {"latency", {{{"batch", 1}, {"after", {{"median_ms", 0.02}}}},
+                         {{"batch", 256}, {"after", {{"median_ms", 1.5}}}, {"speedup", 1.25}}}}}}};
 }
 
 TEST(ResultsPlot, LooksUpOptionsShortNamesAndPaths) {
@@ -32,6 +34,10 @@ TEST(ResultsPlot, LooksUpOptionsShortNamesAndPaths) {
   EXPECT_NEAR(result_value(r, "energy"), 1e-5, 1e-18);
   EXPECT_NEAR(result_value(r, "energy.per_inference_after.joules"), 1e-5, 1e-18);
   EXPECT_DOUBLE_EQ(result_value(r, "seconds"), 2.5);
+  EXPECT_DOUBLE_EQ(result_value(r, "latency"), 0.02);  // batch 1, after
+  EXPECT_DOUBLE_EQ(result_value(r, "latency.1.speedup"), 1.25);
+  EXPECT_TRUE(std::isnan(result_value(r, "latency.2.speedup")));  // no third batch size
+  EXPECT_TRUE(std::isnan(result_value(r, "latency.x.speedup")));
   EXPECT_TRUE(std::isnan(result_value(r, "nothing")));
   EXPECT_TRUE(std::isnan(result_value(r, "status")));  // text
   EXPECT_EQ(result_label(r, "seed"), "1");

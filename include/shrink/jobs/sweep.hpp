@@ -33,6 +33,9 @@ struct Sweep {
   std::string data = "fashion-mnist";
   nlohmann::json recipe;    // with placeholders
   int threads = 1;          // per point: the same seed and thread count give the same bits
+  // Batch sizes each point's model is timed at before and after (compress's default; empty:
+  // not timed, which saves a few seconds a point).
+  std::vector<int64_t> latency_batches = {1, 256};
   std::string models_dir;   // keep each point's model here as point-<index>.shrk (empty: don't)
   std::vector<SweepPoint> points;
 };

@@ -24,8 +24,10 @@ struct ResultsPlot {
 // The value of `field` in one result line, or NaN when it has none: first the point's options
 // ("sparsity", "seed"), then the report with short names for the figures after compressing
 // ("accuracy" -> accuracy_after, "file_bytes" -> file_bytes_after, "macs" -> macs_after,
-// "energy" -> joules per inference after, "sparsity" -> the measured sparsity when the point
-// has none), then any report field or a dotted path into it ("energy.compression.joules"),
+// "energy" -> joules per inference after, "latency" -> the median milliseconds after at the
+// first timed batch size, "sparsity" -> the measured sparsity when the point has none), then any
+// report field or a dotted path into it ("energy.compression.joules", "latency.1.speedup": a
+// number indexes a list),
 // then the line itself ("seconds"). Text values are not numbers: NaN.
 double result_value(const nlohmann::json& line, const std::string& field);
 // The same lookup for labels: the value as text ("0.9", "magnitude"), empty when absent.
