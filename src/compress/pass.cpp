@@ -93,8 +93,12 @@ bool Recipe::needs_teacher() const {
   return false;
 }
 
-void Recipe::run(Model& model, PassContext& context) const {
-  for (const auto& pass : passes_) pass->run(model, context);
+void Recipe::run(Model& model, PassContext& context,
+                 const std::function<void(const Pass& pass, Model& model)>& after_each) const {
+  for (const auto& pass : passes_) {
+    pass->run(model, context);
+    if (after_each) after_each(*pass, model);
+  }
 }
 
 }  // namespace shrink

@@ -534,4 +534,16 @@ std::optional<CodeStatistics> code_statistics(const Parameter& parameter) {
   return statistics;
 }
 
+int64_t bytes_without_entropy_coding(const Parameter& parameter) {
+  int64_t best = kNotApplicable;
+  for (const TensorEncoding& encoding : kEncodings) {
+    if (std::string_view(encoding.name).ends_with("-huffman")) continue;
+    if (parameter.has_mask() && !encoding.stores_mask) continue;
+    if (parameter.quantized() != encoding.stores_quantizer) continue;
+    const int64_t size = encoding.encoded_size(parameter);
+    if (size != kNotApplicable && (best == kNotApplicable || size < best)) best = size;
+  }
+  return best;
+}
+
 }  // namespace shrink

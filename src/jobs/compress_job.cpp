@@ -3,6 +3,7 @@
 #include "shrink/io/code_statistics.hpp"
 #include "shrink/io/container.hpp"
 #include "shrink/io/model_file.hpp"
+#include "shrink/io/tensor_encoding.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/weights.hpp"
 #include "shrink/report/comparison.hpp"
@@ -51,6 +52,27 @@ nlohmann::json layer_report(const Model& model, const std::string& output,
   return layers;
 }
 
+// One row of the per-stage table: the model's .shrk bytes (as saved; and without Huffman coding,
+// Deep Compression's "+ quantization" column), weight sparsity and test accuracy.
+nlohmann::json stage_row(const std::string& stage, Model& model, const Dataset* test_data) {
+  nlohmann::json row = {{"stage", stage}, {"sparsity", weight_sparsity(model).sparsity()}};
+  try {
+    const int64_t bytes = static_cast<int64_t>(serialize_model(model).size());
+    int64_t without = bytes;
+    for (const Parameter* p : compressible_weights(model)) {
+      const int64_t packed = bytes_without_entropy_coding(*p);
+      if (packed != kNotApplicable) without += packed - choose_tensor_encoding(*p).encoded_size(*p);
+    }
+    row["bytes"] = bytes;
+    row["bytes_without_entropy_coding"] = without;
+  } catch (const Error& e) {
+    // A stage that leaves the model unsaveable for now (INQ part-way) has no size.
+    spdlog::debug("no size after {}: {}", stage, e.what());
+  }
+  if (test_data) row["accuracy"] = evaluate(model, *test_data).accuracy;
+  return row;
+}
+
 }  // namespace
 
 nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
@@ -94,8 +116,15 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
   context.finetune = job.finetune;
   context.terms = job.terms;
   context.progress = observer.progress;
+  // Set before the passes, so the per-stage sizes are the saved file's.
+  model.metadata["compression"] = {{"recipe", job.recipe.to_json()}, {"source", job.model}};
   const EnergyMeter compression_meter(job_meter.settings());
-  job.recipe.run(model, context);
+  report["stages"] = {{{"stage", "original"}, {"bytes", bytes_before},
+                       {"sparsity", report["sparsity_before"]}}};
+  if (job.evaluate) report["stages"][0]["accuracy"] = before.accuracy;
+  job.recipe.run(model, context, [&](const Pass& pass, Model& current) {
+    report["stages"].push_back(stage_row(pass.name(), current, job.evaluate ? &test_data : nullptr));
+  });
   const JobEnergy compression_energy = compression_meter.read();
   report["passes"] = context.sections;
   const ModelComparison comparison = compare_models(original, model);
@@ -121,7 +150,6 @@ nlohmann::json run_compress_job(CompressJob& job, const JobObserver& observer) {
     report["class_impact"] =
         class_impact_section(before, after, test_data, job.changed_samples_svg, "before", "after");
   }
-  model.metadata["compression"] = {{"recipe", job.recipe.to_json()}, {"source", job.model}};
   warn_if_onnx_dequantizes(model, job.output);
   write_model(model, job.output);
 

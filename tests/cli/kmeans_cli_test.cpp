@@ -101,6 +101,36 @@ TEST(KMeansCliFiles, ACorruptedHuffmanStreamIsAClearError) {
   expect_clear_error(run_cli({"eval", path, "--data", "fashion-mnist"}), "fc.weight");
 }
 
+// examples/recipes/deep-compression.json (for LeNet-300-100: per-layer pruning, fine-tuning,
+// k-means, centroid fine-tuning) runs end to end, and the report gives the size and accuracy
+// after every pass, with and without Huffman coding.
+TEST_F(KMeansCli, TheDeepCompressionRecipeReportsEachStage) {
+  const std::string base = dir_->file("lenet300.shrk");
+  const CliResult trained = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2",
+                                     "--threads", "2", "-q", "-o", base});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  const std::string out = dir_->file("lenet300-dc.shrk");
+  const CliResult r = run_cli({"compress", base, "--data", data_, "-o", out, "--report",
+                               dir_->file("lenet300-dc.json"), "--latency-batches", "1", "--recipe",
+                               std::string(SHRINK_SOURCE_DIR) + "/examples/recipes/deep-compression.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("without Huffman"), std::string::npos) << r.out;
+  const auto report = read_json(dir_->file("lenet300-dc.json"));
+  const auto& stages = report["stages"];
+  ASSERT_EQ(stages.size(), 10u) << "the original and nine passes";
+  EXPECT_EQ(stages[0]["stage"], "original");
+  EXPECT_EQ(stages[0]["bytes"], report["file_bytes_before"]);
+  EXPECT_EQ(stages[8]["stage"], "quant.kmeans");
+  EXPECT_EQ(stages[9]["bytes"], report["file_bytes_after"]) << "the last stage is the saved file";
+  EXPECT_EQ(stages[9]["accuracy"], report["accuracy_after"]);
+  // Pruning alone stores fp32 kept values; sharing cuts that, and Huffman further.
+  const double pruned = stages[7]["bytes"].get<double>();
+  EXPECT_LT(stages[8]["bytes_without_entropy_coding"].get<double>(), 0.5 * pruned);
+  EXPECT_LT(stages[8]["bytes"].get<double>(), stages[8]["bytes_without_entropy_coding"].get<double>());
+  EXPECT_NEAR(stages[9]["sparsity"].get<double>(), 0.946, 0.01);
+  EXPECT_GT(report["compression_ratio"].get<double>(), 40.0);
+}
+
 TEST_F(KMeansCli, BadKMeansFlagsAreClearErrors) {
   auto run = [&](const std::string& spec) {
     return run_cli({"compress", model_, "--data", data_, "-o", dir_->file("bad.shrk"), "-q",

@@ -64,6 +64,31 @@ void print_quantized_layers(const nlohmann::json& layers) {
   }
 }
 
+// The size and accuracy after each pass, as Deep Compression's table: pruning alone, then
+// quantization (without and with Huffman coding).
+void print_stages(const nlohmann::json& stages) {
+  if (stages.size() < 2) return;
+  std::printf("%-18s %9s %9s %11s %9s %18s\n", "stage", "accuracy", "sparsity", "bytes", "ratio",
+              "without Huffman");
+  const double original = stages[0].value("bytes", 0.0);
+  for (const auto& stage : stages) {
+    const std::string accuracy =
+        stage.contains("accuracy") ? fmt::format("{:.2f}%", 100.0 * stage["accuracy"].get<double>()) : "-";
+    std::string bytes = "-", ratio = "-", without = "-";
+    if (stage.contains("bytes")) {
+      bytes = std::to_string(stage["bytes"].get<long long>());
+      ratio = fmt::format("{:.1f}x", original / stage["bytes"].get<double>());
+    }
+    if (stage.contains("bytes_without_entropy_coding") &&
+        stage["bytes_without_entropy_coding"] != stage["bytes"])
+      without = fmt::format("{} ({:.1f}x)", stage["bytes_without_entropy_coding"].get<long long>(),
+                            original / stage["bytes_without_entropy_coding"].get<double>());
+    std::printf("%-18s %9s %8.1f%% %11s %9s %18s\n", stage["stage"].get<std::string>().c_str(),
+                accuracy.c_str(), 100.0 * stage["sparsity"].get<double>(), bytes.c_str(), ratio.c_str(),
+                without.c_str());
+  }
+}
+
 void run(CompressFlags& flags) {
   apply_common_options(flags.common);
   CompressJob& job = flags.job;
@@ -120,6 +145,7 @@ void run(CompressFlags& flags) {
                 100.0 * report["accuracy_before"].get<double>(),
                 100.0 * report["accuracy_after"].get<double>(),
                 100.0 * report["accuracy_change"].get<double>());
+  print_stages(report["stages"]);
   print_quantized_layers(report["layers"]);
   if (report["shapes_changed"].get<bool>())
     std::printf("\n%s\n", report["layer_changes_table"].get<std::string>().c_str());

@@ -63,7 +63,10 @@ class Recipe {
   bool empty() const { return passes_.empty(); }
   bool needs_teacher() const;  // whether any pass does
   nlohmann::json to_json() const;
-  void run(Model& model, PassContext& context) const;
+  // Runs the passes in order; `after_each`, if given, sees the model after each pass (the
+  // compress report's size and accuracy per stage).
+  void run(Model& model, PassContext& context,
+           const std::function<void(const Pass& pass, Model& model)>& after_each = {}) const;
 
  private:
   std::vector<std::unique_ptr<Pass>> passes_;

@@ -21,4 +21,8 @@ struct CodeStatistics {
 // For a quantized parameter with codes of at most 8 bits; nullopt otherwise.
 std::optional<CodeStatistics> code_statistics(const Parameter& parameter);
 
+// The bytes the parameter would take in the smallest encoding that is not entropy-coded (the
+// size before Deep Compression's Huffman stage); its chosen encoding's bytes when that is one.
+int64_t bytes_without_entropy_coding(const Parameter& parameter);
+
 }  // namespace shrink
