@@ -281,7 +281,8 @@ std::vector<ShrinkTensor> read_shrink_tensors(const Container& container,
             culprit + " is marked masked but encoding '" + name + "' cannot record a mask");
     tensors.push_back(std::move(tensor));
   }
-  for (const auto& [name, entry] : encodings.items()) {
+  for (const auto& item : encodings.items()) {
+    const std::string& name = item.key();
     const bool stored = std::any_of(container.tensors.begin(), container.tensors.end(),
                                     [&](const StoredTensor& t) { return t.name == name; });
     require(stored, where + ": \"shrink.encodings\" names tensor " + name +

@@ -47,7 +47,9 @@ std::string input_names(const Model& model) {
 std::vector<std::string> input_files(const Model& model, const RunJob& job) {
   const std::vector<ModelInput>& inputs = model.inputs();
   std::vector<std::string> files(inputs.size());
-  for (const auto& [name, path] : job.inputs) {
+  for (const auto& input : job.inputs) {
+    const std::string& name = input.first;  // named: clang 14 lambdas cannot capture bindings
+    const std::string& path = input.second;
     if (name.empty()) {
       require(inputs.size() == 1 && job.inputs.size() == 1,
               "--input " + path + " names no input, but the model takes " +

@@ -138,7 +138,11 @@ void score_apoz(Model& model, const ChannelDependencies& deps, const Calibration
     for (const Node* node : nodes) {
       if (node->op->type() != "ReLU") continue;
       const Tensor& v = model.value(node->name);
-      auto& [counts, total] = zeros[node->name];
+      // Named references, not a structured binding: lambdas may capture those only from C++20
+      // compilers newer than clang 14.
+      auto& entry = zeros[node->name];
+      std::vector<double>& counts = entry.first;
+      double& total = entry.second;
       counts.resize(static_cast<size_t>(channel_count(node->output_shape)), 0.0);
       per_channel(v, [&](int64_t, int64_t c, int64_t begin, int64_t size) {
         int64_t z = 0;
@@ -179,7 +183,9 @@ void score_taylor(Model& model, const ChannelDependencies& deps, const Calibrati
     grad.flat() *= static_cast<float>(x.dim(0));
     model.backward(grad, false);
     samples += x.dim(0);
-    for (auto& [node, sums] : per_producer) {
+    for (auto& producer : per_producer) {
+      const auto& node = producer.first;
+      auto& sums = producer.second;
       const Tensor* g = nullptr;
       try {
         g = &model.gradient(node);

@@ -57,7 +57,8 @@ QuantizePass::QuantizePass(const QuantizePassTraits& traits, const nlohmann::jso
 std::vector<QuantizePass::Layer> QuantizePass::plan(Model& model) const {
   const std::vector<Parameter*> all = compressible_weights(model);
   require(!all.empty(), "the model has no Linear, Conv2d or MatMul weights to quantize");
-  for (const auto& [layer, bits] : layer_bits_)
+  for (const auto& entry : layer_bits_) {
+    const std::string& layer = entry.first;
     require(std::any_of(all.begin(), all.end(), [&](const Parameter* p) { return names(*p, layer); }),
             "layer_bits names '" + layer + "', which is not a compressible layer; the "
             "compressible weights are " +
@@ -66,6 +67,7 @@ std::vector<QuantizePass::Layer> QuantizePass::plan(Model& model) const {
                   for (const Parameter* p : all) known += (known.empty() ? "" : ", ") + p->name;
                   return known;
                 }());
+  }
   std::vector<Layer> layers;
   for (Parameter* p : compressible_weights(model, exclude_)) {
     int bits = 0;  // 0: the format's own width
