@@ -366,8 +366,9 @@ std::vector<int64_t> read_huffman_gaps(std::string_view bytes, int64_t n, const 
   while (static_cast<int64_t>(indices.size()) < kept) {
     const uint32_t gap = gaps.next();
     position += gap == kFillerGap ? kMaxGap : gap;
-    require(position < n, name + " index " + std::to_string(position) +
-                              " is past the tensor's " + std::to_string(n) + " elements");
+    if (position >= n)  // checked before building a message: this runs once per gap
+      throw Error::bad_input(name + " index " + std::to_string(position) + " is past the tensor's " +
+                             std::to_string(n) + " elements");
     if (gap != kFillerGap) indices.push_back(position);
   }
   gaps.finish();

@@ -209,8 +209,10 @@ uint32_t BlockReader::next() {
   require(!empty_, what_ + " has no codes but a symbol was expected");
   if (buffered_ < table_bits_) refill();
   const Entry entry = table_[buffer_ & ((uint64_t{1} << table_bits_) - 1)];
-  require(entry.length != 0 && entry.length <= buffered_,
-          what_ + " stream ends before its last symbol (" + std::to_string(stream_bytes_) + " bytes)");
+  // Checked before building a message: this runs once per symbol.
+  if (entry.length == 0 || entry.length > buffered_)
+    throw Error::bad_input(what_ + " stream ends before its last symbol (" +
+                           std::to_string(stream_bytes_) + " bytes)");
   buffer_ >>= entry.length;
   buffered_ -= entry.length;
   return entry.symbol;
