@@ -171,6 +171,19 @@ TEST(Container, MostlyZeroUnmaskedTensorIsStoredSparseWithoutGainingAMask) {
   expect_same_model(model, loaded);
 }
 
+// A model pruned to 0% (a sweep's first point) must not be larger than the dense original: a
+// mask that prunes nothing is not stored, and the weights still load and train the same.
+TEST(Container, AMaskThatPrunesNothingCostsNoBytes) {
+  Model dense = make_model(64, 64, 4, 9);
+  Model masked = dense.clone();
+  Parameter& weight = masked.parameter("fc1.weight");
+  weight.mask = Tensor(weight.value.shape(), 1.0f);
+  EXPECT_EQ(serialize_model(masked), serialize_model(dense));
+  const Model loaded = deserialize_model(serialize_model(masked), "memory");
+  EXPECT_FALSE(loaded.parameter("fc1.weight").has_mask());
+  EXPECT_TRUE(same_bits(loaded.parameter("fc1.weight").value, weight.value));
+}
+
 TEST(Container, SameModelGivesIdenticalBytes) {
   Model model = make_model(16, 32, 5, 7);
   prune(model.parameter("fc1.weight"), 0.8, 8);
@@ -403,7 +416,8 @@ TEST(Container, TensorsThatDoNotFitTheGraphAreNamed) {
     const Json header = with_encodings([](Json& e) { e["fc1.weight"]["encoding"] = "huffman"; });
     EXPECT_EQ(load(header, file.data),
               "model file t.shrk: tensor fc1.weight uses unknown encoding 'huffman' (known: "
-              "dense, sparse-bitmap, sparse-delta8, quantized, quantized-bitmap, quantized-delta8); "
+              "dense, sparse-bitmap, sparse-delta8, quantized, quantized-bitmap, quantized-delta8, "
+              "quantized-huffman, quantized-bitmap-huffman, quantized-delta8-huffman); "
               "it may need a newer shrink");
   }
   // Masked but dense.
