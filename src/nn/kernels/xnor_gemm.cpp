@@ -46,7 +46,7 @@ void xnor_portable(const uint64_t* x_bits, int64_t rows, const PackedBinaryRows&
 
 // Popcount of each byte by a table of the 16 nibbles (Mula's method); the byte counts add up
 // for up to 31 words before they are summed into 64-bit lanes.
-__attribute__((target("avx2"))) void xnor_avx2(const uint64_t* x_bits, int64_t rows,
+__attribute__((target("avx2,fma"))) void xnor_avx2(const uint64_t* x_bits, int64_t rows,
                                                const PackedBinaryRows& w, const float* bias,
                                                int64_t b0, int64_t b1, float* y, int64_t ldy) {
   const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
@@ -82,7 +82,7 @@ __attribute__((target("avx2"))) void xnor_avx2(const uint64_t* x_bits, int64_t r
 
 // One 512-bit register holds word k of the block's 8 rows: XOR with the broadcast input word,
 // VPOPCNTQ, add; the 8 counts become 8 outputs with no horizontal reduction.
-__attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq"))) void xnor_avx512(
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq,fma"))) void xnor_avx512(
     const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w, const float* bias,
     int64_t b0, int64_t b1, float* y, int64_t ldy) {
   const __m256 cols = _mm256_set1_ps(static_cast<float>(w.cols));
