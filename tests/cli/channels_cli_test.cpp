@@ -3,6 +3,7 @@
 // groups and the timing before and after, ONNX output carries the smaller shapes, and bad flags
 // are one clear error line.
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -13,29 +14,14 @@
 namespace shrink::testing {
 namespace {
 
-class ChannelsCli : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 2000, 500);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
+class ChannelsCli : public FashionMnistSuite<ChannelsCli> {
+ public:
+  static constexpr int kTrain = 2000, kTest = 500;
+  static void prepare() {
     model_ = dir_->file("vgg.shrk");
-    train_ = run_cli({"train", "--arch", "vgg-small", "--arch-options", R"({"channels": [8, 16]})",
-                      "--data", data_, "--epochs", "1", "--batch", "32", "--threads", "2", "-q",
-                      "-o", model_});
+    setup({"train", "--arch", "vgg-small", "--arch-options", R"({"channels": [8, 16]})", "--data", data_,
+           "--epochs", "1", "--batch", "32", "--threads", "2", "-q", "-o", model_});
   }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(train_.exit_code, 0) << train_.err;
-  }
-
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_, model_;
-  static inline CliResult train_;
 };
 
 TEST_F(ChannelsCli, RemovesChannelsAndReportsLayersGroupsAndTiming) {

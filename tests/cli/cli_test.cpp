@@ -4,6 +4,7 @@
 #include "shrink/io/model_file.hpp"
 #include "shrink/nn/architectures.hpp"
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -19,28 +20,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class CliTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 3000, 1000);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
+class CliTest : public FashionMnistSuite<CliTest> {
+ public:
+  static constexpr int kTrain = 3000, kTest = 1000;
+  static void prepare() {
     model_ = dir_->file("mlp.shrk");
-    train_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "3",
-                      "--batch", "32", "--lr", "0.01", "--threads", "2", "-q", "-o", model_,
-                      "--report", dir_->file("train.json")});
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(train_.exit_code, 0) << train_.err;
+    train_ = setup({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "3", "--batch", "32",
+                    "--lr", "0.01", "--threads", "2", "-q", "-o", model_, "--report", dir_->file("train.json")});
   }
 
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_, model_;
+ protected:
   static inline CliResult train_;
 };
 

@@ -1,6 +1,7 @@
 // shrink distill and compress --recover end to end on a small Fashion-MNIST subset: reports,
 // born-again generations, files that load, the same bytes for the same seed, clear errors.
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -13,24 +14,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class DistillCliTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 1200, 300);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
+class DistillCliTest : public FashionMnistSuite<DistillCliTest> {
+ public:
+  static constexpr int kTrain = 1200, kTest = 300;
+  static void prepare() {
     teacher_ = dir_->file("teacher.shrk");
-    teacher_run_ = run_cli({"train", "--arch", "lenet5", "--data", data_, "--epochs", "2", "--threads", "2",
-                            "-q", "-o", teacher_});
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(teacher_run_.exit_code, 0) << teacher_run_.err;
+    setup({"train", "--arch", "lenet5", "--data", data_, "--epochs", "2", "--threads", "2", "-q", "-o", teacher_});
   }
 
+ protected:
   // shrink distill from the LeNet-5 teacher into a small MLP, with `extra` flags.
   static CliResult distill(const std::string& output, std::vector<std::string> extra) {
     std::vector<std::string> args = {"distill", "--teacher", teacher_, "--student", "mlp", "--hidden", "16",
@@ -40,10 +32,7 @@ class DistillCliTest : public ::testing::Test {
     return run_cli(args);
   }
 
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_, teacher_;
-  static inline CliResult teacher_run_;
+  static inline std::string teacher_;
 };
 
 TEST_F(DistillCliTest, ReportsTeacherStudentBaselineAndLossCurves) {

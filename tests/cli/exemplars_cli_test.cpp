@@ -2,6 +2,7 @@
 // samples eval --compare finds changed; with several, the modal prediction decides (two votes
 // against one); a model against itself has none; and bad flags are clear errors.
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 #include "support/xml.hpp"
 
@@ -13,30 +14,19 @@
 namespace shrink::testing {
 namespace {
 
-class ExemplarsCliTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 1000, 300);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
-    setup_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1", "--batch", "32",
-                      "--threads", "1", "-q", "-o", dir_->file("dense.shrk")});
+class ExemplarsCliTest : public FashionMnistSuite<ExemplarsCliTest> {
+ public:
+  static constexpr int kTrain = 1000, kTest = 300;
+  static void prepare() {
+    setup({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1", "--batch", "32", "--threads", "1",
+           "-q", "-o", dir_->file("dense.shrk")});
     // Two compressed models that differ: the same pruning, fine-tuned with different seeds.
-    for (const char* seed : {"1", "2"}) {
-      if (setup_.exit_code != 0) return;
-      setup_ = run_cli({"compress", dir_->file("dense.shrk"), "--prune", "magnitude:0.9", "--finetune-epochs", "1",
-                        "--seed", seed, "--data", data_, "--threads", "1", "-q", "-o",
-                        dir_->file(std::string("pruned") + seed + ".shrk")});
-    }
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(setup_.exit_code, 0) << setup_.err;
+    for (const char* seed : {"1", "2"})
+      setup({"compress", dir_->file("dense.shrk"), "--prune", "magnitude:0.9", "--finetune-epochs", "1", "--seed",
+             seed, "--data", data_, "--threads", "1", "-q", "-o", dir_->file(std::string("pruned") + seed + ".shrk")});
   }
 
+ protected:
   // The exemplars' indices for these compressed models against the dense one.
   static nlohmann::json exemplars(const std::vector<std::string>& compressed, const std::string& name) {
     std::vector<std::string> args = {"exemplars", "--dense", dir_->file("dense.shrk"), "--compressed"};
@@ -53,11 +43,6 @@ class ExemplarsCliTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return read_json(dir_->file("eval.json"))["class_impact"]["changed_indices"];
   }
-
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_;
-  static inline CliResult setup_;
 };
 
 TEST_F(ExemplarsCliTest, OneCompressedModelGivesTheChangedSamples) {

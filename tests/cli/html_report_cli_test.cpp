@@ -2,6 +2,7 @@
 // model compared with its base (summary, layers, sizes, per-class change, the grid of changed
 // samples, a sweep's chart), a page without a base, and clear errors for bad flags.
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 #include "support/xml.hpp"
 
@@ -14,36 +15,22 @@
 namespace shrink::testing {
 namespace {
 
-class HtmlReportCliTest : public ::testing::Test {
+class HtmlReportCliTest : public FashionMnistSuite<HtmlReportCliTest> {
+ public:
+  static constexpr int kTrain = 1000, kTest = 300;
+  static void prepare() {
+    setup({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1", "--batch", "32", "--threads", "1",
+           "-q", "-o", dir_->file("dense.shrk")});
+    setup({"compress", dir_->file("dense.shrk"), "--prune", "magnitude:0.9", "--data", data_, "--threads", "1",
+           "-q", "-o", dir_->file("pruned.shrk")});
+  }
+
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 1000, 300);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
-    train_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1", "--batch", "32",
-                      "--threads", "1", "-q", "-o", dir_->file("dense.shrk")});
-    compress_ = run_cli({"compress", dir_->file("dense.shrk"), "--prune", "magnitude:0.9", "--data", data_,
-                         "--threads", "1", "-q", "-o", dir_->file("pruned.shrk")});
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(train_.exit_code, 0) << train_.err;
-    ASSERT_EQ(compress_.exit_code, 0) << compress_.err;
-  }
-
   static std::vector<std::string> section_ids(const XmlElement& root) {
     std::vector<std::string> ids;
     for (const auto* h : find_all(root, "h2")) ids.push_back(h->attributes.at("id"));
     return ids;
   }
-
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_;
-  static inline CliResult train_, compress_;
 };
 
 TEST_F(HtmlReportCliTest, APrunedModelAgainstItsBase) {

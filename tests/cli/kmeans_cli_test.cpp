@@ -8,6 +8,7 @@
 #include "shrink/io/tensor_encoding.hpp"
 #include "shrink/nn/model.hpp"
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -20,28 +21,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class KMeansCli : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 2000, 500);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
+class KMeansCli : public FashionMnistSuite<KMeansCli> {
+ public:
+  static constexpr int kTrain = 2000, kTest = 500;
+  static void prepare() {
     model_ = dir_->file("mlp.shrk");
-    train_ = run_cli({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs",
-                      "2", "--threads", "2", "-q", "-o", model_});
+    setup({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs", "2", "--threads", "2",
+           "-q", "-o", model_});
   }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(train_.exit_code, 0) << train_.err;
-  }
-
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_, model_;
-  static inline CliResult train_;
 };
 
 TEST_F(KMeansCli, PrunedSharedAndFineTunedWeightsStoreAsCodesAndEvaluateAsReported) {

@@ -2,6 +2,7 @@
 // the shared pruning options, the saliency criteria, pruning at initialisation, sparse
 // training, schedules and sensitivity analysis.
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -12,24 +13,16 @@
 namespace shrink::testing {
 namespace {
 
-class PruneCliTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 2000, 500);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
+class PruneCliTest : public FashionMnistSuite<PruneCliTest> {
+ public:
+  static constexpr int kTrain = 2000, kTest = 500;
+  static void prepare() {
     model_ = dir_->file("mlp.shrk");
-    train_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2",
-                      "--threads", "2", "-q", "-o", model_});
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(train_.exit_code, 0) << train_.err;
+    setup({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2", "--threads", "2", "-q", "-o",
+           model_});
   }
 
+ protected:
   // Runs `shrink compress` with `args` and returns its report.
   static nlohmann::json compress(std::vector<std::string> args, const std::string& output) {
     const std::string report = dir_->file(output + ".json");
@@ -39,11 +32,6 @@ class PruneCliTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.exit_code == 0 ? read_json(report) : nlohmann::json();
   }
-
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_, model_;
-  static inline CliResult train_;
 };
 
 // Recipes defaulted to scope "layer" and the command line to "global": one default now.

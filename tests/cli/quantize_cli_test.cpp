@@ -2,6 +2,7 @@
 // subset: the file stores the weights at their bit width, loads back the same model, reports
 // each layer, and bad flags are one clear error.
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -14,24 +15,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class QuantizeCli : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 2000, 500);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
+class QuantizeCli : public FashionMnistSuite<QuantizeCli> {
+ public:
+  static constexpr int kTrain = 2000, kTest = 500;
+  static void prepare() {
     model_ = dir_->file("mlp.shrk");
-    train_ = run_cli({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs",
-                      "2", "--threads", "2", "-q", "-o", model_});
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(train_.exit_code, 0) << train_.err;
+    setup({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs", "2", "--threads", "2",
+           "-q", "-o", model_});
   }
 
+ protected:
   // Runs compress with `flags` into `name`; returns its report.
   static nlohmann::json compress(const std::vector<std::string>& flags, const std::string& name) {
     std::vector<std::string> args = {"compress", model_, "--data", data_, "-o", dir_->file(name),
@@ -41,11 +34,6 @@ class QuantizeCli : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.exit_code == 0 ? read_json(dir_->file(name + ".json")) : nlohmann::json();
   }
-
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_, model_;
-  static inline CliResult train_;
 };
 
 TEST_F(QuantizeCli, EightBitPerChannelKeepsAccuracyInAQuarterOfTheBytes) {

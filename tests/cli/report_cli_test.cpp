@@ -2,6 +2,7 @@
 // measured or estimated for the job, the break-even of a compression), per-class impact of a
 // compression with the grid of changed samples, and the clear errors of the new flags.
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 #include "support/xml.hpp"
 
@@ -29,32 +30,21 @@ void expect_energy_section(const nlohmann::json& energy) {
   EXPECT_NEAR(job["co2_grams"].get<double>(), job["joules"].get<double>() / 3.6e6 * 475.0, 1e-12);
 }
 
-class ReportCliTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 2000, 500);
-    if (!has_data_) return;
-    data_ = "fashion-mnist:" + dir_->path().string();
+class ReportCliTest : public FashionMnistSuite<ReportCliTest> {
+ public:
+  static constexpr int kTrain = 2000, kTest = 500;
+  static void prepare() {
     dense_ = dir_->file("dense.shrk");
     pruned_ = dir_->file("pruned.shrk");
-    train_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1", "--batch", "32",
-                      "--lr", "0.01", "--threads", "2", "-q", "-o", dense_, "--report", dir_->file("train.json")});
-    compress_ = run_cli({"compress", dense_, "--prune", "magnitude:0.9", "--data", data_, "--threads", "2",
-                         "--changed-samples", dir_->file("changed.svg"), "-o", pruned_, "--report",
-                         dir_->file("compress.json")});
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(train_.exit_code, 0) << train_.err;
-    ASSERT_EQ(compress_.exit_code, 0) << compress_.err;
+    train_ = setup({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1", "--batch", "32", "--lr",
+                    "0.01", "--threads", "2", "-q", "-o", dense_, "--report", dir_->file("train.json")});
+    compress_ = setup({"compress", dense_, "--prune", "magnitude:0.9", "--data", data_, "--threads", "2",
+                       "--changed-samples", dir_->file("changed.svg"), "-o", pruned_, "--report",
+                       dir_->file("compress.json")});
   }
 
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
-  static inline std::string data_, dense_, pruned_;
+ protected:
+  static inline std::string dense_, pruned_;
   static inline CliResult train_, compress_;
 };
 

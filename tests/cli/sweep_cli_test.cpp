@@ -3,6 +3,7 @@
 // exactly once, no torn line); a failing point recorded without stopping the rest; the plot of
 // the results; and clear errors for bad flags.
 #include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 #include "support/xml.hpp"
 
@@ -37,19 +38,16 @@ std::map<std::string, double> accuracy_by_key(const std::vector<nlohmann::json>&
   return out;
 }
 
-class SweepCliTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    has_data_ = write_fashion_mnist_subset(dir_->path().string(), 1000, 300);
-    if (!has_data_) return;
-    const std::string data = "fashion-mnist:" + dir_->path().string();
-    train_ = run_cli({"train", "--arch", "lenet-300-100", "--data", data, "--epochs", "1", "--batch", "32",
-                      "--threads", "1", "-q", "-o", dir_->file("base.shrk")});
+class SweepCliTest : public FashionMnistSuite<SweepCliTest> {
+ public:
+  static constexpr int kTrain = 1000, kTest = 300;
+  static void prepare() {
+    setup({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1", "--batch", "32", "--threads", "1",
+           "-q", "-o", dir_->file("base.shrk")});
     // 12 points: six pruning ratios x two fine-tuning seeds.
     const nlohmann::json sweep = {
         {"model", "base.shrk"},
-        {"data", data},
+        {"data", data_},
         {"threads", 1},
         {"latency_batches", nlohmann::json::array()},  // timing is tested once, below
         {"recipe", {{"passes", {{{"pass", "prune.magnitude"}, {"sparsity", "${sparsity}"}},
@@ -57,20 +55,11 @@ class SweepCliTest : public ::testing::Test {
         {"grid", {{"sparsity", {0.0, 0.3, 0.5, 0.7, 0.8, 0.9}}, {"seed", {0, 1}}}}};
     sweep_ = dir_->file("sweep.json");
     std::ofstream(sweep_) << sweep.dump(2);
-    full_ = run_cli({"sweep", sweep_, "--out", dir_->file("full.jsonl"), "--jobs", "2", "-q"});
-  }
-  static void TearDownTestSuite() { delete dir_; }
-
-  void SetUp() override {
-    if (!has_data_) GTEST_SKIP() << "Fashion-MNIST is not installed (dataset-fashion-mnist)";
-    ASSERT_EQ(train_.exit_code, 0) << train_.err;
-    ASSERT_EQ(full_.exit_code, 0) << full_.err;
+    setup({"sweep", sweep_, "--out", dir_->file("full.jsonl"), "--jobs", "2", "-q"});
   }
 
-  static inline TempDir* dir_ = nullptr;
-  static inline bool has_data_ = false;
+ protected:
   static inline std::string sweep_;
-  static inline CliResult train_, full_;
 };
 
 TEST_F(SweepCliTest, RunsEveryPointOnceAndARerunSkipsThem) {
