@@ -67,7 +67,7 @@ Recipe Recipe::from_file(const std::string& path) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw Error::bad_input("recipe " + path + " is not valid JSON: " + e.what());
   }
   try {

@@ -132,14 +132,14 @@ IdxImages read_idx_images(const std::string& path) {
     throw Error::bad_input("IDX file " + path + " declares images of " +
                            std::to_string(images.rows) + "x" + std::to_string(images.cols) +
                            " pixels; it is corrupt");
-  // Each field is below 2^32, so rows * cols fits in int64 but the full product might not.
-  const int64_t per_image = images.rows * images.cols;
-  if (images.rows > 65536 || images.cols > 65536 || images.count > kMaxBytes / per_image)
+  // Each field is below 2^32, so rows * cols may overflow int64: the bounds come first.
+  if (images.rows > 65536 || images.cols > 65536 ||
+      images.count > kMaxBytes / (images.rows * images.cols))
     throw Error::bad_input("IDX file " + path + " declares " + std::to_string(images.count) +
                            " images of " + std::to_string(images.rows) + "x" +
                            std::to_string(images.cols) + " pixels, too large to be real; it is "
                            "corrupt");
-  const int64_t bytes = images.count * per_image;
+  const int64_t bytes = images.count * images.rows * images.cols;
   images.bytes = file.read_block(bytes, "pixels");
   file.expect_end();
   return images;

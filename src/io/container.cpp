@@ -144,7 +144,7 @@ Container parse_container(std::string_view bytes, const std::string& where) {
   Json header;
   try {
     header = Json::parse(text, note_duplicates);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     throw Error::bad_input(where + " has a corrupt header (" + e.what() + ")");
   }
   require(header.is_object(), where + " has a header that is not a JSON object");
@@ -212,7 +212,7 @@ Json parse_metadata_json(const std::string& text, const std::string& key,
                          const std::string& where) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     throw Error::bad_input(where + " has a corrupt \"" + key + "\" (" + e.what() + ")");
   }
 }

@@ -1143,16 +1143,21 @@ Model Importer::build() {
       Json saved = Json::parse(prop.value(), nullptr, false);
       if (saved.is_object()) model.metadata = std::move(saved);
     }
+  // ONNX strings are bytes (proto2 checks no encoding); JSON needs UTF-8, so a byte that is not
+  // becomes U+FFFD here rather than an exception when the metadata is written out.
+  auto utf8 = [](const std::string& bytes) {
+    return Json::parse(Json(bytes).dump(-1, ' ', false, Json::error_handler_t::replace)).get<std::string>();
+  };
   std::string producer = proto_.producer_name();
   if (!proto_.producer_version().empty())
     producer += (producer.empty() ? "" : " ") + proto_.producer_version();
   model.metadata["source"] = "onnx";
-  model.metadata["producer"] = producer;
+  model.metadata["producer"] = utf8(producer);
   model.metadata["opset"] = opset_;
-  model.metadata["onnx"] = {{"input", inputs_.front().name},
-                            {"output", output},
+  model.metadata["onnx"] = {{"input", utf8(inputs_.front().name)},
+                            {"output", utf8(output)},
                             {"ir_version", proto_.ir_version()},
-                            {"graph", graph.name()}};
+                            {"graph", utf8(graph.name())}};
   // An ONNX file carries no preprocessing; images are most often fed as pixels in [0, 1].
   if (inputs_.size() == 1 && inputs_.front().shape.size() == 3 &&
       !model.metadata.contains("normalization"))

@@ -183,7 +183,7 @@ Sweep read_sweep(const std::string& path) {
   nlohmann::json json;
   try {
     json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw Error::bad_input("sweep " + path + " is not valid JSON: " + e.what());
   }
   return parse_sweep(json, path);

@@ -53,7 +53,7 @@ ResultsFile read_results(const std::string& path) {
     nlohmann::json json;
     try {
       json = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error&) {
+    } catch (const nlohmann::json::exception&) {
     }
     require(json.is_object() && json.contains("key") && json["key"].is_string(),
             "results file " + path + ", line " + std::to_string(number) +

@@ -135,7 +135,7 @@ std::function<nlohmann::json(const SweepPoint&)> child_process_runner(std::vecto
       try {
         nlohmann::json line = nlohmann::json::parse(last);
         if (line.is_object() && line.value("key", "") == point.key) return line;
-      } catch (const nlohmann::json::parse_error&) {
+      } catch (const nlohmann::json::exception&) {
       }
     }
     return failed_line(point, describe_exit(status));

@@ -167,7 +167,7 @@ nlohmann::json architecture_options(const std::string& json_text, const std::vec
   if (!json_text.empty()) {
     try {
       options = nlohmann::json::parse(json_text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       throw Error::bad_input("--arch-options is not valid JSON: " + std::string(e.what()));
     }
   }
