@@ -2,14 +2,12 @@
 // (2^k - 1)) / (2^k - 1), rounding half to even. Backward passes the gradient straight through
 // where 0 <= x <= 1 and stops it where the clip cut. Attribute: bits (1..16). The quant.dorefa
 // pass puts one in front of each quantized layer but the first.
-#include "nn/kernels/attributes.hpp"
+#include "nn/ops/bits_attribute.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
 
 namespace shrink::ops {
 namespace {
-
-constexpr int64_t kMaxBits = 16;
 
 class DoReFaQuantize final : public Op {
  public:
@@ -56,10 +54,7 @@ class DoReFaQuantize final : public Op {
 
 std::unique_ptr<Op> make_dorefa_quantize(const Json& attributes) {
   reject_unknown_attributes("DoReFaQuantize", attributes, {"bits"});
-  const int64_t bits = kernels::read_int(attributes, "DoReFaQuantize", "bits", std::nullopt, 1);
-  require(bits <= kMaxBits, "DoReFaQuantize: attribute 'bits' must be at most 16, got " +
-                                std::to_string(bits));
-  return std::make_unique<DoReFaQuantize>(bits);
+  return std::make_unique<DoReFaQuantize>(read_bits_attribute(attributes, "DoReFaQuantize"));
 }
 
 }  // namespace shrink::ops

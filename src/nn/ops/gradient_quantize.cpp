@@ -6,7 +6,7 @@
 // [-1/2, 1/2): an unbiased rounding to 2^k levels. Attribute: bits (1..16). The noise comes
 // from the model's seeded stream, so a seed gives the same training run. The quant.dorefa pass
 // puts one after each quantized layer, where the paper quantizes the layer's output gradient.
-#include "nn/kernels/attributes.hpp"
+#include "nn/ops/bits_attribute.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
 
@@ -14,8 +14,6 @@
 
 namespace shrink::ops {
 namespace {
-
-constexpr int64_t kMaxBits = 16;
 
 class GradientQuantize final : public Op {
  public:
@@ -73,10 +71,7 @@ class GradientQuantize final : public Op {
 
 std::unique_ptr<Op> make_gradient_quantize(const Json& attributes) {
   reject_unknown_attributes("GradientQuantize", attributes, {"bits"});
-  const int64_t bits = kernels::read_int(attributes, "GradientQuantize", "bits", std::nullopt, 1);
-  require(bits <= kMaxBits, "GradientQuantize: attribute 'bits' must be at most 16, got " +
-                                std::to_string(bits));
-  return std::make_unique<GradientQuantize>(bits);
+  return std::make_unique<GradientQuantize>(read_bits_attribute(attributes, "GradientQuantize"));
 }
 
 }  // namespace shrink::ops
