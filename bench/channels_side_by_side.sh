@@ -19,18 +19,8 @@ shrink="$here/build/shrink"
 [[ -d "$here/bench/node_modules/onnxruntime-node" ]] ||
   { echo "error: ONNX Runtime is missing: bash scripts/install-deps.sh --peers" >&2; exit 2; }
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE  # OpenBLAS picks its kernel for this CPU
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-median() { python3 -c 'import sys, statistics; print(statistics.median(float(v) for v in sys.argv[1:]))' "$@"; }
-# A report file is one JSON document; node prints one JSON object on its last line.
-get() { python3 -c '
-import json, sys
-text = sys.stdin.read().strip()
-try:
-    doc = json.loads(text)
-except ValueError:
-    doc = json.loads(text.splitlines()[-1])
-print(doc[sys.argv[1]])' "$1"; }
+# shellcheck source=bench/common.sh
+source "$here/bench/common.sh"
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); threads $threads;" \
      "AVX-512F: $(grep -q -m1 avx512f /proc/cpuinfo && echo yes || echo no)"

@@ -21,18 +21,8 @@ bash "$here/scripts/install-deps.sh" --peers
 bash "$here/scripts/build.sh" shrink_cli >/dev/null
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 shrink="$here/build/shrink"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-median() { python3 -c 'import sys, statistics; print(statistics.median(float(v) for v in sys.argv[1:]))' "$@"; }
-# A report file is one JSON document; node prints one JSON object on its last line.
-get() { python3 -c '
-import json, sys
-text = sys.stdin.read().strip()
-try:
-    doc = json.loads(text)
-except ValueError:
-    doc = json.loads(text.splitlines()[-1])
-print(doc[sys.argv[1]])' "$1"; }
+# shellcheck source=bench/common.sh
+source "$here/bench/common.sh"
 
 flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
 have=""

@@ -17,6 +17,18 @@ std::string number(double value) {
   return text;
 }
 
+// f = sum(output * probe), the scalar whose gradient the checks compare; `scale` receives
+// sum |output * probe|, the size of f's float rounding noise.
+double probe_dot(const Tensor& output, const Tensor& probe, double& scale) {
+  double sum = 0.0;
+  scale = 0.0;
+  for (int64_t i = 0; i < output.numel(); ++i) {
+    sum += static_cast<double>(output[i]) * probe[i];
+    scale += std::abs(static_cast<double>(output[i]) * probe[i]);
+  }
+  return sum;
+}
+
 }  // namespace
 
 GradientCheckResult check_gradient(const std::function<double()>& f, Tensor& x,
@@ -70,13 +82,7 @@ GradientCheckResult check_op_gradients(Op& op, std::vector<Tensor> inputs,
     args.rng = &rng;
     Tensor out(out_shape);
     op.forward(args, out);
-    double sum = 0.0;
-    scale = 0.0;
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      sum += static_cast<double>(out[i]) * probe[i];
-      scale += std::abs(static_cast<double>(out[i]) * probe[i]);
-    }
-    return sum;
+    return probe_dot(out, probe, scale);
   };
 
   // Analytic gradients.
@@ -127,14 +133,7 @@ GradientCheckResult check_model_gradients(Model& model, const Tensor& input,
   double scale = 0.0;  // sum |output * probe|, the size of f's float noise
   auto evaluate = [&]() -> double {
     model.set_seed(stream);
-    const Tensor& out = model.forward(input, true);
-    double sum = 0.0;
-    scale = 0.0;
-    for (int64_t i = 0; i < out.numel(); ++i) {
-      sum += static_cast<double>(out[i]) * probe[i];
-      scale += std::abs(static_cast<double>(out[i]) * probe[i]);
-    }
-    return sum;
+    return probe_dot(model.forward(input, true), probe, scale);
   };
   evaluate();
   model.backward(probe, /*accumulate=*/false);

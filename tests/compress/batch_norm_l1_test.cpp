@@ -5,6 +5,7 @@
 #include "shrink/core/random.hpp"
 #include "shrink/nn/gradient_check.hpp"
 #include "shrink/train/trainer.hpp"
+#include "support/blobs.hpp"
 
 #include <gtest/gtest.h>
 
@@ -24,17 +25,7 @@ Model bn_mlp(uint64_t seed) {
   return model;
 }
 
-Dataset blobs(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> features;
-  std::vector<int32_t> labels;
-  for (int64_t i = 0; i < n; ++i) {
-    const auto label = static_cast<int32_t>(rng.below(3));
-    for (int d = 0; d < 4; ++d) features.push_back((d == label ? 2.0f : 0.0f) + rng.normal(0.0f, 0.5f));
-    labels.push_back(label);
-  }
-  return Dataset::from_floats("blobs", {4}, features, labels, 3);
-}
+Dataset blobs(int64_t n, uint64_t seed) { return testing::gaussian_blobs(n, seed, 3, 4, 1); }
 
 TEST(BatchNormL1, LossAndGradientMatchFiniteDifferences) {
   Model model = bn_mlp(1);

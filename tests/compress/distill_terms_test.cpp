@@ -10,6 +10,7 @@
 #include "shrink/train/evaluator.hpp"
 #include "shrink/train/trainer.hpp"
 #include "../../src/compress/distill/losses.hpp"
+#include "support/blobs.hpp"
 #include "support/errors.hpp"
 
 #include <gtest/gtest.h>
@@ -169,18 +170,7 @@ TEST(DistillTerms, FeatureLossesCarryTheirWeights) {
   EXPECT_NEAR(TermProbe(student, *rkd, x).loss(), 25.0 * distance, 1e-6 * distance);
 }
 
-// Three Gaussian blobs in 4 dimensions, centred at 2 e_label.
-Dataset blobs(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> features;
-  std::vector<int32_t> labels;
-  for (int64_t i = 0; i < n; ++i) {
-    const auto label = static_cast<int32_t>(rng.below(3));
-    for (int d = 0; d < 4; ++d) features.push_back((d == label ? 2.0f : 0.0f) + rng.normal(0.0f, 0.5f));
-    labels.push_back(label);
-  }
-  return Dataset::from_floats("blobs", {4}, features, labels, 3);
-}
+Dataset blobs(int64_t n, uint64_t seed) { return testing::gaussian_blobs(n, seed, 3, 4, 1); }
 
 Model mlp(uint64_t seed, int64_t hidden = 16) {
   Model model = Model::from_graph_json(Json{

@@ -5,6 +5,7 @@
 #include "shrink/io/container.hpp"
 #include "shrink/nn/weights.hpp"
 #include "shrink/train/evaluator.hpp"
+#include "support/blobs.hpp"
 #include "support/errors.hpp"
 
 #include <gtest/gtest.h>
@@ -17,18 +18,7 @@ namespace {
 
 using testing::bad_input_message;
 
-// Four Gaussian blobs in 8 dimensions: a network learns them in a few epochs.
-Dataset blobs(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> features;
-  std::vector<int32_t> labels;
-  for (int64_t i = 0; i < n; ++i) {
-    const auto label = static_cast<int32_t>(rng.below(4));
-    for (int d = 0; d < 8; ++d) features.push_back((d == 2 * label ? 2.0f : 0.0f) + rng.normal(0.0f, 0.5f));
-    labels.push_back(label);
-  }
-  return Dataset::from_floats("blobs", {8}, features, labels, 4);
-}
+Dataset blobs(int64_t n, uint64_t seed) { return testing::gaussian_blobs(n, seed, 4, 8, 2); }
 
 struct Trained {
   Dataset data = blobs(512, 1);

@@ -4,6 +4,7 @@
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/architectures.hpp"
 #include "shrink/train/evaluator.hpp"
+#include "support/blobs.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,17 +13,8 @@
 namespace shrink {
 namespace {
 
-// Three Gaussian blobs in 4 dimensions, centred at 2 * e_c, noise 0.5: easy to separate.
 Dataset blobs(int64_t n, uint64_t seed, const std::string& name = "blobs") {
-  Rng rng(seed);
-  std::vector<float> features;
-  std::vector<int32_t> labels;
-  for (int64_t i = 0; i < n; ++i) {
-    const auto label = static_cast<int32_t>(rng.below(3));
-    for (int d = 0; d < 4; ++d) features.push_back((d == label ? 2.0f : 0.0f) + rng.normal(0.0f, 0.5f));
-    labels.push_back(label);
-  }
-  return Dataset::from_floats(name, {4}, features, labels, 3);
+  return testing::gaussian_blobs(n, seed, 3, 4, 1, name);
 }
 
 // A small MLP with Dropout, so reproducibility covers the model's random stream too.
