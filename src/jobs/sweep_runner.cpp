@@ -5,16 +5,19 @@
 #include "shrink/jobs/sweep_results.hpp"
 
 #include "shrink/core/error.hpp"
+#include "shrink/core/file.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -37,13 +40,45 @@ std::string describe_exit(int status) {
   return "the point's process exited with code " + std::to_string(WEXITSTATUS(status)) + " without a result";
 }
 
+std::string crc32_hex(const std::string& bytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes at most 4 GiB a call.
+  for (size_t at = 0; at < bytes.size(); at += 1u << 30) {
+    const size_t n = std::min<size_t>(bytes.size() - at, 1u << 30);
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
+  }
+  char text[9];
+  std::snprintf(text, sizeof text, "%08lx", static_cast<unsigned long>(crc));
+  return text;
+}
+
+bool same_base(const nlohmann::json& a, const nlohmann::json& b) {
+  for (const char* field : {"model_bytes", "model_crc32", "recipe_crc32"})
+    if (a.value(field, nlohmann::json()) != b.value(field, nlohmann::json())) return false;
+  return true;
+}
+
 }  // namespace
+
+nlohmann::json sweep_base(const Sweep& sweep) {
+  const std::string model = read_file(sweep.model, "base model");
+  return {{"model", sweep.model},
+          {"model_bytes", static_cast<int64_t>(model.size())},
+          {"model_crc32", crc32_hex(model)},
+          {"recipe_crc32", crc32_hex(sweep.recipe.dump())}};
+}
 
 SweepSummary run_sweep(const Sweep& sweep, const SweepRun& run) {
   require(!run.out.empty(), "a sweep needs a results file (--out FILE.jsonl)");
   require(run.jobs >= 1, "--jobs must be at least 1");
   const std::vector<SweepPoint> mine = shard_points(sweep.points, run.shard);
   const ResultsFile done = read_results(run.out);
+  const nlohmann::json base = sweep_base(sweep);
+  for (const nlohmann::json& line : done.lines)
+    require(!line.contains("base") || same_base(line["base"], base),
+            "results file " + run.out + " holds results of another base model or recipe (" +
+                line["base"].value("model", std::string("?")) + ") than this sweep's (" + sweep.model +
+                "): give each model or recipe its own --out file");
   std::vector<SweepPoint> pending;
   for (const SweepPoint& point : mine)
     if (!done.keys.count(point.key)) pending.push_back(point);
@@ -57,6 +92,7 @@ SweepSummary run_sweep(const Sweep& sweep, const SweepRun& run) {
   auto worker = [&] {
     for (size_t i = next++; i < pending.size(); i = next++) {
       nlohmann::json line = run.runner(pending[i]);
+      line["base"] = base;
       const std::lock_guard<std::mutex> lock(append);
       if (failure) return;
       try {

@@ -192,6 +192,15 @@ TEST_F(SweepCliTest, ModelFlagReplacesTheSweepsModel) {
   EXPECT_GT(lines[0]["report"]["latency"][0]["after"]["median_ms"].get<double>(), 0.0);
   const auto full = accuracy_by_key(read_lines(dir_->file("full.jsonl")));
   for (const auto& [key, accuracy] : accuracy_by_key(lines)) EXPECT_EQ(accuracy, full.at(key)) << key;
+
+  // A model is known by its bytes, not its path: the same bytes under another name resume the
+  // same results; another model is refused instead of being taken for done.
+  const auto same = run_cli({"sweep", path, "--model", dir_->file("base.shrk"), "--shard", "0/6", "--out", out});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("2 already done, 0 ran"), std::string::npos) << same.out;
+  expect_clear_error(run_cli({"sweep", path, "--model", dir_->file("kept/point-6.shrk"), "--out", out}),
+                     "holds results of another base model or recipe");
+  EXPECT_EQ(read_lines(out).size(), 2u);
 }
 
 TEST_F(SweepCliTest, PlotDrawsTheResultsWithTheirParetoFront) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <set>
 
 namespace shrink {
@@ -140,7 +141,9 @@ TEST(Sweep, ShardFromSlurmJobArray) {
 }
 
 TEST(Sweep, RunsPendingPointsAndRecordsFailuresWithoutStopping) {
-  const Sweep sweep = parse_sweep(prune_sweep(), "s.json");
+  Sweep sweep = parse_sweep(prune_sweep(), "s.json");
+  sweep.model = ::testing::TempDir() + "sweep_test_base.shrk";
+  std::ofstream(sweep.model) << "the base model's bytes";
   // A runner standing in for the compress job: fails point 3, counts the calls.
   std::vector<int64_t> ran;
   SweepRun run;
@@ -168,7 +171,22 @@ TEST(Sweep, RunsPendingPointsAndRecordsFailuresWithoutStopping) {
   const SweepSummary again = run_sweep(sweep, run);
   EXPECT_EQ(again.skipped, 7);
   EXPECT_EQ(again.ran, 0);
+
+  // The results belong to this base model and recipe: another model's bytes, or an edited
+  // recipe, must not be taken for them.
+  auto expect_refused = [&](const Sweep& other) {
+    const std::string message = testing::bad_input_message([&] { run_sweep(other, run); });
+    EXPECT_NE(message.find("another base model or recipe"), std::string::npos) << message;
+    EXPECT_NE(message.find("its own --out file"), std::string::npos) << message;
+  };
+  Sweep edited = sweep;
+  edited.recipe["passes"][1]["epochs"] = 3;
+  expect_refused(edited);
+  std::ofstream(sweep.model) << "another model's bytes";
+  expect_refused(sweep);
+  EXPECT_EQ(ran.size(), 7u);
   std::remove(run.out.c_str());
+  std::remove(sweep.model.c_str());
 }
 
 }  // namespace

@@ -112,7 +112,7 @@ void register_sweep(CLI::App& app) {
       "sweep", "Run a grid of compression experiments: resumable, shardable (Slurm, GNU parallel), merged");
   cmd->add_option("sweep", flags->sweep_path, "Sweep file (JSON: model, recipe with ${placeholders}, grid)");
   cmd->add_option("--model", flags->model,
-                  "Base model to compress instead of the sweep file's \"model\" (keep one results file per model)");
+                  "Base model to compress instead of the sweep file's \"model\" (one results file per model: another is refused)");
   cmd->add_option("--out", flags->out, "Results file (JSON lines), appended to; with --merge, the merged file");
   cmd->add_option("--shard", flags->shard,
                   "Run only shard INDEX/COUNT (every COUNT-th point from INDEX); default: from "

@@ -84,8 +84,14 @@ struct SweepSummary {
   int64_t ran = 0;
   int64_t failed = 0;   // of those run
 };
+// What a sweep's results depend on besides a point's options: the base model's bytes and the
+// recipe. {"model": path, "model_bytes", "model_crc32", "recipe_crc32"}; every result line
+// carries it under "base", so results of another model or recipe are never taken for this one's.
+nlohmann::json sweep_base(const Sweep& sweep);
+
 // Skips the shard's points already in `run.out`, runs the others `run.jobs` at a time and
-// appends each result line as it arrives (whole lines, synced to disk).
+// appends each result line as it arrives (whole lines, synced to disk). A results file holding
+// lines of another base (model or recipe) is a bad-input Error: one results file per base.
 SweepSummary run_sweep(const Sweep& sweep, const SweepRun& run);
 
 // A runner that starts `command` plus "--point INDEX" as a child process for each point and
