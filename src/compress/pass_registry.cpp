@@ -27,6 +27,7 @@ const std::pair<const char*, Factory> kPasses[] = {
     {"quant.dorefa", make_dorefa_pass},
     {"prune.channels", make_channel_pruner},
     {"quant.kmeans", make_kmeans_pass},
+    {"quant.pq", make_pq_pass},
 };
 
 }  // namespace

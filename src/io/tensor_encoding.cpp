@@ -2,6 +2,7 @@
 
 #include "compress/coding/huffman.hpp"
 #include "core/byte_io.hpp"
+#include "nn/quant/code_groups.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/io/code_statistics.hpp"
 
@@ -273,13 +274,34 @@ std::vector<uint32_t> gap_symbols(int64_t n, const Kept& kept) {
 
 std::vector<uint32_t> codes_of(const Parameter& parameter, const Kept& kept);
 
-// The codes of the kept elements, in index order.
+quant::CodeGroups code_groups_of(const Parameter& parameter) {
+  return quant::code_groups(*parameter.quantizer(), parameter.value.shape());
+}
+
+// The stored codes: one per group of elements that share a code (quant/code_groups.hpp) and
+// hold a kept element, in index order. Every format but pq has one element per group.
 std::vector<uint32_t> kept_codes(const Parameter& parameter, const Kept& kept) {
   const std::vector<uint32_t> codes = codes_of(parameter, kept);
+  const quant::CodeGroups groups = code_groups_of(parameter);
   std::vector<uint32_t> out;
-  for (int64_t i = 0; i < parameter.value.numel(); ++i)
-    if (kept(i)) out.push_back(codes[static_cast<size_t>(i)]);
+  int64_t last_group = -1;
+  for (int64_t i = 0; i < parameter.value.numel(); ++i) {
+    if (!kept(i) || groups.group_of(i) == last_group) continue;
+    last_group = groups.group_of(i);
+    out.push_back(codes[static_cast<size_t>(i)]);
+  }
   return out;
+}
+
+// How many codes kept_codes stores, without encoding them.
+int64_t count_stored_codes(int64_t n, const Kept& kept, const quant::CodeGroups& groups) {
+  int64_t count = 0, last_group = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!kept(i) || groups.group_of(i) == last_group) continue;
+    last_group = groups.group_of(i);
+    ++count;
+  }
+  return count;
 }
 
 template <Positions kPositions, Codes kCodes>
@@ -297,10 +319,9 @@ int64_t quantized_size(const Parameter& parameter) {
   }
   if (positions == kNotApplicable) return kNotApplicable;
   const int bits = parameter.quantizer()->bits();
-  const int64_t kept_count = kPositions == Positions::All ? n : count_kept(n, kept);
   const int64_t codes =
       kCodes == Codes::Packed
-          ? code_bytes(kept_count, bits)
+          ? code_bytes(count_stored_codes(n, kept, code_groups_of(parameter)), bits)
           : coding::block_bytes(coding::symbol_counts(kept_codes(parameter, kept), 1 << bits));
   return static_cast<int64_t>(quantizer_header(parameter).size()) + positions + codes;
 }
@@ -338,13 +359,11 @@ void quantized_encode(const Parameter& parameter, std::string& out) {
     coding::write_block(kept_codes(parameter, kept), 1 << bits, out);
     return;
   }
-  const std::vector<uint32_t> codes = codes_of(parameter, kept);
   // Codes back to back, least significant bit first.
   uint64_t buffer = 0;
   int filled = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (!kept(i)) continue;
-    buffer |= uint64_t{codes[static_cast<size_t>(i)]} << filled;
+  for (uint32_t code : kept_codes(parameter, kept)) {
+    buffer |= uint64_t{code} << filled;
     filled += bits;
     for (; filled >= 8; filled -= 8, buffer >>= 8) out.push_back(static_cast<char>(buffer));
   }
@@ -410,31 +429,55 @@ int64_t quantized_decode(std::string_view payload, Parameter& parameter, bool re
   in.take(positions_used, "positions");
 
   const int bits = quantizer->bits();
-  const int64_t kept = static_cast<int64_t>(indices.size());
-  // Elements not stored (pruned) decode from code 0, which every format has, then load as 0.
+  // One code per group of stored elements (quant/code_groups.hpp); each stored element takes
+  // its group's. Elements not stored (pruned) decode from code 0, which every format has, then
+  // load as 0.
+  const quant::CodeGroups groups = quant::code_groups(*quantizer, parameter.value.shape());
+  int64_t stored_codes = 0;
+  {
+    int64_t last_group = -1;
+    for (int64_t index : indices)
+      if (groups.group_of(index) != last_group) {
+        last_group = groups.group_of(index);
+        ++stored_codes;
+      }
+  }
   std::vector<uint32_t> codes(static_cast<size_t>(n), 0);
+  // Calls next() once per stored code and hands each stored element its group's code.
+  auto distribute = [&](auto&& next) {
+    int64_t last_group = -1;
+    uint32_t code = 0;
+    for (int64_t index : indices) {
+      if (groups.group_of(index) != last_group) {
+        last_group = groups.group_of(index);
+        code = next();
+      }
+      codes[static_cast<size_t>(index)] = code;
+    }
+  };
   if constexpr (kCodes == Codes::Huffman) {
     require(bits <= 8, name + " data has " + std::to_string(bits) +
                            "-bit codes; Huffman blocks code at most 8 bits");
     coding::BlockReader block(payload.substr(static_cast<size_t>(in.position())), 1 << bits, name + " codes");
-    for (int64_t index : indices) codes[static_cast<size_t>(index)] = block.next();
+    distribute([&] { return block.next(); });
     block.finish();
     in.take(block.bytes_used(), "codes");
   } else {
-    const std::string_view packed = in.take(code_bytes(kept, bits), "codes");
+    const std::string_view packed = in.take(code_bytes(stored_codes, bits), "codes");
     const uint64_t code_mask = (uint64_t{1} << bits) - 1;
     uint64_t buffer = 0;
     int filled = 0;
     size_t next_byte = 0;
-    for (int64_t index : indices) {
+    distribute([&] {
       while (filled < bits) {
         buffer |= uint64_t{static_cast<unsigned char>(packed[next_byte++])} << filled;
         filled += 8;
       }
-      codes[static_cast<size_t>(index)] = static_cast<uint32_t>(buffer & code_mask);
+      const uint32_t code = static_cast<uint32_t>(buffer & code_mask);
       buffer >>= bits;
       filled -= bits;
-    }
+      return code;
+    });
     require(buffer == 0, name + " data has bits set past its last code");
   }
 

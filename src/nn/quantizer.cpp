@@ -18,6 +18,7 @@ const QuantizerFormat* const kFormats[] = {
     &kTernaryFormat,
     &kDoReFaFormat,
     &kKMeansFormat,
+    &kProductFormat,
 };
 
 }  // namespace

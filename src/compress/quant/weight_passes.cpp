@@ -1,5 +1,5 @@
 // The quantization passes that only attach a quantizer to each weight: quant.affine,
-// quant.fp16, quant.bf16, quant.ternary and quant.kmeans. Options beyond the shared ones (quantize_pass.hpp)
+// quant.fp16, quant.bf16, quant.ternary, quant.kmeans and quant.pq. Options beyond the shared ones (quantize_pass.hpp)
 // are the weight format's (include/shrink/nn/quantizer.hpp, docs/quantization.md).
 #include "compress/passes.hpp"
 #include "compress/quant/quantize_pass.hpp"
@@ -28,6 +28,11 @@ std::unique_ptr<Pass> make_ternary_pass(const nlohmann::json& options) {
 // connected layers unless "bits" or "layer_bits" say otherwise.
 std::unique_ptr<Pass> make_kmeans_pass(const nlohmann::json& options) {
   return std::make_unique<QuantizePass>(QuantizePassTraits{"kmeans", true, false}, options);
+}
+
+// Product quantization: "bits" (or "layer_bits") sets the codebook size k = 2^bits.
+std::unique_ptr<Pass> make_pq_pass(const nlohmann::json& options) {
+  return std::make_unique<QuantizePass>(QuantizePassTraits{"pq", true, false}, options);
 }
 
 }  // namespace shrink

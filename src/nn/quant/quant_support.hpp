@@ -19,6 +19,7 @@ extern const QuantizerFormat kBinaryFormat;
 extern const QuantizerFormat kTernaryFormat;
 extern const QuantizerFormat kDoReFaFormat;
 extern const QuantizerFormat kKMeansFormat;
+extern const QuantizerFormat kProductFormat;
 
 namespace quant {
 
