@@ -5,7 +5,8 @@
 # pruning, fine-tuning, k-means weight sharing, centroid fine-tuning; Huffman coding by the
 # writer), evaluates the compressed files with shrink eval, converts them to ONNX and runs them
 # in ONNX Runtime, and prints file bytes, ratios and accuracies against the bars (>= 40x and
-# >= 39x, at most 0.5 points below dense).
+# >= 39x, at most 0.5 points below dense); then each Huffman stream against the entropy of its
+# symbols (bench/huffman_redundancy.py) and the compressed LeNet-5's load time (load_bench).
 #
 #   bash bench/deep_compression.sh [OUT=bench-out/deep-compression] [THREADS=1]
 #
@@ -54,3 +55,12 @@ print(f"{arch}: {dense_bytes} -> {size} bytes ({ratio:.2f}x, bar {bar}x); accura
       f"{ort_text}); {'meets' if ok else 'MISSES'} the bar")
 PY
 done
+
+# The Huffman streams against the entropy of their symbols, and against the best prefix code.
+python3 bench/huffman_redundancy.py "$out/lenet-300-100-dc.shrk" "$out/lenet5-dc.shrk"
+# Whole-file load time of the compressed LeNet-5 beside its dense file (needs the bench targets:
+# cmake --build build --target load_bench).
+if [ -x build/bench/load_bench ]; then
+  SHRINK_THREADS="$threads" SHRINK_LOAD_MODELS="$out/lenet5-dc.shrk,$out/lenet5.shrk" build/bench/load_bench \
+    --benchmark_repetitions=5 --benchmark_report_aggregates_only | grep -E "median|Load Average"
+fi
