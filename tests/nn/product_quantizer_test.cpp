@@ -161,6 +161,18 @@ TEST(ProductFormat, ARowThatDDoesNotDivideEndsInAShorterSubVector) {
   EXPECT_EQ(state.size(), 8u + 4u * 4u * 4u) << "u32 d, u32 k, 4 codewords of 4 floats";
 }
 
+TEST(ProductFormat, AConvolutionFilterSplitsIntoItsKernelsWithDNine) {
+  // A 4 x 3 x 3 x 3 Conv2d weight whose 3x3 kernels are each one of two: with d = 9 a row (a
+  // filter of 27) is three sub-vectors, one kernel each, and two codewords reproduce it.
+  Tensor w({4, 3, 3, 3});
+  for (int64_t kernel = 0; kernel < 12; ++kernel)
+    for (int64_t t = 0; t < 9; ++t)
+      w[9 * kernel + t] = (kernel * 7) % 3 == 0 ? 0.1f * static_cast<float>(t) : -0.5f + 0.2f * static_cast<float>(t % 4);
+  auto q = make_quantizer("pq", {{"d", 9}, {"k", 2}}, w);
+  EXPECT_EQ(q->bits(), 1);
+  EXPECT_EQ(effective_of(*q, w), w);
+}
+
 TEST(ProductFormat, PrunedWeightsStayZeroAndPullNoCodeword) {
   Tensor w = prototype_weight(0.0f, 1);
   Tensor mask(w.shape(), 1.0f);
@@ -231,6 +243,8 @@ TEST(ProductFormat, BadOptionsAndCorruptStatesAreClearErrors) {
   EXPECT_EQ(bad_input_message([&] { make_quantizer("pq", {{"bits", 17}}, w); }),
             "quantizer pq: bits must be in 1..16, got 17");
   EXPECT_NE(bad_input_message([&] { make_quantizer("pq", {{"dim", 4}}, w); }).find("dim"), std::string::npos);
+  EXPECT_EQ(bad_input_message([&] { make_quantizer("pq", {{"d", 4096}, {"k", 65536}}, w); }),
+            "quantizer pq: a codebook of k x d = 65536 x 4096 floats is larger than the 16777216 allowed");
   EXPECT_EQ(make_quantizer("pq", {{"bits", 5}}, w)->options()["k"], 32);
   EXPECT_EQ(make_quantizer("pq", {}, w)->options(),
             (nlohmann::json{{"d", 4}, {"k", 256}, {"seed", 0}, {"iterations", 100}}));

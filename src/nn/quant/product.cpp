@@ -35,6 +35,7 @@ namespace {
 constexpr uint32_t kNoCodeword = UINT32_MAX;  // a sub-vector with no kept element
 constexpr int64_t kMaxLength = 4096;          // largest sub-vector length d
 constexpr int64_t kMaxCodewords = 65536;      // largest codebook: 16-bit codes
+constexpr int64_t kMaxCodebook = 1 << 24;     // floats in a codebook built from options (64 MiB)
 
 int bits_for(int64_t k) { return std::max(1, static_cast<int>(std::bit_width(static_cast<uint64_t>(k - 1)))); }
 
@@ -142,6 +143,9 @@ class ProductQuantizer final : public Quantizer {
     k = options.get<int64_t>("k", k);
     require(k >= 2 && k <= kMaxCodewords, "quantizer pq: k (codewords per layer) must be in 2.." +
                                               std::to_string(kMaxCodewords) + ", got " + std::to_string(k));
+    require(k * d <= kMaxCodebook, "quantizer pq: a codebook of k x d = " + std::to_string(k) + " x " +
+                                       std::to_string(d) + " floats is larger than the " +
+                                       std::to_string(kMaxCodebook) + " allowed");
     const int64_t seed = options.get<int64_t>("seed", 0);
     require(seed >= 0, "quantizer pq: seed must not be negative, got " + std::to_string(seed));
     const int iterations = options.get<int>("iterations", 100);
