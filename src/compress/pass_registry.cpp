@@ -28,6 +28,7 @@ const std::pair<const char*, Factory> kPasses[] = {
     {"prune.channels", make_channel_pruner},
     {"quant.kmeans", make_kmeans_pass},
     {"quant.pq", make_pq_pass},
+    {"quant.int8", make_int8_pass},
 };
 
 }  // namespace

@@ -23,5 +23,6 @@ std::unique_ptr<Pass> make_dorefa_pass(const nlohmann::json& options);
 std::unique_ptr<Pass> make_channel_pruner(const nlohmann::json& options);
 std::unique_ptr<Pass> make_kmeans_pass(const nlohmann::json& options);
 std::unique_ptr<Pass> make_pq_pass(const nlohmann::json& options);
+std::unique_ptr<Pass> make_int8_pass(const nlohmann::json& options);
 
 }  // namespace shrink

@@ -45,6 +45,8 @@ const std::pair<const char*, Factory> kOps[] = {
     {"Sign", ops::make_sign},
     {"DoReFaQuantize", ops::make_dorefa_quantize},
     {"GradientQuantize", ops::make_gradient_quantize},
+    {"QuantizeLinear", ops::make_quantize_linear},
+    {"DequantizeLinear", ops::make_dequantize_linear},
 };
 
 }  // namespace

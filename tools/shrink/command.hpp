@@ -83,6 +83,10 @@ struct QuantizeFlags {
   bool symmetric = false;
   std::vector<std::string> exclude;
   std::vector<std::string> layer_bits;
+  // --quantize int8 only
+  std::string calibration;
+  int64_t calibration_batches = 0;  // 0: the pass's default
+  std::vector<std::string> skip;
 };
 void add_quantize_options(CLI::App& command, QuantizeFlags& flags);
 nlohmann::json quantize_pass(const QuantizeFlags& flags);

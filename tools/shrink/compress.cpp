@@ -64,6 +64,30 @@ void print_quantized_layers(const nlohmann::json& layers) {
   }
 }
 
+// quant.int8's quantized activations, worst first: the SQNR of each layer's quantized input
+// and of its output against the fp32 model on the calibration data.
+void print_int8_activations(const nlohmann::json& passes) {
+  for (const auto& section : passes) {
+    if (section["pass"] != "quant.int8") continue;
+    std::printf("int8 activations (calibration %s on %lld samples; SQNR vs fp32, worst first):\n",
+                section["calibration"].get<std::string>().c_str(),
+                section["calibration_samples"].get<long long>());
+    std::printf("%-22s %-6s %12s %5s %23s %10s %11s\n", "layer", "type", "scale", "zero",
+                "range", "input dB", "output dB");
+    const auto db = [](const nlohmann::json& v) {
+      return v.is_null() ? std::string("exact") : fmt::format("{:.1f}", v.get<double>());
+    };
+    for (const auto& a : section["activations"])
+      std::printf("%-22s %-6s %12.6g %5d %23s %10s %11s\n", a["layer"].get<std::string>().c_str(),
+                  a["type"].get<std::string>().c_str(), a["scale"].get<double>(),
+                  a["zero_point"].get<int>(),
+                  fmt::format("[{:.4g}, {:.4g}]", a["range"][0].get<double>(), a["range"][1].get<double>()).c_str(),
+                  db(a["input_sqnr_db"]).c_str(), db(a["output_sqnr_db"]).c_str());
+    if (!section["folded_batch_norms"].empty())
+      std::printf("folded into the layer before: %s\n", section["folded_batch_norms"].dump().c_str());
+  }
+}
+
 // The size and accuracy after each pass, as Deep Compression's table: pruning alone, then
 // quantization (without and with Huffman coding).
 void print_stages(const nlohmann::json& stages) {
@@ -147,6 +171,7 @@ void run(CompressFlags& flags) {
                 100.0 * report["accuracy_change"].get<double>());
   print_stages(report["stages"]);
   print_quantized_layers(report["layers"]);
+  print_int8_activations(report["passes"]);
   if (report["shapes_changed"].get<bool>())
     std::printf("\n%s\n", report["layer_changes_table"].get<std::string>().c_str());
   for (const auto& l : report["latency"])

@@ -15,7 +15,8 @@ void add_quantize_options(CLI::App& command, QuantizeFlags& flags) {
                      "Quantize the weights: FORMAT[:BITS,KEY=VALUE...], e.g. affine:8, "
                      "affine:4,range=mse, pow2:5, binary, ternary:ttq (formats: " +
                          quantizer_format_names() +
-                         "; see docs/quantization.md)");
+                         "); or int8: weights and activations to 8-bit integers with calibrated "
+                         "QuantizeLinear/DequantizeLinear (see docs/quantization.md)");
   command.add_flag("--per-channel", flags.per_channel,
                    "--quantize: one scale per output channel instead of per tensor");
   command.add_flag("--symmetric", flags.symmetric,
@@ -24,19 +25,54 @@ void add_quantize_options(CLI::App& command, QuantizeFlags& flags) {
                      "--quantize: leave this layer in fp32 (repeatable; a node or parameter name)");
   command.add_option("--layer-bits", flags.layer_bits,
                      "--quantize: NAME=BITS gives one layer its own bit width (repeatable)");
+  command.add_option("--calibration", flags.calibration,
+                     "--quantize int8: how activation ranges are chosen: minmax (default), "
+                     "percentile:P (e.g. percentile:99.99), entropy (KL, TensorRT's), mse");
+  command.add_option("--calibration-batches", flags.calibration_batches,
+                     "--quantize int8: training batches (of 128 samples) to calibrate on (default 16)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  command.add_option("--skip", flags.skip,
+                     "--quantize int8: keep this layer in fp32 (repeatable; a node name)");
 }
+
+namespace {
+
+// --quantize int8[:KEY=VALUE...] and its companion flags: the quant.int8 pass.
+nlohmann::json int8_pass(const QuantizeFlags& flags, const MethodSpec& spec) {
+  require(spec.value.is_null(), "--quantize " + flags.spec +
+                                    ": int8 takes no bit width; write --quantize int8");
+  require(flags.layer_bits.empty(), "--layer-bits does not apply to --quantize int8 (every layer "
+                                    "is 8-bit); keep a layer in fp32 with --skip LAYER");
+  nlohmann::json pass = spec.options;
+  pass["pass"] = "quant.int8";
+  if (!flags.calibration.empty()) pass["calibration"] = flags.calibration;
+  if (flags.calibration_batches > 0) pass["batches"] = flags.calibration_batches;
+  std::vector<std::string> skip = flags.skip;
+  skip.insert(skip.end(), flags.exclude.begin(), flags.exclude.end());
+  if (!skip.empty()) pass["skip"] = skip;
+  // Weights are always symmetric per channel; --symmetric makes the activations int8 too.
+  if (flags.symmetric) pass["activations"] = "int8";
+  return pass;
+}
+
+}  // namespace
 
 nlohmann::json quantize_pass(const QuantizeFlags& flags) {
   if (flags.spec.empty()) {
     require(!flags.per_channel && !flags.symmetric && flags.exclude.empty() &&
                 flags.layer_bits.empty(),
             "--per-channel, --symmetric, --quantize-exclude and --layer-bits need --quantize");
+    require(flags.calibration.empty() && flags.calibration_batches == 0 && flags.skip.empty(),
+            "--calibration, --calibration-batches and --skip need --quantize int8");
     return nullptr;
   }
   const MethodSpec spec = parse_method_spec("--quantize", flags.spec);
+  if (spec.method == "int8") return int8_pass(flags, spec);
+  require(flags.calibration.empty() && flags.calibration_batches == 0 && flags.skip.empty(),
+          "--calibration, --calibration-batches and --skip go with --quantize int8");
   require(find_quantizer_format(spec.method) != nullptr,
           "--quantize " + flags.spec + ": unknown format '" + spec.method +
-              "'; known formats: " + quantizer_format_names());
+              "'; known formats: " + quantizer_format_names() + ", and int8 (weights and activations)");
   nlohmann::json pass = spec.options;
   pass["pass"] = "quant." + spec.method;
   if (!spec.value.is_null()) {

@@ -36,6 +36,10 @@ void run(TrainFlags& flags) {
   // --quantize: the network trains quantized from its first step (after any pruning at init).
   // pow2 trains straight-through from scratch (INQ's portions need a trained network).
   nlohmann::json quantize = quantize_pass(flags.quantize);
+  require(quantize.is_null() || quantize["pass"] != "quant.int8",
+          "--quantize int8 calibrates a trained model's activations: train in fp32, then run "
+          "shrink compress MODEL --quantize int8 [--finetune-epochs N] for quantization-aware "
+          "fine-tuning");
   if (!quantize.is_null() && quantize["pass"] == "quant.pow2") quantize["incremental"] = false;
   if (!quantize.is_null()) at_init["passes"].push_back(quantize);
   job.at_init = Recipe::from_json(at_init);

@@ -44,5 +44,7 @@ std::unique_ptr<Op> make_conv_transpose2d(const Json& attributes);
 std::unique_ptr<Op> make_sign(const Json& attributes);
 std::unique_ptr<Op> make_dorefa_quantize(const Json& attributes);
 std::unique_ptr<Op> make_gradient_quantize(const Json& attributes);
+std::unique_ptr<Op> make_quantize_linear(const Json& attributes);
+std::unique_ptr<Op> make_dequantize_linear(const Json& attributes);
 
 }  // namespace shrink::ops

@@ -1,0 +1,65 @@
+#pragma once
+// The attributes shared by QuantizeLinear and DequantizeLinear (ONNX semantics, per tensor):
+//   "scale"      the step between two codes, a positive finite number;
+//   "zero_point" the code of 0.0, an integer inside the type's range (default 0);
+//   "type"       "uint8" (codes 0..255, the default, as in ONNX) or "int8" (codes -128..127).
+//   quantize:   q = saturate(round_half_even(x / scale) + zero_point)
+//   dequantize: x = (q - zero_point) * scale
+// Codes travel between the two ops as floats holding whole numbers, so the pair computes fake
+// quantization in fp32 and an int8 lowering can later replace it by real integers.
+#include "nn/ops/op_support.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+namespace shrink::ops {
+
+struct LinearQuantization {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+  bool is_signed = false;  // int8 rather than uint8
+
+  int32_t lowest() const { return is_signed ? -128 : 0; }
+  int32_t highest() const { return is_signed ? 127 : 255; }
+
+  // The code of x, ONNX's QuantizeLinear: x / scale rounded half to even (std::nearbyint in the
+  // default rounding mode), plus the zero point, saturated to the type's range. (The ops compute
+  // the same over blocks with Eigen's rint; this is the one-value reference.)
+  float quantize(float x) const {
+    const float q = std::nearbyint(x / scale) + static_cast<float>(zero_point);
+    return std::min(std::max(q, static_cast<float>(lowest())), static_cast<float>(highest()));
+  }
+  float dequantize(float code) const { return (code - static_cast<float>(zero_point)) * scale; }
+  static LinearQuantization read(const nlohmann::json& attributes, const std::string& op) {
+    reject_unknown_attributes(op, attributes, {"scale", "zero_point", "type"});
+    LinearQuantization p;
+    require(attributes.contains("scale"), op + ": attribute 'scale' is required");
+    const nlohmann::json& scale = attributes.at("scale");
+    require(scale.is_number(), op + ": attribute 'scale' must be a number, got " + scale.dump());
+    p.scale = scale.get<float>();
+    require(std::isfinite(p.scale) && p.scale > 0.0f && std::isnormal(p.scale),
+            op + ": attribute 'scale' must be a positive finite (normal) float, got " + scale.dump());
+    const std::string type = attributes.value("type", std::string("uint8"));
+    require(type == "uint8" || type == "int8",
+            op + ": attribute 'type' must be \"uint8\" or \"int8\", got \"" + type + "\"");
+    p.is_signed = type == "int8";
+    if (attributes.contains("zero_point")) {
+      const nlohmann::json& zero = attributes.at("zero_point");
+      require(zero.is_number_integer(),
+              op + ": attribute 'zero_point' must be an integer, got " + zero.dump());
+      const int64_t z = zero.get<int64_t>();
+      require(z >= p.lowest() && z <= p.highest(),
+              op + ": attribute 'zero_point' " + std::to_string(z) + " is outside the " + type +
+                  " range " + std::to_string(p.lowest()) + ".." + std::to_string(p.highest()));
+      p.zero_point = static_cast<int32_t>(z);
+    }
+    return p;
+  }
+
+  nlohmann::json attributes() const {
+    return {{"scale", scale}, {"zero_point", zero_point}, {"type", is_signed ? "int8" : "uint8"}};
+  }
+};
+
+}  // namespace shrink::ops

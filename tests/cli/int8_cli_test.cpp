@@ -1,0 +1,104 @@
+// `shrink compress --quantize int8` end to end on a Fashion-MNIST subset: calibrated
+// QuantizeLinear/DequantizeLinear in the saved graph, int8 weights at a quarter of the file,
+// the per-layer SQNR table, quantization-aware fine-tuning, and bad flags as one clear error.
+#include "support/cli.hpp"
+#include "support/fashion_mnist_suite.hpp"
+#include "support/temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+
+namespace shrink::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Int8Cli : public FashionMnistSuite<Int8Cli> {
+ public:
+  static constexpr int kTrain = 2000, kTest = 500;
+  static void prepare() {
+    model_ = dir_->file("mlp.shrk");
+    setup({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs", "2", "--threads", "2",
+           "-q", "-o", model_});
+  }
+
+ protected:
+  static CliResult compress(const std::vector<std::string>& flags, const std::string& name) {
+    std::vector<std::string> args = {"compress", model_, "--data", data_, "-o", dir_->file(name),
+                                     "--report", dir_->file(name + ".json"), "--no-latency"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    return run_cli(args);
+  }
+};
+
+TEST_F(Int8Cli, QuantizesWeightsAndActivationsAndRanksTheLayers) {
+  const CliResult r = compress({"--quantize", "int8", "--calibration", "percentile:99.99",
+                                "--calibration-batches", "4"},
+                               "int8.shrk");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("int8 activations (calibration percentile:99.99 on 512 samples"), std::string::npos)
+      << r.out;
+  const auto report = read_json(dir_->file("int8.shrk.json"));
+  EXPECT_NEAR(report["accuracy_after"].get<double>(), report["accuracy_before"].get<double>(), 0.01);
+  EXPECT_LE(report["file_bytes_after"].get<double>(), 0.27 * report["file_bytes_before"].get<double>());
+  const auto& section = report["passes"][0];
+  EXPECT_EQ(section["pass"], "quant.int8");
+  ASSERT_EQ(section["activations"].size(), 3u);
+  for (const auto& layer : report["layers"]) EXPECT_EQ(layer["bits"], 8);
+  // The saved graph holds the pairs, and evaluates to the accuracy the job measured.
+  const auto inspect = run_cli({"inspect", dir_->file("int8.shrk")});
+  EXPECT_NE(inspect.out.find("QuantizeLinear"), std::string::npos) << inspect.out;
+  EXPECT_NE(inspect.out.find("DequantizeLinear"), std::string::npos);
+  const auto eval = run_cli({"eval", dir_->file("int8.shrk"), "--data", data_, "--report",
+                             dir_->file("int8-eval.json"), "-q"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_DOUBLE_EQ(read_json(dir_->file("int8-eval.json"))["accuracy"].get<double>(),
+                   report["accuracy_after"].get<double>());
+}
+
+TEST_F(Int8Cli, SkippedLayersStayFp32AndFineTuningIsQuantizationAware) {
+  const CliResult r = compress({"--quantize", "int8", "--skip", "fc3", "--symmetric",
+                                "--calibration-batches", "2", "--finetune-epochs", "1"},
+                               "qat.shrk");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = read_json(dir_->file("qat.shrk.json"));
+  EXPECT_EQ(report["passes"][1]["pass"], "train.finetune");
+  const auto& activations = report["passes"][0]["activations"];
+  ASSERT_EQ(activations.size(), 2u);
+  for (const auto& a : activations) {
+    EXPECT_EQ(a["type"], "int8");
+    EXPECT_NE(a["layer"], "fc3");
+  }
+  for (const auto& layer : report["layers"])
+    EXPECT_EQ(layer["format"], layer["name"] == "fc3.weight" ? "fp32" : "affine") << layer;
+  EXPECT_GT(report["accuracy_after"].get<double>(), report["accuracy_before"].get<double>() - 0.02);
+}
+
+TEST_F(Int8Cli, BadInt8FlagsAreClearErrors) {
+  const auto run = [&](std::vector<std::string> flags) {
+    flags.push_back("-q");
+    return compress(flags, "bad.shrk");
+  };
+  expect_clear_error(run({"--quantize", "int8", "--calibration", "kl"}),
+                     "--calibration kl: unknown method 'kl'; known methods: minmax");
+  expect_clear_error(run({"--quantize", "int8", "--calibration", "percentile:20"}), "(50, 100]");
+  expect_clear_error(run({"--quantize", "int8", "--skip", "relu1"}),
+                     "skip names 'relu1', which is not a layer int8 quantizes");
+  expect_clear_error(run({"--quantize", "int8:4"}), "int8 takes no bit width");
+  expect_clear_error(run({"--quantize", "affine:8", "--calibration", "mse"}),
+                     "--calibration, --calibration-batches and --skip go with --quantize int8");
+  expect_clear_error(run({"--skip", "fc1"}), "need --quantize int8");
+  // Calibration needs data.
+  expect_clear_error(run_cli({"compress", model_, "--quantize", "int8", "--data",
+                              dir_->file("missing.csv"), "-o", dir_->file("bad.shrk"), "-q"}),
+                     "missing.csv");
+  expect_clear_error(run_cli({"train", "--arch", "mlp", "--data", data_, "--quantize", "int8", "-o",
+                              dir_->file("bad.shrk"), "-q"}),
+                     "--quantize int8 calibrates a trained model's activations");
+  EXPECT_FALSE(fs::exists(dir_->file("bad.shrk")));
+}
+
+}  // namespace
+}  // namespace shrink::testing
