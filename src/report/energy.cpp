@@ -19,6 +19,43 @@ int64_t elements(const Shape& shape) {
   return n;
 }
 
+// The precision a weight's quantizer gives its layer's arithmetic. Formats whose values are
+// integers times a scale (per tensor or channel) multiply as integers of their bits; fp16 and
+// bf16 as 16-bit floats; codebook formats (k-means, product quantization) hold fp32 values —
+// their codes are indices — so they multiply in fp32 and save only stored bytes.
+void set_weight_precision(const Quantizer& quantizer, LayerPrecision& precision) {
+  static const char* const kIntegerGrid[] = {"affine", "binary", "ternary", "dorefa", "pow2"};
+  static const char* const kHalf[] = {"fp16", "bf16"};
+  const std::string format = quantizer.format().name;
+  auto among = [&](const auto& names) {
+    return std::any_of(std::begin(names), std::end(names), [&](const char* n) { return format == n; });
+  };
+  precision.weight_format = format;
+  precision.weight_integer = among(kIntegerGrid);
+  precision.weight_bits = precision.weight_integer ? quantizer.bits() : among(kHalf) ? 16 : 32;
+}
+
+// A layer's activations are integers when its input comes out of a DequantizeLinear (int8 QDQ:
+// a deployment runs the layer on the codes) or a DoReFa activation quantizer.
+void set_activation_precision(const Model& model, const Node& node, LayerPrecision& precision) {
+  if (node.inputs.empty()) return;
+  const Node* producer = nullptr;
+  for (const Node& candidate : model.nodes())
+    if (candidate.name == node.inputs[0]) producer = &candidate;
+  if (producer == nullptr) return;
+  const std::string type = producer->op->type();
+  const nlohmann::json attributes = producer->op->attributes();
+  if (type == "DequantizeLinear") {
+    precision.activation_format = attributes.value("type", std::string("uint8"));
+    precision.activation_bits = 8;
+    precision.activation_integer = true;
+  } else if (type == "DoReFaQuantize") {
+    precision.activation_format = "dorefa";
+    precision.activation_bits = attributes.value("bits", 32);
+    precision.activation_integer = true;
+  }
+}
+
 const char* const kMethod =
     "modelled: MACs (pruned weights skipped) and other operations by arithmetic, weights read "
     "from DRAM once and activations through SRAM, priced with Horowitz's 45 nm table (ISSCC 2014); "
@@ -112,10 +149,16 @@ InferenceEnergy inference_energy(const Model& model, const ModelSummary& summary
     const Node& node = model.nodes()[i];
     const LayerSummary& layer = summary.layers[i];
     LayerWork work;
-    // Parameters hold fp32 values and ops compute in fp32 (a weight's quantizer, once
-    // Parameters carry one, sets its format and bits here); stored bytes already count sparse
-    // encodings through the summary.
+    // Stored bytes already count sparse and quantized encodings through the summary; the
+    // precision says which arithmetic the MACs cost and how wide the activations are.
     work.precision = LayerPrecision{};
+    for (const std::string& name : node.parameters) {
+      const Parameter& parameter = model.parameter(name);
+      if (!parameter.quantized()) continue;
+      set_weight_precision(*parameter.quantizer(), work.precision);
+      break;  // the weight (specs list it first); a bias stays wide
+    }
+    set_activation_precision(model, node, work.precision);
     work.macs = layer.effective_macs;
     work.weight_bytes = layer.bytes;
     if (!is_view(layer.type)) {

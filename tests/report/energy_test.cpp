@@ -4,6 +4,7 @@
 #include "shrink/report/energy_report.hpp"
 
 #include "shrink/nn/architectures.hpp"
+#include "shrink/nn/quantizer.hpp"
 #include "shrink/nn/weights.hpp"
 
 #include <gtest/gtest.h>
@@ -114,6 +115,57 @@ TEST(Energy, PrunedWeightsSkipMacsAndSparseStorageSavesTraffic) {
   const InferenceEnergy energy = inference_energy(model, summarize(model, storage));
   EXPECT_DOUBLE_EQ(energy.layers[0].compute_pj, 6 * 4.6);
   EXPECT_DOUBLE_EQ(energy.layers[0].weight_memory_pj, 42 / 4.0 * 640.0);
+}
+
+// x -> QuantizeLinear -> DequantizeLinear -> fc -> relu: the int8 graph quant.int8 builds.
+Model qdq_linear_relu(const std::string& weight_format, const nlohmann::json& options) {
+  Model model;
+  model.set_input("x", {4});
+  const nlohmann::json codes = {{"scale", 0.05}, {"zero_point", 128}, {"type", "uint8"}};
+  model.add_node("q", make_op("QuantizeLinear", codes));
+  model.add_node("dq", make_op("DequantizeLinear", codes));
+  model.add_node("fc", make_op("Linear", {{"out_features", 3}}));
+  model.add_node("relu", make_op("ReLU", nlohmann::json::object()));
+  model.initialize(1);
+  Parameter& weight = model.parameter("fc.weight");
+  weight.set_quantizer(make_quantizer(weight_format, options, weight.value));
+  return model;
+}
+
+TEST(Energy, QuantizedWeightsAndActivationsSetTheArithmetic) {
+  // int8 weights on uint8 codes: int8 multiplies, int32 accumulation, 8-bit activations.
+  const Model int8 = qdq_linear_relu("affine", {{"bits", 8}, {"per_channel", true}});
+  const InferenceEnergy e8 = inference_energy(int8, summarize(int8));
+  ASSERT_EQ(e8.layers[2].name, "fc");
+  const nlohmann::json p8 = e8.layers[2].work.precision.to_json();
+  EXPECT_EQ(p8["weights"], "affine");
+  EXPECT_EQ(p8["weight_bits"], 8);
+  EXPECT_EQ(p8["activations"], "uint8");
+  EXPECT_EQ(p8["arithmetic"], "int8");
+  EXPECT_DOUBLE_EQ(e8.layers[2].compute_pj, 12 * (0.2 + 0.1));
+  EXPECT_DOUBLE_EQ(e8.layers[2].activation_memory_pj, 7 * 8 / 32.0 * 5.0);
+  EXPECT_EQ(e8.layers[3].work.precision.arithmetic(), Arithmetic::Fp32) << "relu reads fc's fp32 output";
+
+  // k-means codes index fp32 centroids: fp32 arithmetic, whatever the code width.
+  const Model kmeans = qdq_linear_relu("kmeans", {{"bits", 2}});
+  const nlohmann::json pk = inference_energy(kmeans, summarize(kmeans)).layers[2].work.precision.to_json();
+  EXPECT_EQ(pk["weights"], "kmeans");
+  EXPECT_EQ(pk["weight_bits"], 32);
+  EXPECT_EQ(pk["arithmetic"], "fp32");
+
+  // fp16 weights on integer codes: float weights need float arithmetic, and the codes are
+  // dequantized to fp32 for them.
+  const Model half = qdq_linear_relu("fp16", nlohmann::json::object());
+  const nlohmann::json ph = inference_energy(half, summarize(half)).layers[2].work.precision.to_json();
+  EXPECT_EQ(ph["weights"], "fp16");
+  EXPECT_EQ(ph["weight_bits"], 16);
+  EXPECT_EQ(ph["arithmetic"], "fp32");
+
+  // Without the QDQ pair in front the same int8 weights run on fp32 activations: fp32.
+  Model plain = linear_relu();
+  Parameter& weight = plain.parameter("fc.weight");
+  weight.set_quantizer(make_quantizer("affine", {{"bits", 8}}, weight.value));
+  EXPECT_EQ(inference_energy(plain, summarize(plain)).layers[0].work.precision.arithmetic(), Arithmetic::Fp32);
 }
 
 TEST(Energy, ViewsCostNothing) {
