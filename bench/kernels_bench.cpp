@@ -4,6 +4,7 @@
 // --benchmark_counters_tabular=true; the thread count comes from SHRINK_THREADS (default 2).
 #include "../src/nn/kernels/xnor_gemm.hpp"
 #include "bench_threads.hpp"
+#include "peak_fma.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/op.hpp"
@@ -70,34 +71,6 @@ void run_backward(benchmark::State& state, const std::string& type,
     benchmark::DoNotOptimize(f.params[0].grad.data());
   }
   const double flops = (input_grad ? 4.0 : 2.0) * f.macs;
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-}
-
-// The machine's float peak: every thread runs independent chains of the widest vector FMA
-// Eigen uses here (16 floats with AVX-512, 8 with AVX2), enough chains to hide its latency.
-// The kernels' GFLOP/s read against this figure.
-void peak_fma(benchmark::State& state) {
-  using Packet = Eigen::internal::packet_traits<float>::type;
-  constexpr int kChains = 16;
-  constexpr int64_t kSteps = 1 << 16;
-  const int threads = bench_threads();
-  const int64_t lanes = Eigen::internal::packet_traits<float>::size;
-  for (auto _ : state) {
-#pragma omp parallel num_threads(threads)
-    {
-      Packet acc[kChains];
-      for (auto& a : acc) a = Eigen::internal::pset1<Packet>(0.0f);
-      const Packet x = Eigen::internal::pset1<Packet>(0.999f);
-      const Packet y = Eigen::internal::pset1<Packet>(1e-3f);
-      for (int64_t i = 0; i < kSteps; ++i)
-        for (auto& a : acc) a = Eigen::internal::pmadd(a, x, y);
-      float sum = 0.0f;
-      for (auto& a : acc) sum += Eigen::internal::predux(a);
-      benchmark::DoNotOptimize(sum);
-    }
-  }
-  const double flops = 2.0 * static_cast<double>(lanes * kChains * kSteps * threads);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -1,4 +1,5 @@
 #include "jobs/job_support.hpp"
+#include "nn/kernels/sparse_linear.hpp"
 #include "shrink/io/code_statistics.hpp"
 #include "shrink/io/container.hpp"
 #include "shrink/io/model_file.hpp"
@@ -50,6 +51,39 @@ std::string entropy_table(const Model& model, nlohmann::json& report) {
   return table;
 }
 
+// Which kernel each Linear layer's inference runs on, for batches of 1-2 samples and for
+// larger ones: the sparse kernels for a weight at or below that kernel's density threshold
+// (unless SHRINK_SPARSE=off), else the dense GEMM; into report["kernels"] and a table.
+std::string kernel_table(const Model& model, nlohmann::json& report) {
+  report["kernels"] = nlohmann::json::array();
+  std::string table;
+  for (const Node& node : model.nodes()) {
+    if (node.op->type() != "Linear" || node.parameters.empty()) continue;
+    const Parameter& w = model.parameter(node.parameters[0]);
+    const int64_t nonzeros = w.nonzeros(), elements = w.value.numel();
+    const auto kernel = [&](int64_t batch) {
+      return kernels::runs_sparse(nonzeros, elements, batch) ? "sparse" : "dense";
+    };
+    const char* small = kernel(1);
+    const char* large = kernel(kernels::kSparseGatherBatch + 1);
+    const double density = elements ? static_cast<double>(nonzeros) / static_cast<double>(elements) : 0.0;
+    report["kernels"].push_back({{"layer", node.name},
+                                 {"type", node.op->type()},
+                                 {"weight_density", density},
+                                 {"batch_1_2", small},
+                                 {"batch_3_up", large}});
+    if (table.empty())
+      table = fmt::format(
+          "\ninference kernels (a Linear weight runs sparse at most {:.0f}% dense at batch 1-2, "
+          "{:.0f}% above{})\n{:<22} {:<10} {:<10} {}\n",
+          100.0 * kernels::kSparseGatherDensity, 100.0 * kernels::kSparseBroadcastDensity,
+          kernels::sparse_execution_enabled() ? "" : "; off by SHRINK_SPARSE=off", "layer",
+          "batch 1-2", "batch 3+", "weight density");
+    table += fmt::format("{:<22} {:<10} {:<10} {:.1f}%\n", node.name, small, large, 100.0 * density);
+  }
+  return table;
+}
+
 }  // namespace
 
 nlohmann::json run_inspect_job(const InspectJob& job) {
@@ -64,7 +98,7 @@ nlohmann::json run_inspect_job(const InspectJob& job) {
     report["inputs"].push_back({{"name", input.name}, {"shape", input.shape}});
   report["output_shape"] = model.output_shape();
   report["metadata"] = model.metadata;
-  report["table"] = summary.to_table() + entropy_table(model, report);
+  report["table"] = summary.to_table() + entropy_table(model, report) + kernel_table(model, report);
   return report;
 }
 

@@ -179,11 +179,14 @@ GradientCheckResult check_model_gradients(Model& model, const Tensor& input,
         predicted += static_cast<double>(analytic[i]) * (static_cast<double>(plus[i]) - minus[i]);
       }
       p->value = plus;
+      p->mark_changed();
       const double f_plus = evaluate();
       const double noise_plus = scale;
       p->value = minus;
+      p->mark_changed();
       const double measured = f_plus - evaluate();
       p->value = saved;
+      p->mark_changed();
       const double floor =
           kNoiseUlps * std::numeric_limits<float>::epsilon() * std::max(noise_plus, scale);
       const double error = std::abs(predicted - measured) /
@@ -200,7 +203,10 @@ GradientCheckResult check_model_gradients(Model& model, const Tensor& input,
   }
   // Leaves the model's values and gradients as the first backward pass left them.
   size_t index = 0;
-  for (Parameter* p : model.parameters()) p->value = values[index++];
+  for (Parameter* p : model.parameters()) {
+    p->value = values[index++];
+    p->mark_changed();
+  }
   evaluate();
   model.backward(probe, /*accumulate=*/false);
   return worst;

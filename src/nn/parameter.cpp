@@ -70,8 +70,13 @@ void Parameter::adopt_value_as_effective() {
 }
 
 uint64_t Parameter::effective_version() const {
-  if (!quantizer_) return 0;
-  effective();
+  if (quantizer_) {
+    effective();
+  } else if (!fresh_) {
+    // A plain parameter's effective weight is `value`: a new version after each change.
+    fresh_ = true;
+    version_ = next_version();
+  }
   return version_;
 }
 

@@ -41,16 +41,16 @@ struct Parameter {
   const Tensor& effective() const;
   // Says that `value`, `mask` or the quantizer's state changed, so the next effective()
   // recomputes. The optimizer, Model::initialize, apply_mask and every Pass::run call it, and a
-  // training forward pass always recomputes; call it after editing a quantized weight's value
-  // by hand before running inference.
+  // training forward pass always recomputes; call it after editing a weight's value by hand
+  // before running inference (a sparse kernel's compressed copy is redone too).
   void mark_changed() { fresh_ = false; }
   // Declares that `value` already holds the quantized values (a file's decoded codes): the
   // effective weight is `value` itself until the next change, with no requantization.
   void adopt_value_as_effective();
-  // For a quantized parameter, a number that changes whenever effective() is recomputed (and
+  // A number that changes whenever effective() is recomputed or mark_changed() was called (and
   // is never reused by another parameter), so a kernel can cache a form derived from it, such
-  // as packed sign bits, and know when to redo it. 0 for a plain parameter, whose changes are
-  // not tracked.
+  // as packed sign bits or compressed sparse rows, and know when to redo it: whoever edits
+  // `value` by hand calls mark_changed() before the next inference.
   uint64_t effective_version() const;
 
  private:

@@ -35,6 +35,12 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, c
               b, static_cast<blasint>(ldb), accumulate ? 1.0f : 0.0f, c, static_cast<blasint>(ldc));
 }
 
+void transpose(int64_t rows, int64_t cols, const float* in, int64_t ldi, float* out, int64_t ldo) {
+  if (rows == 0 || cols == 0) return;
+  cblas_somatcopy(CblasRowMajor, CblasTrans, static_cast<blasint>(rows), static_cast<blasint>(cols),
+                  1.0f, in, static_cast<blasint>(ldi), out, static_cast<blasint>(ldo));
+}
+
 void gemm_reference(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
                     const float* a, int64_t lda, const float* b, int64_t ldb, bool accumulate,
                     float* c, int64_t ldc) {

@@ -12,6 +12,10 @@ namespace shrink::kernels {
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
           int64_t lda, const float* b, int64_t ldb, bool accumulate, float* c, int64_t ldc);
 
+// out[c * ldo + r] = in[r * ldi + c] for r < rows, c < cols (OpenBLAS's somatcopy: 3x the
+// speed of a tiled scalar loop at 256 x 784).
+void transpose(int64_t rows, int64_t cols, const float* in, int64_t ldi, float* out, int64_t ldo);
+
 // The obvious triple loop (double accumulator), to test gemm against.
 void gemm_reference(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
                     const float* a, int64_t lda, const float* b, int64_t ldb, bool accumulate,

@@ -6,6 +6,7 @@
 #include "nn/kernels/attributes.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
+#include "nn/kernels/sparse_linear.hpp"
 #include "nn/kernels/xnor_gemm.hpp"
 #include "nn/ops/ops.hpp"
 #include "shrink/core/error.hpp"
@@ -55,6 +56,8 @@ class Linear final : public Op {
     const float* b = bias_ ? args.params[1]->value.data() : nullptr;
     // Binary weights and +-1 inputs (a Sign in front): the XNOR-popcount kernel.
     if (!args.training && binary_.forward(*args.params[0], x, b, output)) return;
+    // A pruned weight past the density threshold: the sparse kernels (training stays dense).
+    if (!args.training && sparse_.forward(*args.params[0], x, b, output)) return;
     const float* w = args.params[0]->effective().data();
     const float* xd = x.data();
     float* yd = output.data();
@@ -177,6 +180,7 @@ class Linear final : public Op {
   bool bias_;
   std::vector<std::vector<float>> transposed_;  // per thread: its slice of W x^T
   kernels::BinaryLinear binary_;
+  kernels::SparseLinear sparse_;
 };
 
 }  // namespace

@@ -1,0 +1,102 @@
+#include "nn/kernels/sparse_linear.hpp"
+
+#include "nn/kernels/gemm.hpp"
+#include "nn/kernels/parallel.hpp"
+#include "shrink/core/error.hpp"
+#include "shrink/core/threading.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace shrink::kernels {
+namespace {
+
+// Rows of the batch each thread needs before the broadcast kernel splits the batch rather than
+// the outputs (each thread then transposes only its own samples).
+constexpr int64_t kRowsPerThread = 32;
+
+// The output rows [begin, end) that thread t of nt owns, cut where the non-zeros before them
+// are an equal share: a row's cost is its non-zeros.
+std::pair<int64_t, int64_t> balanced_rows(const SparseRows& w, int t, int nt) {
+  const auto cut = [&](int i) -> int64_t {
+    if (i == nt) return w.rows;
+    const int64_t share = w.nonzeros() * i / nt;
+    return std::lower_bound(w.start.begin(), w.start.end() - 1, share) - w.start.begin();
+  };
+  return {cut(t), cut(t + 1)};
+}
+
+}  // namespace
+
+bool sparse_execution_enabled() {
+  static const bool enabled = [] {
+    const char* mode = std::getenv("SHRINK_SPARSE");
+    if (mode == nullptr || *mode == '\0' || std::string(mode) == "auto") return true;
+    if (std::string(mode) == "off") return false;
+    throw Error::bad_input("SHRINK_SPARSE=" + std::string(mode) +
+                           " is not a sparse execution mode: auto (the default) or off");
+  }();
+  return enabled;
+}
+
+bool runs_sparse(int64_t nonzeros, int64_t elements, int64_t batch) {
+  const double density = batch <= kSparseGatherBatch ? kSparseGatherDensity : kSparseBroadcastDensity;
+  return elements > 0 && sparse_execution_enabled() &&
+         static_cast<double>(nonzeros) <= density * static_cast<double>(elements);
+}
+
+bool SparseLinear::forward(const Parameter& weight, const Tensor& x, const float* bias, Tensor& y) {
+  if (!sparse_execution_enabled()) return false;
+  const uint64_t version = weight.effective_version();
+  if (version != version_) {
+    const Tensor& w = weight.effective();
+    nonzeros_ = 0;
+    for (float v : w) nonzeros_ += v != 0.0f;
+    elements_ = w.rank() == 2 ? w.numel() : 0;
+    // Compressed when some batch size runs sparse (the broadcast threshold is the higher).
+    const bool any = runs_sparse(nonzeros_, elements_, kSparseGatherBatch + 1) ||
+                     runs_sparse(nonzeros_, elements_, 1);
+    rows_ = any ? compress_rows(w.data(), w.dim(0), w.dim(1)) : SparseRows{};
+    version_ = version;
+  }
+  if (x.rank() != 2 || !runs_sparse(nonzeros_, elements_, x.dim(0)) || x.dim(1) != rows_.cols)
+    return false;
+  sparse_linear(sparse_kernels(), rows_, x, bias, y, scratch_);
+  return true;
+}
+
+void sparse_linear(const SparseKernels& kernels, const SparseRows& w, const Tensor& x,
+                   const float* bias, Tensor& y, SparseScratch& scratch) {
+  const int64_t n = x.dim(0), in = w.cols, out = w.rows;
+  y.resize({n, out});
+  const int threads = num_threads();
+  if (scratch.size() < static_cast<size_t>(threads)) scratch.resize(static_cast<size_t>(threads));
+#pragma omp parallel num_threads(threads) if (n * w.nonzeros() >= kParallelMacs)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (n <= kSparseGatherBatch) {
+      const auto [o0, o1] = balanced_rows(w, t, nt);
+      if (o1 > o0) kernels.gather({&w, x.data(), in, n, bias, o0, o1, y.data(), out});
+    } else {
+      using Range = std::pair<int64_t, int64_t>;
+      const bool by_rows = n >= kRowsPerThread * nt;
+      const auto [r0, r1] = by_rows ? thread_range(n, t, nt) : Range{0, n};
+      const auto [o0, o1] = by_rows ? Range{0, out} : balanced_rows(w, t, nt);
+      const int64_t rows = r1 - r0;
+      if (rows > 0 && o1 > o0) {
+        // [in][rows] transposed input, then [out][rows] transposed output.
+        std::vector<float>& s = scratch[static_cast<size_t>(t)];
+        s.resize(static_cast<size_t>((in + out) * rows));
+        float* xt = s.data();
+        float* yt = s.data() + in * rows;
+        transpose(rows, in, x.data() + r0 * in, in, xt, rows);
+        kernels.broadcast({&w, xt, rows, rows, bias, o0, o1, yt, rows});
+        transpose(o1 - o0, rows, yt + o0 * rows, rows, y.data() + r0 * out + o0, out);
+      }
+    }
+  }
+}
+
+}  // namespace shrink::kernels

@@ -1,0 +1,59 @@
+#pragma once
+// Linear's sparse inference path: a pruned weight whose density is at or below a threshold is
+// compressed into rows (sparse_kernels.hpp) once, recompressed when the weight changes
+// (Parameter::effective_version), and multiplied by the sparse kernels, split across the
+// project's OpenMP threads. Training never comes here: it keeps the dense kernels
+// and the masks. The SHRINK_SPARSE environment variable turns it off to compare.
+#include "sparse_kernels.hpp"
+#include "shrink/core/tensor.hpp"
+#include "shrink/nn/parameter.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shrink::kernels {
+
+// Batches of at most this many samples run the gather kernel, larger ones the broadcast kernel.
+inline constexpr int64_t kSparseGatherBatch = 2;
+
+// The densities (non-zeros / elements) at or below which a Linear weight runs sparse, one per
+// kernel: where each beat OpenBLAS's dense product on LeNet-300-100's shapes, on one thread
+// (bench/sparse_bench, docs/benchmarks.md). The gather kernel does about one non-zero per cycle
+// while the dense matrix-vector product streams ten multiply-adds per cycle from L2, so at batch
+// 1 only a weight about 90% zero gains; the broadcast kernel at batch 256 gains below 22-26%.
+inline constexpr double kSparseGatherDensity = 0.1;
+inline constexpr double kSparseBroadcastDensity = 0.2;
+
+// SHRINK_SPARSE: unset, "" or "auto" lets weights at or below those densities run sparse; "off"
+// runs every layer dense. Any other value is a bad-input Error. Read once.
+bool sparse_execution_enabled();
+
+// Whether a Linear weight with these counts runs on the sparse kernels for a batch of `batch`
+// samples (what inspect reports, for batch 1 and for larger batches).
+bool runs_sparse(int64_t nonzeros, int64_t elements, int64_t batch);
+
+// Per-thread scratch of sparse_linear: each thread's transposed input and output.
+using SparseScratch = std::vector<std::vector<float>>;
+
+// y = x W^T + b for x [N, w.cols] on `kernels`, split across num_threads() threads: batches of
+// at most kSparseGatherBatch samples on the gather kernel (threads own output rows of equal
+// non-zero counts), larger ones transposed onto the broadcast kernel (threads own samples, or
+// output rows when the batch is small). bias may be null.
+void sparse_linear(const SparseKernels& kernels, const SparseRows& w, const Tensor& x,
+                   const float* bias, Tensor& y, SparseScratch& scratch);
+
+class SparseLinear {
+ public:
+  // y = x W^T + b on the sparse kernels, returning true, when the weight runs sparse at x's
+  // batch size and x is [N, in_features]; otherwise returns false and touches nothing.
+  bool forward(const Parameter& weight, const Tensor& x, const float* bias, Tensor& y);
+
+ private:
+  uint64_t version_ = 0;  // the effective_version the compression is for (0: none)
+  int64_t nonzeros_ = 0, elements_ = 0;
+  SparseRows rows_;
+  SparseScratch scratch_;
+};
+
+}  // namespace shrink::kernels

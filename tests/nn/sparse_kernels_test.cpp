@@ -1,0 +1,227 @@
+// The sparse kernels of pruned Linear layers against the dense product, on every instruction set
+// this CPU runs (the same rows SHRINK_ISA picks from), and Linear choosing them at inference.
+#include "../../src/nn/kernels/gemm.hpp"
+#include "../../src/nn/kernels/sparse_linear.hpp"
+#include "shrink/core/random.hpp"
+#include "shrink/core/threading.hpp"
+#include "shrink/nn/model.hpp"
+#include "shrink/train/optimizer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
+
+namespace shrink::kernels {
+namespace {
+
+// A weight with about `density` of its entries non-zero, row 1 (when there is one) empty.
+struct Case {
+  int64_t n, in, out;
+  std::vector<float> x, w, bias;
+
+  Case(int64_t n_, int64_t in_, int64_t out_, double density, uint64_t seed)
+      : n(n_), in(in_), out(out_) {
+    Rng rng(seed);
+    for (int64_t i = 0; i < n * in; ++i) x.push_back(rng.normal());
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t i = 0; i < in; ++i)
+        w.push_back(o != 1 && rng.uniform() < density ? rng.normal() : 0.0f);
+    for (int64_t o = 0; o < out; ++o) bias.push_back(rng.uniform(-1.0f, 1.0f));
+  }
+
+  std::vector<float> reference() const {
+    std::vector<float> y(static_cast<size_t>(n * out));
+    gemm_reference(false, true, n, out, in, x.data(), in, w.data(), in, false, y.data(), out);
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t o = 0; o < out; ++o) y[static_cast<size_t>(r * out + o)] += bias[static_cast<size_t>(o)];
+    return y;
+  }
+
+  std::vector<float> transposed_x() const {
+    std::vector<float> xt(x.size());
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t i = 0; i < in; ++i) xt[static_cast<size_t>(i * n + r)] = x[static_cast<size_t>(r * in + i)];
+    return xt;
+  }
+};
+
+void expect_close(const std::vector<float>& got, const std::vector<float>& expected, const std::string& what) {
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], expected[i], 1e-5f * (1.0f + std::abs(expected[i]))) << what << " @" << i;
+}
+
+// Shapes with partial vectors and tiles on every instruction set, batch 1, an all-zero weight,
+// a dense one, LeNet-300-100's first layer at 90% sparsity.
+const std::tuple<int64_t, int64_t, int64_t, double> kShapes[] = {
+    {1, 1, 1, 1.0},   {1, 784, 300, 0.1}, {3, 37, 13, 0.3}, {2, 5, 4, 0.0},
+    {17, 100, 9, 0.5}, {129, 300, 100, 0.05}, {256, 64, 3, 1.0}, {33, 1, 7, 0.9}};
+
+TEST(SparseKernels, EveryInstructionSetMatchesTheDenseProduct) {
+  for (Isa isa : runnable_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    const SparseKernels& k = sparse_kernels(isa);
+    EXPECT_EQ(k.isa, isa);
+    for (const auto& [n, in, out, density] : kShapes) {
+      const Case c(n, in, out, density, static_cast<uint64_t>(n * 1000 + in));
+      const SparseRows w = compress_rows(c.w.data(), out, in);
+      const std::string shape = std::to_string(n) + "x" + std::to_string(in) + "x" + std::to_string(out);
+      const std::vector<float> expected = c.reference();
+
+      std::vector<float> y(static_cast<size_t>(n * out), 123.0f);
+      k.gather({&w, c.x.data(), in, n, c.bias.data(), 0, out, y.data(), out});
+      expect_close(y, expected, "gather " + shape);
+
+      const std::vector<float> xt = c.transposed_x();
+      std::vector<float> yt(static_cast<size_t>(n * out), 123.0f);
+      k.broadcast({&w, xt.data(), n, n, c.bias.data(), 0, out, yt.data(), n});
+      std::vector<float> y2(y.size());
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o) y2[static_cast<size_t>(r * out + o)] = yt[static_cast<size_t>(o * n + r)];
+      expect_close(y2, expected, "broadcast " + shape);
+
+      // A range of rows writes only its own outputs; no bias means none.
+      std::vector<float> part(y.size(), 7.0f), part_t(y.size(), 7.0f);
+      k.gather({&w, c.x.data(), in, n, nullptr, out / 2, out, part.data(), out});
+      k.broadcast({&w, xt.data(), n, n, nullptr, out / 2, out, part_t.data(), n});
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t o = 0; o < out; ++o) {
+          const size_t i = static_cast<size_t>(r * out + o), it = static_cast<size_t>(o * n + r);
+          if (o < out / 2) {
+            ASSERT_EQ(part[i], 7.0f);
+            ASSERT_EQ(part_t[it], 7.0f);
+          } else {
+            const float want = expected[i] - c.bias[static_cast<size_t>(o)];
+            ASSERT_NEAR(part[i], want, 1e-5f * (1.0f + std::abs(want))) << shape;
+            ASSERT_NEAR(part_t[it], want, 1e-5f * (1.0f + std::abs(want))) << shape;
+          }
+        }
+    }
+  }
+}
+
+TEST(SparseKernels, CompressRowsKeepsTheNonZerosInOrder) {
+  const std::vector<float> dense = {0.0f, 2.0f, 0.0f, -0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f, 3.0f, -4.0f};
+  const SparseRows w = compress_rows(dense.data(), 3, 4);
+  EXPECT_EQ(w.rows, 3);
+  EXPECT_EQ(w.cols, 4);
+  EXPECT_EQ(w.start, (std::vector<int32_t>{0, 1, 1, 4}));  // -0.0 is a zero; row 1 is empty
+  EXPECT_EQ(w.index, (std::vector<int32_t>{1, 0, 2, 3}));
+  EXPECT_EQ(w.value, (std::vector<float>{2.0f, 1.0f, 3.0f, -4.0f}));
+  EXPECT_EQ(w.nonzeros(), 4);
+}
+
+TEST(SparseKernels, TransposeMovesEveryElementWithinLeadingDimensions) {
+  const int64_t rows = 5, cols = 3, ldi = 4, ldo = 7;  // a sub-matrix on both sides
+  std::vector<float> in(static_cast<size_t>(rows * ldi)), out(static_cast<size_t>(cols * ldo), -1.0f);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>(i);
+  transpose(rows, cols, in.data(), ldi, out.data(), ldo);
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = 0; r < ldo; ++r)
+      EXPECT_EQ(out[static_cast<size_t>(c * ldo + r)], r < rows ? in[static_cast<size_t>(r * ldi + c)] : -1.0f);
+  transpose(0, cols, in.data(), ldi, out.data(), ldo);  // empty: nothing to do
+}
+
+TEST(SparseKernels, DensityThresholdDecidesWhichLayersRunSparse) {
+  // Batches of 1 and 2 (the gather kernel) from 10% density down, larger ones from 20%.
+  for (int64_t batch : {1, 2}) {
+    EXPECT_TRUE(runs_sparse(0, 100, batch));
+    EXPECT_TRUE(runs_sparse(10, 100, batch));  // exactly at the threshold
+    EXPECT_FALSE(runs_sparse(11, 100, batch));
+  }
+  for (int64_t batch : {3, 256}) {
+    EXPECT_TRUE(runs_sparse(20, 100, batch));
+    EXPECT_FALSE(runs_sparse(21, 100, batch));
+  }
+  EXPECT_FALSE(runs_sparse(0, 0, 1));
+}
+
+// A LeNet-300-100-like stack pruned by masks: inference runs the sparse kernels at every batch
+// size and thread count, training the dense ones, and the two agree up to float rounding.
+Model pruned_mlp(double sparsity, uint64_t seed) {
+  Model model = Model::from_graph_json(
+      {{"input", {{"name", "x"}, {"shape", {784}}}},
+       {"nodes",
+        {{{"name", "fc1"}, {"type", "Linear"}, {"attributes", {{"out_features", 300}}}},
+         {{"name", "relu1"}, {"type", "ReLU"}},
+         {{"name", "fc2"}, {"type", "Linear"}, {"attributes", {{"out_features", 100}}}}}}});
+  model.initialize(seed);
+  Rng rng(seed + 1);
+  for (const std::string name : {"fc1.weight", "fc2.weight"}) {
+    Parameter& p = model.parameter(name);
+    p.mask = Tensor(p.value.shape(), 1.0f);
+    for (float& m : p.mask) m = rng.uniform() < sparsity ? 0.0f : 1.0f;
+    p.apply_mask();
+  }
+  return model;
+}
+
+Tensor random_batch(int64_t n, uint64_t seed) {
+  Tensor x({n, 784});
+  Rng rng(seed);
+  for (float& v : x) v = rng.normal();
+  return x;
+}
+
+void expect_close(const Tensor& got, const Tensor& expected, const std::string& what) {
+  ASSERT_EQ(got.shape(), expected.shape()) << what;
+  for (int64_t i = 0; i < got.numel(); ++i)
+    ASSERT_NEAR(got[i], expected[i], 1e-4f * (1.0f + std::abs(expected[i]))) << what << " @" << i;
+}
+
+TEST(SparseLinear, InferenceOfAPrunedModelMatchesTheDenseTrainingPath) {
+  Model model = pruned_mlp(0.95, 3);
+  const int saved = num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (int64_t n : {1, 2, 3, 70, 256}) {
+      const Tensor x = random_batch(n, static_cast<uint64_t>(n));
+      const Tensor sparse = model.forward(x);
+      const Tensor dense = model.forward(x, /*training=*/true);
+      expect_close(sparse, dense, "batch " + std::to_string(n) + ", " + std::to_string(threads) + " threads");
+    }
+  }
+  set_num_threads(saved);
+}
+
+TEST(SparseLinear, RunsOnlyPastTheThresholdAndFollowsChangedWeights) {
+  Model model = pruned_mlp(0.85, 4);  // 15% dense: sparse for batches above 2 only
+  Parameter& w = model.parameter("fc1.weight");
+  const Tensor x = random_batch(5, 9);
+  Tensor y;
+  SparseLinear sparse;
+  EXPECT_FALSE(sparse.forward(w, random_batch(1, 9), nullptr, y));
+  EXPECT_FALSE(sparse.forward(w, random_batch(2, 9), nullptr, y));
+  ASSERT_TRUE(sparse.forward(w, x, nullptr, y));
+  EXPECT_EQ(y.shape(), (Shape{5, 300}));
+  // The Linear op's own inference is this kernel's result, bit for bit.
+  Model first = Model::from_graph_json(
+      {{"input", {{"name", "x"}, {"shape", {784}}}},
+       {"nodes",
+        {{{"name", "fc1"}, {"type", "Linear"}, {"attributes", {{"out_features", 300}, {"bias", false}}}}}}});
+  first.parameter("fc1.weight") = w;
+  const Tensor fc1 = first.forward(x);
+  for (int64_t i = 0; i < y.numel(); ++i) ASSERT_EQ(fc1[i], y[i]) << i;
+
+  // An optimizer step changes the weight: the next inference recompresses it.
+  Tensor before = model.forward(x);
+  w.grad = Tensor(w.value.shape(), 0.5f);
+  model.parameter("fc1.bias").grad = Tensor({300});
+  model.parameter("fc2.weight").grad = Tensor({100, 300});
+  model.parameter("fc2.bias").grad = Tensor({100});
+  Sgd({.lr = 0.1f}).step(model);
+  const Tensor after = model.forward(x);
+  expect_close(after, model.forward(x, true), "after a step");
+  EXPECT_NE(before[0], after[0]);
+
+  // Edited by hand to a dense weight (and marked changed): the layer goes back to the GEMM.
+  w.mask = Tensor();
+  for (float& v : w.value) v = 0.01f;
+  w.mark_changed();
+  EXPECT_FALSE(sparse.forward(w, x, nullptr, y));
+  expect_close(model.forward(x), model.forward(x, true), "dense again");
+}
+
+}  // namespace
+}  // namespace shrink::kernels
