@@ -7,6 +7,7 @@
 #include "io/onnx_tensor.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/core/file.hpp"
+#include "shrink/nn/affine_quantizer.hpp"
 #include "shrink/version.hpp"
 
 #include <onnx/checker.h>
@@ -42,6 +43,10 @@ class Exporter {
   std::string parameter_input(const std::string& name);
   std::string float_initializer(const std::string& name, const Tensor& value);
   std::string int_initializer(const std::string& name, const std::vector<int64_t>& values);
+  std::string byte_initializer(const std::string& name, const std::vector<int32_t>& values,
+                               const Shape& shape, bool is_signed);
+  // An 8-bit affine weight as codes -> DequantizeLinear; returns the dequantized tensor's name.
+  std::string integer_weight(const Parameter& p, const AffineQuantizer& affine);
 
   onnx::NodeProto& add_node(const Node& node, const std::string& op_type,
                             std::vector<std::string> inputs);
@@ -71,6 +76,7 @@ class Exporter {
   void concat(const Node&, const Json&);
   void sign(const Node&, const Json&);
   void dorefa_quantize(const Node&, const Json&);
+  void linear_quantization(const Node&, const Json&);
   // A value of a node that ONNX writes as several nodes: "<node>/<step>".
   std::string add_step(const Node& node, const std::string& step, const std::string& op_type,
                        std::vector<std::string> inputs);
@@ -122,6 +128,8 @@ const std::map<std::string, Exporter::Emitter>& Exporter::emitters() {
       {"Sign", &Exporter::sign},
       {"DoReFaQuantize", &Exporter::dorefa_quantize},
       {"GradientQuantize", &Exporter::simple},
+      {"QuantizeLinear", &Exporter::linear_quantization},
+      {"DequantizeLinear", &Exporter::linear_quantization},
   };
   return table;
 }
@@ -145,8 +153,55 @@ std::string Exporter::int_initializer(const std::string& name, const std::vector
   return name;
 }
 
+std::string Exporter::byte_initializer(const std::string& name, const std::vector<int32_t>& values,
+                                       const Shape& shape, bool is_signed) {
+  if (!initializers_.insert(name).second)
+    throw Error::internal("ONNX export: initializer '" + name + "' written twice");
+  onnx_io::byte_tensor_to_proto(values, shape, is_signed, name, *graph_->add_initializer());
+  return name;
+}
+
+std::string Exporter::integer_weight(const Parameter& p, const AffineQuantizer& affine) {
+  const Tensor& values = p.effective();
+  std::vector<uint32_t> codes(static_cast<size_t>(values.numel()));
+  affine.encode(values, codes);
+  // Symmetric codes 0..254 around 127 are int8 -127..127 with zero point 0.
+  const bool is_signed = affine.symmetric();
+  const int64_t channels = affine.channels();
+  const int64_t per_channel = values.numel() / channels;
+  std::vector<int32_t> stored(codes.size());
+  std::vector<int32_t> zero_points(static_cast<size_t>(channels));
+  Tensor scales({channels});
+  for (int64_t c = 0; c < channels; ++c) {
+    const AffineParams& params = affine.params(c);
+    const int32_t shift = is_signed ? params.zero_code : 0;
+    zero_points[static_cast<size_t>(c)] = params.zero_code - shift;
+    scales[c] = params.scale;
+    for (int64_t i = c * per_channel; i < (c + 1) * per_channel; ++i)
+      stored[static_cast<size_t>(i)] = static_cast<int32_t>(codes[static_cast<size_t>(i)]) - shift;
+  }
+  const Shape scale_shape = affine.per_channel() ? Shape{channels} : Shape{};
+  if (!affine.per_channel()) scales = Tensor({}, {scales[0]});
+  onnx::NodeProto& n = *graph_->add_node();
+  n.set_name(p.name + "/dequantize");
+  n.set_op_type("DequantizeLinear");
+  n.add_input(byte_initializer(p.name + ".quantized", stored, values.shape(), is_signed));
+  n.add_input(float_initializer(p.name + ".scale", scales));
+  n.add_input(byte_initializer(p.name + ".zero_point", zero_points, scale_shape, is_signed));
+  n.add_output(p.name);
+  if (affine.per_channel()) {
+    auto* axis = n.add_attribute();
+    axis->set_name("axis");
+    axis->set_type(onnx::AttributeProto_AttributeType_INT);
+    axis->set_i(0);
+  }
+  return p.name;
+}
+
 std::string Exporter::parameter_input(const std::string& name) {
   const Parameter& p = model_.parameter(name);
+  if (onnx_exports_as_integers(p))
+    return integer_weight(p, dynamic_cast<const AffineQuantizer&>(*p.quantizer()));
   if (p.quantized()) return float_initializer(name, p.effective());
   if (!p.has_mask()) return float_initializer(name, p.value);
   Tensor masked = p.value;
@@ -361,6 +416,16 @@ void Exporter::dorefa_quantize(const Node& node, const Json& attrs) {
   add_node(node, "Div", {rounded, count});
 }
 
+// QuantizeLinear / DequantizeLinear per tensor: the scale as a float scalar, the zero point as
+// a scalar of the code type (uint8 or int8), which also sets QuantizeLinear's output type.
+void Exporter::linear_quantization(const Node& node, const Json& attrs) {
+  const bool is_signed = attrs.value("type", std::string("uint8")) == "int8";
+  const std::string scale = scalar(node, "scale", attrs.at("scale").get<float>());
+  const std::string zero = byte_initializer(node.name + ".zero_point",
+                                            {attrs.value("zero_point", 0)}, {}, is_signed);
+  add_node(node, node.op->type(), {input_of(node, 0), scale, zero});
+}
+
 void Exporter::reshape(const Node& node, const Json&) {
   // The resolved per-sample shape after a 0 that copies the batch size: no -1 or allowzero
   // left for a runtime to interpret.
@@ -438,6 +503,11 @@ onnx::ModelProto Exporter::run() {
 }
 
 }  // namespace
+
+bool onnx_exports_as_integers(const Parameter& parameter) {
+  const auto* affine = dynamic_cast<const AffineQuantizer*>(parameter.quantizer());
+  return affine != nullptr && affine->bits() == 8;
+}
 
 std::string save_onnx_bytes(const Model& model) {
   onnx::ModelProto proto = Exporter(model).run();

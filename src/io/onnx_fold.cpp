@@ -487,6 +487,55 @@ Shape broadcast_shape(const Shape& a, const Shape& b) {
   return out;
 }
 
+// QuantizeLinear / DequantizeLinear of constants (QDQ files store weights as int8 or uint8
+// initializers with a DequantizeLinear): per tensor, or per axis with one scale and zero point
+// per index along `axis` (default 1). Arithmetic in float, as ONNX Runtime does; quantizing
+// rounds half to even and saturates to the zero point's type (uint8 without one).
+Constant fold_linear_quantization(const std::string& op, const std::vector<const Constant*>& in,
+                                  const Attributes& attrs) {
+  attrs.allow_only({"axis"});
+  const Constant& x = input(in, 0, op);
+  const Constant& scale = input(in, 1, op);
+  const Constant* zero = in.size() > 2 ? in[2] : nullptr;
+  for (const Constant* c : {&x, &scale, zero})
+    if (c != nullptr) require_no_batch(*c, op);
+  if (scale.is_integer) throw Error::bad_input(op + ": the scale must be a float tensor");
+  const int64_t channels = scale.numel();
+  if (channels < 1 || scale.shape.size() > 1)
+    throw Error::bad_input(op + ": the scale must be a scalar or 1-D, got shape " + to_string(scale.shape));
+  if (zero != nullptr && (!zero->is_integer || zero->numel() != channels))
+    throw Error::bad_input(op + ": the zero point must be an integer tensor of the scale's shape");
+  int64_t inner = 1;
+  if (scale.shape.size() == 1) {
+    const int64_t rank = static_cast<int64_t>(x.shape.size());
+    const int64_t axis = normalize_axis(attrs.get_int("axis", 1), rank, op + " axis");
+    if (x.shape[static_cast<size_t>(axis)] != channels)
+      throw Error::bad_input(op + ": " + std::to_string(channels) + " scales for axis " +
+                             std::to_string(axis) + " of shape " + to_string(x.shape));
+    for (int64_t d = axis + 1; d < rank; ++d) inner *= x.shape[static_cast<size_t>(d)];
+  }
+  const bool is_signed = zero != nullptr && zero->data_type == onnx::TensorProto_DataType_INT8;
+  Constant c;
+  c.shape = x.shape;
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t channel = channels == 1 ? 0 : (i / inner) % channels;
+    const float s = static_cast<float>(scale.values[static_cast<size_t>(channel)]);
+    const int64_t z = zero != nullptr ? zero->ints[static_cast<size_t>(channel)] : 0;
+    if (op == "DequantizeLinear") {
+      c.values.push_back(static_cast<float>(static_cast<float>(x.value(i) - static_cast<double>(z)) * s));
+    } else {
+      const float q = std::nearbyint(static_cast<float>(x.value(i)) / s) + static_cast<float>(z);
+      c.ints.push_back(static_cast<int64_t>(std::clamp(q, is_signed ? -128.0f : 0.0f, is_signed ? 127.0f : 255.0f)));
+    }
+  }
+  if (op == "QuantizeLinear") {
+    c.is_integer = true;
+    c.data_type = is_signed ? onnx::TensorProto_DataType_INT8 : onnx::TensorProto_DataType_UINT8;
+  }
+  return c;
+}
+
 bool fold_constant_node(const onnx::NodeProto& node, int opset,
                         const std::vector<const Constant*>& in, std::vector<Constant>& out) {
   const std::string& op = node.op_type();
@@ -530,6 +579,8 @@ bool fold_constant_node(const onnx::NodeProto& node, int opset,
     out.push_back(fold_transpose(input(in, 0, op), attrs));
   } else if (op == "Slice") {
     out.push_back(fold_slice(node, opset, in, attrs));
+  } else if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+    out.push_back(fold_linear_quantization(op, in, attrs));
   } else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") {
     attrs.allow_only({});
     out.push_back(fold_binary(op, input(in, 0, op), input(in, 1, op)));

@@ -146,6 +146,7 @@ class Importer {
   void concat(const onnx::NodeProto&, const Attributes&);
   void shape(const onnx::NodeProto&, const Attributes&);
   void pad(const onnx::NodeProto&, const Attributes&);
+  void linear_quantization(const onnx::NodeProto&, const Attributes&);
 
   bool try_fuse_bias(const onnx::NodeProto& node, const std::string& x_name, const Dynamic& x,
                      const Constant& c);
@@ -205,6 +206,8 @@ const std::map<std::string, Importer::Handler>& Importer::handlers() {
       {"Concat", &Importer::concat},
       {"Shape", &Importer::shape},
       {"Pad", &Importer::pad},
+      {"QuantizeLinear", &Importer::linear_quantization},
+      {"DequantizeLinear", &Importer::linear_quantization},
   };
   return table;
 }
@@ -863,6 +866,29 @@ void Importer::clip(const onnx::NodeProto& node, const Attributes& attrs) {
     }
   }
   emit(node, "Clip", bounds, {batch_first(node, 0).source});
+}
+
+// QuantizeLinear / DequantizeLinear of an activation, per tensor (those of constant weights,
+// per tensor or per axis, fold at load time): shrink's ops of the same names, the zero point's
+// type (uint8 when absent) giving the codes' range.
+void Importer::linear_quantization(const onnx::NodeProto& node, const Attributes& attrs) {
+  attrs.allow_only({"axis"});
+  const Constant& scale = required_constant(node, 1, "scale");
+  if (scale.numel() != 1)
+    throw Error::bad_input("per-axis scales on an activation are not supported: shrink "
+                           "quantizes activations per tensor (per-axis scales are read on "
+                           "constant weights)");
+  Json attributes = {{"scale", static_cast<float>(scale.scalar("scale"))}, {"type", "uint8"}};
+  if (node.input_size() > 2 && !node.input(2).empty()) {
+    const Constant& zero = required_constant(node, 2, "zero point");
+    if (zero.data_type != onnx::TensorProto_DataType_INT8 &&
+        zero.data_type != onnx::TensorProto_DataType_UINT8)
+      throw Error::bad_input("the zero point is " + onnx_io::data_type_name(zero.data_type) +
+                             "; shrink reads int8 and uint8 activations");
+    attributes["zero_point"] = static_cast<int64_t>(zero.scalar("zero point"));
+    if (zero.data_type == onnx::TensorProto_DataType_INT8) attributes["type"] = "int8";
+  }
+  emit(node, node.op_type(), attributes, {batch_first(node, 0).source});
 }
 
 void Importer::softmax(const onnx::NodeProto& node, const Attributes& attrs) {

@@ -148,6 +148,7 @@ std::string data_type_name(int data_type) {
 Constant constant_from_proto(const onnx::TensorProto& proto, const std::string& base_dir,
                              const std::string& what) {
   Constant c;
+  c.data_type = proto.data_type();
   for (int64_t d : proto.dims()) {
     if (d < 0) throw Error::bad_input(what + " has a negative dimension " + std::to_string(d));
     c.shape.push_back(d);
@@ -220,6 +221,22 @@ void int_tensor_to_proto(const std::vector<int64_t>& values, const Shape& shape,
   for (int64_t d : shape) proto.add_dims(d);
   proto.set_raw_data(std::string(reinterpret_cast<const char*>(values.data()),
                                  values.size() * sizeof(int64_t)));
+}
+
+void byte_tensor_to_proto(const std::vector<int32_t>& values, const Shape& shape, bool is_signed,
+                          const std::string& name, onnx::TensorProto& proto) {
+  proto.Clear();
+  proto.set_name(name);
+  proto.set_data_type(is_signed ? onnx::TensorProto_DataType_INT8 : onnx::TensorProto_DataType_UINT8);
+  for (int64_t d : shape) proto.add_dims(d);
+  std::string bytes(values.size(), '\0');
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < (is_signed ? -128 : 0) || values[i] > (is_signed ? 127 : 255))
+      throw Error::internal("ONNX export: " + name + " holds " + std::to_string(values[i]) +
+                            ", outside its 8-bit type");
+    bytes[i] = static_cast<char>(static_cast<uint8_t>(values[i]));
+  }
+  proto.set_raw_data(std::move(bytes));
 }
 
 }  // namespace shrink::onnx_io

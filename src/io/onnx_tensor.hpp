@@ -20,6 +20,9 @@ struct Constant {
   Shape shape;
   std::vector<double> values;  // float tensors
   std::vector<int64_t> ints;   // integer and bool tensors
+  // The ONNX element type it was read as (TensorProto_DataType); 0 when computed. Tells the
+  // int8 and uint8 zero points of QuantizeLinear apart.
+  int data_type = 0;
   // Per element, true where the value stands for the batch size, unknown until run time (the
   // Shape of a batch-first value). Empty when no element does.
   std::vector<char> batch;
@@ -51,6 +54,11 @@ Tensor float_tensor_from_proto(const onnx::TensorProto& proto, const std::string
 void float_tensor_to_proto(const Tensor& tensor, const std::string& name, onnx::TensorProto& proto);
 void int_tensor_to_proto(const std::vector<int64_t>& values, const Shape& shape,
                          const std::string& name, onnx::TensorProto& proto);
+
+// An 8-bit integer tensor (INT8 when `is_signed`, else UINT8) of values already in its range:
+// the codes and zero points of QuantizeLinear/DequantizeLinear.
+void byte_tensor_to_proto(const std::vector<int32_t>& values, const Shape& shape, bool is_signed,
+                          const std::string& name, onnx::TensorProto& proto);
 
 std::string data_type_name(int data_type);
 

@@ -5,6 +5,7 @@
 #include "shrink/core/threading.hpp"
 #include "shrink/io/container.hpp"
 #include "shrink/io/model_file.hpp"
+#include "shrink/io/onnx.hpp"
 #include "shrink/nn/weights.hpp"
 #include "shrink/report/class_impact.hpp"
 #include "shrink/report/sample_grid.hpp"
@@ -113,7 +114,7 @@ nlohmann::json class_impact_section(const Evaluation& before, const Evaluation& 
 void warn_if_onnx_dequantizes(const Model& model, const std::string& output) {
   if (std::filesystem::path(output).extension() != ".onnx") return;
   int64_t quantized = 0;
-  for (const Parameter* p : model.parameters()) quantized += p->quantized();
+  for (const Parameter* p : model.parameters()) quantized += p->quantized() && !onnx_exports_as_integers(*p);
   if (quantized > 0)
     spdlog::warn("{} holds the model's {} quantized weight tensors dequantized to fp32, as any "
                  "ONNX runtime can run them, so they take 32 bits per weight; save to .shrk to "

@@ -76,6 +76,20 @@ TEST_F(Int8Cli, SkippedLayersStayFp32AndFineTuningIsQuantizationAware) {
   EXPECT_GT(report["accuracy_after"].get<double>(), report["accuracy_before"].get<double>() - 0.02);
 }
 
+TEST_F(Int8Cli, OnnxOutputIsAQdqFileThatReadsBackAtTheSameAccuracy) {
+  const CliResult r = compress({"--quantize", "int8", "--calibration", "entropy", "--calibration-batches", "2"},
+                               "int8.onnx");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("dequantized to fp32"), std::string::npos) << "int8 weights stay int8: " << r.err;
+  const auto report = read_json(dir_->file("int8.onnx.json"));
+  EXPECT_LE(report["file_bytes_after"].get<double>(), 0.3 * report["file_bytes_before"].get<double>());
+  const auto eval = run_cli({"eval", dir_->file("int8.onnx"), "--data", data_, "--report",
+                             dir_->file("int8-onnx-eval.json"), "-q"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_DOUBLE_EQ(read_json(dir_->file("int8-onnx-eval.json"))["accuracy"].get<double>(),
+                   report["accuracy_after"].get<double>());
+}
+
 TEST_F(Int8Cli, BadInt8FlagsAreClearErrors) {
   const auto run = [&](std::vector<std::string> flags) {
     flags.push_back("-q");

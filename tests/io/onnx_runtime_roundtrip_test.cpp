@@ -255,5 +255,43 @@ TEST(OnnxRuntimeRunner, RejectsAFileThatIsNotNpyWithExitCode2) {
   EXPECT_FALSE(fs::exists(tmp.file("out.npy")));
 }
 
+// quant.int8's QDQ export: ONNX Runtime loads it (with its own QDQ handling, which may fuse the
+// patterns onto int8 kernels) and computes shrink's fake-quantized outputs, up to the rounding
+// of an intermediate value landing on the other side of a code boundary.
+TEST(OnnxRuntimeQdq, Int8ModelRunsTheSameInOnnxRuntime) {
+  if (!onnx_runtime_missing().empty()) GTEST_SKIP() << onnx_runtime_missing();
+  Model model = load_onnx((fixture("lenet5") / "model.onnx").string());
+  const Tensor input = read_npy((fixture("lenet5") / "input.npy").string());
+  // Calibrate on the fixture's inputs and noise around them.
+  Rng rng(5);
+  std::vector<float> pixels;
+  std::vector<int32_t> labels;
+  const int64_t per_sample = input.numel() / input.dim(0);
+  for (int64_t s = 0; s < 64; ++s) {
+    for (int64_t k = 0; k < per_sample; ++k)
+      pixels.push_back(input[(s % input.dim(0)) * per_sample + k] + rng.normal(0.0f, 0.1f));
+    labels.push_back(0);
+  }
+  const Dataset data = Dataset::from_floats("calibration", model.input_shape(), std::move(pixels),
+                                            std::move(labels), static_cast<int>(model.output_shape()[0]));
+  PassContext context;
+  context.train = &data;
+  make_pass("quant.int8", {{"batches", 1}, {"batch", 64}})->run(model, context);
+
+  testing::TempDir tmp;
+  const std::string exported = tmp.file("lenet5_int8.onnx");
+  save_onnx(model, exported);
+  const Tensor expected = model.forward(input, false);
+  const Tensor actual = run_onnx_runtime(exported, input, tmp, "int8");
+  ASSERT_EQ(actual.shape(), expected.shape());
+  const float diff = max_abs_diff(actual, expected);
+  float scale = 0;
+  for (float v : expected) scale = std::max(scale, std::abs(v));
+  std::printf("[ ORT      ] lenet5 int8 QDQ: max |shrink - onnxruntime| = %.3g (outputs up to %.3g)\n",
+              diff, scale);
+  EXPECT_LE(diff, 0.02f * scale);
+  EXPECT_GT(spread_across_batch(expected), 10 * kTolerance);
+}
+
 }  // namespace
 }  // namespace shrink

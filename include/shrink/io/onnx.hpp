@@ -10,7 +10,8 @@
 // bad-input error naming the node, the operator and the opset; never a silent approximation.
 //
 // Export writes opset 13 (14 when a Hardswish needs it) with a dynamic batch dimension and
-// passes onnx::checker before a byte reaches the disk.
+// passes onnx::checker before a byte reaches the disk. QuantizeLinear/DequantizeLinear nodes
+// and 8-bit affine weights are written as ONNX's QDQ form (a QDQ file ONNX Runtime runs).
 #include "shrink/nn/model.hpp"
 
 #include <string>
@@ -38,6 +39,12 @@ std::vector<std::string> onnx_import_operators();
 // Writes an .onnx file atomically (temporary file + rename) after onnx::checker accepts it.
 void save_onnx(const Model& model, const std::string& path);
 std::string save_onnx_bytes(const Model& model);
+
+// Whether the exporter writes this parameter as 8-bit integers: an 8-bit affine weight (int8
+// symmetric or uint8 with zero points, per tensor or per output channel) becomes its codes, its
+// scales and zero points, and a DequantizeLinear (axis 0 when per channel) in front of the layer,
+// as QDQ ONNX files hold int8 weights. Every other quantized weight is written dequantized.
+bool onnx_exports_as_integers(const Parameter& parameter);
 
 // Runs onnx::checker::check_model on a file; a failure is a bad-input error with its reason.
 void check_onnx_file(const std::string& path);
