@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # The structured-pruning bars of issue 9 on Fashion-MNIST, end to end: trains resnet-small, and
 # vgg-small at half its default widths (16 and 32 channels) with Network Slimming's penalty on
-# the BatchNorm scales, on the first SAMPLES training images (all 10,000 test images measure
-# accuracy): fewer images and narrower layers than a full run, to fit a shared machine. Removes
+# the BatchNorm scales, on the first SAMPLES training images (default all 60,000; all 10,000
+# test images measure accuracy); vgg-small's narrower layers fit a shared machine. Removes
 # half of resnet-small's channels (global scope) and 60% of vgg-small's by |gamma|, fine-tunes,
 # and prints accuracy, parameters, MACs and shrink's inference time before and after against
 # each bar; then compares the six criteria at the same ratio on resnet-small, before and after
 # one epoch of fine-tuning on the first 5,000 training images, measured on the first 2,000 test
-# images (a cheaper run), as a Markdown table. Models and reports already in OUT are reused
+# images (a cheaper run), as a Markdown table; and accuracy right after the cut with and without
+# compensation and BatchNorm recalibration. Models and reports already in OUT are reused
 # (delete a report to redo its run).
 #
-#   bash bench/channels_bars.sh [OUT=bench-out/channels] [SAMPLES=20000] [THREADS=2]
+#   bash bench/channels_bars.sh [OUT=bench-out/channels] [SAMPLES=60000] [THREADS=2]
+#
+# RESNET_EPOCHS (default 5) sets resnet-small's training length, CRITERION (default l2) and
+# FINETUNE_EPOCHS (default 3) its pruning.
 #
 # Needs build/shrink and Debian's dataset-fashion-mnist. Every run is seeded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench-out/channels}
-samples=${2:-20000}
+samples=${2:-60000}
 threads=${3:-2}
 shrink=build/shrink
 
@@ -58,10 +62,13 @@ compress() {  # name model flags... (DATA overrides the data set)
     -o "$out/$name.shrk" --report "$out/$name.json" >/dev/null
 }
 
+resnet_criterion=${CRITERION:-l2}
+resnet_finetune=${FINETUNE_EPOCHS:-3}
 resnet_bars() {
-  train resnet resnet-small 3
-  compress resnet-l1-ft2 resnet --prune channels:0.5 --scope global --criterion l1 \
-    --finetune-epochs 2 --finetune-lr 0.01 --latency-batches 1 256
+  train resnet resnet-small "${RESNET_EPOCHS:-5}"
+  compress "resnet-$resnet_criterion-ft$resnet_finetune" resnet --prune channels:0.5 --scope global \
+    --criterion "$resnet_criterion" --finetune-epochs "$resnet_finetune" --finetune-lr 0.01 \
+    --latency-batches 1 256
 }
 vgg_bars() {
   train vgg-ns vgg-small 2 --arch-options '{"channels": [16, 32]}' --sparsity-reg bn:1e-2
@@ -78,12 +85,26 @@ criteria_table() {
       --finetune-epochs 1 --finetune-lr 0.01 --no-latency
   done
 }
-# STEPS picks some of the three (default all), e.g. STEPS=resnet_bars to run one.
-for step in ${STEPS:-resnet_bars vgg_bars criteria_table}; do "$step"; done
+# Right after the cut (no fine-tuning): what compensating the removed channels' means and
+# re-estimating BatchNorm statistics each bring, for two criteria at two ratios.
+compensation_table() {
+  for criterion in l2 bn; do
+    for ratio in 0.25 0.5; do
+      compress "resnet-$criterion-$ratio-plain" resnet --criterion "$criterion" --no-latency \
+        --prune "channels:$ratio,compensate=false,recalibrate_bn=false"
+      compress "resnet-$criterion-$ratio-compensated" resnet --criterion "$criterion" --no-latency \
+        --prune "channels:$ratio,recalibrate_bn=false"
+      compress "resnet-$criterion-$ratio-recalibrated" resnet --criterion "$criterion" --no-latency \
+        --prune "channels:$ratio"
+    done
+  done
+}
+# STEPS picks some of the four (default all), e.g. STEPS=resnet_bars to run one.
+for step in ${STEPS:-resnet_bars vgg_bars criteria_table compensation_table}; do "$step"; done
 
-python3 - "$out" <<'PY'
+python3 - "$out" "resnet-$resnet_criterion-ft$resnet_finetune" <<'PY'
 import json, os, sys
-out = sys.argv[1]
+out, resnet = sys.argv[1], sys.argv[2]
 load = lambda name: json.load(open(f"{out}/{name}.json"))
 have = lambda name: os.path.exists(f"{out}/{name}.json")
 def line(name, max_loss, macs_bar=None, params_bar=None, speed_bar=None):
@@ -103,10 +124,20 @@ def line(name, max_loss, macs_bar=None, params_bar=None, speed_bar=None):
         print(f"  shrink batch {l['batch']}: {l['before']['median_ms']:.1f} ms -> "
               f"{l['after']['median_ms']:.1f} ms ({l['speedup']:.2f}x faster, medians of "
               f"{l['after']['repeats']}{ok})")
-if have("resnet-l1-ft2"):
-    line("resnet-l1-ft2", 1.0, macs_bar=2.0, speed_bar=1.6)
+if have(resnet):
+    line(resnet, 1.0, macs_bar=2.0, speed_bar=1.6)
 if have("vgg-ns-bn60-ft2"):
     line("vgg-ns-bn60-ft2", 1.0, params_bar=4.0)
+if have("resnet-bn-0.5-recalibrated"):
+    print("\nresnet-small right after the cut (no fine-tuning), global scope; unpruned "
+          f"{100 * load('resnet-bn-0.5-recalibrated')['accuracy_before']:.2f}%\n")
+    print("| criterion | ratio | dropped | + compensation | + compensation + BN recalibration |")
+    print("|---|---|---|---|---|")
+    for c in ["l2", "bn"]:
+        for ratio in ["0.25", "0.5"]:
+            acc = [100 * load(f"resnet-{c}-{ratio}-{v}")["accuracy_after"]
+                   for v in ("plain", "compensated", "recalibrated")]
+            print(f"| `{c}` | {ratio} | {acc[0]:.2f}% | {acc[1]:.2f}% | {acc[2]:.2f}% |")
 if not have("resnet-taylor-ft1"):
     sys.exit()
 base = load("resnet-l1")["accuracy_before"]

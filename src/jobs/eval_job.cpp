@@ -1,9 +1,12 @@
 #include "jobs/job_support.hpp"
 #include "shrink/core/error.hpp"
+#include "shrink/core/threading.hpp"
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/report/energy_report.hpp"
 #include "shrink/train/evaluator.hpp"
+
+#include <cstdlib>
 
 namespace shrink {
 
@@ -22,6 +25,15 @@ nlohmann::json run_eval_job(const EvalJob& job) {
   report["data"] = job.data;
   report["split"] = job.split;
   report["classes"] = data.class_names;
+  // What decides samples/s besides the model: the threads and how idle ones wait (libgomp reads
+  // both variables when it loads; the shrink CLI sets OMP_WAIT_POLICY=passive unless given one).
+  auto variable = [](const char* name) -> nlohmann::json {
+    const char* value = std::getenv(name);
+    return value ? nlohmann::json(value) : nlohmann::json(nullptr);
+  };
+  report["openmp"] = {{"threads", num_threads()},
+                      {"OMP_WAIT_POLICY", variable("OMP_WAIT_POLICY")},
+                      {"GOMP_SPINCOUNT", variable("GOMP_SPINCOUNT")}};
 
   std::optional<InferenceEnergy> compare_energy;
   if (!job.compare.empty()) {

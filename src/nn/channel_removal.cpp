@@ -1,9 +1,12 @@
 // ChannelDependencies::remove: rebuilds the graph with smaller attributes (out_channels,
 // out_features, groups of depthwise convolutions, per-channel constants, Reshape targets) and
-// copies every parameter with the removed channels sliced out of the axes that follow them.
+// copies every parameter with the removed channels sliced out of the axes that follow them,
+// folding the removed channels' mean contribution into the consumers' biases when asked.
+#include "nn/channel_compensation.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/nn/channel_dependencies.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace shrink {
@@ -37,9 +40,48 @@ Indices kept_channels(const std::vector<int>& units, const std::vector<char>& re
   return keep;
 }
 
+std::vector<char> dropped_channels(const std::vector<int>& units, const std::vector<char>& removed) {
+  std::vector<char> dropped;
+  for (int u : units) dropped.push_back(removed[static_cast<size_t>(u)]);
+  return dropped;
+}
+
+Tensor as_tensor(const std::vector<double>& values) {
+  Tensor t({static_cast<int64_t>(values.size())});
+  for (size_t i = 0; i < values.size(); ++i) t[static_cast<int64_t>(i)] = static_cast<float>(values[i]);
+  return t;
+}
+
+// The node that alone reads `value` (and the model does not return it), or -1.
+int sole_reader(const Model& model, const std::string& value) {
+  if (value == model.output_name()) return -1;
+  int reader = -1;
+  for (size_t i = 0; i < model.nodes().size(); ++i)
+    for (const auto& input : model.nodes()[i].inputs)
+      if (input == value) {
+        if (reader >= 0) return -1;
+        reader = static_cast<int>(i);
+      }
+  return reader;
+}
+
 }  // namespace
 
-Model ChannelDependencies::remove(const Model& model, const std::vector<char>& removed) const {
+std::vector<std::string> ChannelDependencies::compensable_consumers(const Model& model,
+                                                                    const std::vector<char>& removed) const {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < model.nodes().size() && i < info_.size(); ++i) {
+    const Node& node = model.nodes()[i];
+    if (info_[i].role != Role::kProducer || model.is_input(node.inputs[0])) continue;
+    const std::vector<char> dropped = dropped_channels(channel_units(node.inputs[0]), removed);
+    if (std::find(dropped.begin(), dropped.end(), 1) == dropped.end()) continue;
+    if (compensable(node, model.node(node.inputs[0]).output_shape)) names.push_back(node.name);
+  }
+  return names;
+}
+
+Model ChannelDependencies::remove(const Model& model, const std::vector<char>& removed,
+                                  const InputMeans& input_means) const {
   const auto& nodes = model.nodes();
   bool same = nodes.size() == node_names_.size() && model.input_name() == input_name_;
   for (size_t i = 0; same && i < nodes.size(); ++i) same = nodes[i].name == node_names_[i];
@@ -85,6 +127,32 @@ Model ChannelDependencies::remove(const Model& model, const std::vector<char>& r
     }
   }
 
+  // Compensation: per node, what to add to its bias (or to subtract from its BatchNorm's running
+  // mean), indexed by its original output channels.
+  std::map<size_t, std::vector<double>> add_to_bias, new_bias, shift_running_mean;
+  for (const auto& [name, mean] : input_means) {
+    size_t i = 0;
+    while (i < nodes.size() && nodes[i].name != name) ++i;
+    if (i == nodes.size() || info_[i].role != Role::kProducer ||
+        !compensable(nodes[i], model.node(nodes[i].inputs[0]).output_shape))
+      throw Error::internal("channel compensation: " + name + " is not a Conv2d or Linear consumer");
+    const Node& node = nodes[i];
+    const std::vector<double> delta =
+        dropped_contribution(node, model.parameter(node.name + ".weight").effective(), mean,
+                             dropped_channels(units_of(node.inputs[0]), removed));
+    const int reader = sole_reader(model, node.name);
+    if (model.find_parameter(node.name + ".bias")) {
+      add_to_bias[i] = delta;
+    } else if (reader >= 0 && info_[static_cast<size_t>(reader)].role == Role::kPerChannel &&
+               model.find_parameter(nodes[static_cast<size_t>(reader)].name + ".running_mean")) {
+      // BatchNorm(x + δ) with running mean μ is BatchNorm(x) with running mean μ − δ.
+      shift_running_mean[static_cast<size_t>(reader)] = delta;
+    } else {
+      graph["nodes"][i]["attributes"]["bias"] = true;
+      new_bias[i] = delta;
+    }
+  }
+
   Model result = Model::from_graph_json(graph);
   result.metadata = model.metadata;
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -99,6 +167,13 @@ Model ChannelDependencies::remove(const Model& model, const std::vector<char>& r
     for (size_t j = 0; j < node.parameters.size(); ++j) {
       const Parameter& from = model.parameter(node.parameters[j]);
       Tensor value = from.value, mask = from.mask;
+      const bool is_bias = from.name == node.name + ".bias";
+      const bool is_running_mean = from.name == node.name + ".running_mean";
+      if (is_bias && add_to_bias.count(i))
+        for (int64_t o = 0; o < value.numel(); ++o) value[o] += static_cast<float>(add_to_bias[i][static_cast<size_t>(o)]);
+      if (is_running_mean && shift_running_mean.count(i))
+        for (int64_t o = 0; o < value.numel(); ++o)
+          value[o] -= static_cast<float>(shift_running_mean[i][static_cast<size_t>(o)]);
       auto slice = [&](size_t axis, const Indices& keep) {
         value = take(value, axis, keep);
         mask = take(mask, axis, keep);
@@ -129,6 +204,8 @@ Model ChannelDependencies::remove(const Model& model, const std::vector<char>& r
       to.trainable = from.trainable;
     }
   }
+  for (const auto& [i, delta] : new_bias)
+    result.parameter(nodes[i].name + ".bias").value = take(as_tensor(delta), 0, keep_out[i]);
   return result;
 }
 

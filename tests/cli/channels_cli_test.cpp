@@ -43,6 +43,8 @@ TEST_F(ChannelsCli, RemovesChannelsAndReportsLayersGroupsAndTiming) {
   EXPECT_EQ(pass["channels_before"], 8 + 8 + 16 + 16);
   EXPECT_EQ(pass["channels_after"], 24);
   EXPECT_EQ(pass["untouched"][0]["producers"], nlohmann::json::array({"fc"}));
+  // With --data, the removed channels' means went into the biases of the layers reading them.
+  EXPECT_EQ(pass["compensated"], nlohmann::json::array({"block1.conv2", "block2.conv1", "block2.conv2", "fc"}));
 
   bool conv_row = false;
   for (const auto& l : j["layer_changes"])
@@ -96,6 +98,9 @@ TEST_F(ChannelsCli, BadFlagsAreClearErrors) {
                      "--criterion");
   expect_clear_error(run_cli({"compress", model_, "--prune", "channels", "--data", data_, "-o", out}),
                      "channels:0.5");
+  expect_clear_error(run_cli({"compress", model_, "--prune", "channels:0.5,compensate=maybe",
+                              "--data", data_, "-o", out}),
+                     "compensate");
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 

@@ -55,6 +55,29 @@ TEST_F(CliTest, EvalMatchesTheTrainingReport) {
   EXPECT_NE(r.out.find("accuracy"), std::string::npos);
 }
 
+TEST_F(CliTest, IdleThreadsWaitPassivelyUnlessTheEnvironmentSaysOtherwise) {
+  // libgomp reads OMP_WAIT_POLICY as it loads: the CLI sets passive and runs itself again, and
+  // the eval report shows what its threads ran with.
+  auto policy = [&](std::vector<std::string> env) {
+    std::vector<std::string> argv{"env", "-u", "OMP_WAIT_POLICY", "-u", "GOMP_SPINCOUNT"};
+    argv.insert(argv.end(), env.begin(), env.end());
+    for (const char* a : {SHRINK_CLI_PATH, "eval", "-q", "--threads", "2", "--report", "-"}) argv.push_back(a);
+    argv.push_back(model_);
+    argv.push_back("--data");
+    argv.push_back(data_);
+    const CliResult r = run_command(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const auto openmp = nlohmann::json::parse(r.out)["openmp"];
+    EXPECT_EQ(openmp["threads"], 2);
+    return openmp;
+  };
+  EXPECT_EQ(policy({})["OMP_WAIT_POLICY"], "passive");
+  EXPECT_EQ(policy({"OMP_WAIT_POLICY=active"})["OMP_WAIT_POLICY"], "active");
+  const auto spin = policy({"GOMP_SPINCOUNT=10000"});
+  EXPECT_TRUE(spin["OMP_WAIT_POLICY"].is_null()) << spin.dump();
+  EXPECT_EQ(spin["GOMP_SPINCOUNT"], "10000");
+}
+
 TEST_F(CliTest, InspectShowsEveryLayer) {
   const auto r = run_cli({"inspect", model_});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -1,6 +1,8 @@
 // prune.channels and its criteria: each criterion's scores against hand-computed values, the
 // channels the pass removes for each, layer and global scope, min_channels, round_to, exclude,
-// iterative schedules from a recipe, and the clear errors for bad options and unprunable models.
+// iterative schedules from a recipe, folding removed channels' means into the next layer's bias,
+// re-estimating BatchNorm statistics after the cut, and the clear errors for bad options and unprunable models.
+#include "../../src/compress/prune/bn_recalibration.hpp"
 #include "../../src/compress/prune/channel_importance.hpp"
 #include "shrink/compress/pass.hpp"
 #include "shrink/core/random.hpp"
@@ -259,6 +261,85 @@ TEST(ChannelPruner, IterativeRecipePrunesFromWhatIsLeft) {
   EXPECT_EQ(context.sections[1]["channels_before"], 12 + 12 + 24 + 24);
 }
 
+TEST(ChannelPruner, RemovedChannelsMeansGoIntoTheNextLayersBias) {
+  // conv's filter 3 is zero: after bn and relu that channel is the constant relu(shift). l1
+  // removes it; with calibration data its contribution moves into conv2's bias and the model
+  // computes what it computed before.
+  Model model = four_filter_model();
+  set(model, "conv.weight", {0.5f, -2, 3, 0});
+  set(model, "conv.bias", {0.1f, 0.2f, -0.3f, 0});
+  set(model, "bn.bias", {0.1f, -0.2f, 0.3f, 0.7f});
+  const Dataset data = blobs(64, {1, 2, 2}, 2, 4);
+  Json section;
+  // conv2's channels vary with the input: excluded, so only the constant channel goes.
+  // Recalibrating bn would move its statistics to the 64 samples' (the test is of compensation).
+  const Json options = {{"ratio", 0.25}, {"scope", "layer"}, {"exclude", {"conv2"}},
+                        {"calibration_batches", 1}, {"recalibrate_bn", false}};
+  Model pruned = prune(model.clone(), options, &data, &section);
+  EXPECT_EQ(surviving_filters(pruned), (std::vector<float>{0.5f, -2, 3}));
+  EXPECT_EQ(section["compensated"], Json::array({"conv2"}));
+  Tensor x({4, 1, 2, 2});
+  Rng rng(9);
+  for (float& v : x) v = rng.normal(0.0f, 1.0f);
+  const Tensor want = model.forward(x);
+  const Tensor got = pruned.forward(x);
+  for (int64_t i = 0; i < want.numel(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5f) << i;
+
+  // Switched off, or without data to measure on, the channel's contribution is simply gone.
+  Json switched_off = options;
+  switched_off["compensate"] = false;
+  Model off = prune(model.clone(), switched_off, &data, &section);
+  EXPECT_EQ(section["compensated"], "off (option compensate)");
+  const Tensor dropped = off.forward(x);
+  float moved = 0.0f;
+  for (int64_t i = 0; i < want.numel(); ++i) moved = std::max(moved, std::abs(dropped[i] - want[i]));
+  EXPECT_GT(moved, 1e-3f);
+  prune(model.clone(), options, nullptr, &section);
+  EXPECT_NE(section["compensated"].get<std::string>().find("no training data"), std::string::npos);
+}
+
+TEST(ChannelPruner, BatchNormStatisticsAreReestimatedOnTheCalibrationBatches) {
+  // bn's running statistics become the mean and unbiased variance of conv's outputs over every
+  // calibration sample and position (conv comes first, so training mode changes nothing there).
+  Model model = four_filter_model();
+  set(model, "bn.running_mean", {5, 5, 5, 5});
+  set(model, "bn.running_var", {9, 9, 9, 9});
+  const Dataset data = blobs(40, {1, 2, 2}, 2, 6);
+  const std::vector<std::string> names = recalibrate_batch_norms(model, CalibrationData{&data, 2, 16, 3});
+  EXPECT_EQ(names, (std::vector<std::string>{"bn"}));
+  // The same 32 samples (two batches of 16 of the seeded shuffle) by hand.
+  Model reference = four_filter_model();
+  std::vector<double> sum(4, 0.0), squares(4, 0.0);
+  double count = 0.0;
+  for_each_calibration_batch(CalibrationData{&data, 2, 16, 3}, [&](const Tensor& x, const std::vector<int32_t>&) {
+    reference.forward(x);
+    const Tensor& v = reference.value("conv");
+    for (int64_t s = 0; s < x.dim(0); ++s)
+      for (int64_t c = 0; c < 4; ++c)
+        for (int64_t i = 0; i < 4; ++i) {
+          const double e = v[(s * 4 + c) * 4 + i];
+          sum[static_cast<size_t>(c)] += e;
+          squares[static_cast<size_t>(c)] += e * e;
+        }
+    count += static_cast<double>(x.dim(0) * 4);
+  });
+  EXPECT_EQ(count, 32.0 * 4);
+  for (int64_t c = 0; c < 4; ++c) {
+    const double mean = sum[static_cast<size_t>(c)] / count;
+    const double var = (squares[static_cast<size_t>(c)] - count * mean * mean) / (count - 1);
+    EXPECT_NEAR(model.parameter("bn.running_mean").value[c], mean, 1e-5) << c;
+    EXPECT_NEAR(model.parameter("bn.running_var").value[c], var, 1e-4) << c;
+  }
+  // The pass does it after removing channels, and says so; without data it cannot.
+  Json section;
+  prune(model.clone(), {{"ratio", 0.25}, {"scope", "layer"}}, &data, &section);
+  EXPECT_EQ(section["recalibrated_bn"], Json::array({"bn"}));
+  prune(model.clone(), {{"ratio", 0.25}, {"scope", "layer"}}, nullptr, &section);
+  EXPECT_NE(section["recalibrated_bn"].get<std::string>().find("no training data"), std::string::npos);
+  prune(model.clone(), {{"ratio", 0.25}, {"scope", "layer"}, {"recalibrate_bn", false}}, &data, &section);
+  EXPECT_EQ(section["recalibrated_bn"], "off (option recalibrate_bn)");
+}
+
 TEST(ChannelPruner, BadOptionsAndUnprunableModelsAreClearErrors) {
   EXPECT_NE(bad_input_message([] { make_pass("prune.channels", {{"ratio", 1.0}}); }).find("ratio"),
             std::string::npos);
@@ -272,6 +353,12 @@ TEST(ChannelPruner, BadOptionsAndUnprunableModelsAreClearErrors) {
             std::string::npos);
   EXPECT_NE(bad_input_message([] { make_pass("prune.channels", {{"round_to", 0}}); }).find("round_to"),
             std::string::npos);
+  const std::string compensate =
+      bad_input_message([] { make_pass("prune.channels", {{"compensate", "yes"}}); });
+  EXPECT_NE(compensate.find("compensate"), std::string::npos) << compensate;
+  const std::string recalibrate =
+      bad_input_message([] { make_pass("prune.channels", {{"recalibrate_bn", 1}}); });
+  EXPECT_NE(recalibrate.find("recalibrate_bn"), std::string::npos) << recalibrate;
 
   // Logistic regression: the only producer is the output.
   Model linear = Model::from_graph_json(Json::parse(R"({"input": {"name": "x", "shape": [4]},

@@ -1,7 +1,10 @@
 // The channel dependency analysis on hand-built graphs (residual with and without a projection
 // shortcut, concat, depthwise, Flatten -> Linear, patterns it does not follow), and channel
 // removal: the smaller model computes exactly what the original computes with the removed
-// channels zeroed, i.e. with the weight columns that read them set to zero.
+// channels zeroed, i.e. with the weight columns that read them set to zero; and compensation:
+// with the consumers' mean inputs, a removed channel that is constant (a zero filter after which
+// a BatchNorm shift and a ReLU leave a constant) changes no output, and where zero padding makes
+// its contribution vary near the border, the mean of every output over positions still holds.
 #include "shrink/nn/channel_dependencies.hpp"
 
 #include "shrink/core/error.hpp"
@@ -383,6 +386,159 @@ TEST(ChannelRemoval, RemovingWhatMustStayIsAnError) {
   for (int u : group_of(deps, "conv2").units) all[static_cast<size_t>(u)] = 1;
   const std::string message = testing::bad_input_message([&] { deps.remove(model, all); });
   EXPECT_NE(message.find("node conv2"), std::string::npos) << message;
+}
+
+// --- compensation --------------------------------------------------------------------------
+
+// The mean input sample of each node named, on the batch x.
+ChannelDependencies::InputMeans mean_inputs(Model& model, const std::vector<std::string>& nodes,
+                                            const Tensor& x) {
+  model.forward(x);
+  ChannelDependencies::InputMeans means;
+  for (const auto& name : nodes) {
+    const Tensor& v = model.value(model.node(name).inputs[0]);
+    const int64_t n = v.dim(0), size = v.numel() / n;
+    std::vector<double> sum(static_cast<size_t>(size), 0.0);
+    for (int64_t s = 0; s < n; ++s)
+      for (int64_t i = 0; i < size; ++i) sum[static_cast<size_t>(i)] += v[s * size + i];
+    Tensor mean(model.node(model.node(name).inputs[0]).output_shape);
+    for (int64_t i = 0; i < size; ++i) mean[i] = static_cast<float>(sum[static_cast<size_t>(i)] / n);
+    means[name] = std::move(mean);
+  }
+  return means;
+}
+
+Tensor random_batch(const Model& model, int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  Shape shape{n};
+  shape.insert(shape.end(), model.input_shape().begin(), model.input_shape().end());
+  Tensor x(shape);
+  for (float& v : x) v = rng.normal(0.0f, 1.0f);
+  return x;
+}
+
+// Zeroes filter `c` of a Conv2d (and its bias), so that channel is its BatchNorm's constant.
+void zero_filter(Model& model, const std::string& conv, int64_t c) {
+  Tensor& w = model.parameter(conv + ".weight").value;
+  const int64_t size = w.numel() / w.dim(0);
+  std::fill_n(w.data() + c * size, size, 0.0f);
+  if (Parameter* b = model.find_parameter(conv + ".bias")) b->value[c] = 0.0f;
+}
+
+std::vector<char> remove_channel(const ChannelDependencies& deps, const std::string& node,
+                                 int64_t c, std::vector<char> removed = {}) {
+  if (removed.empty()) removed.assign(deps.units().size(), 0);
+  removed[static_cast<size_t>(deps.channel_units(node)[static_cast<size_t>(c)])] = 1;
+  return removed;
+}
+
+float max_difference(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  float d = 0.0f;
+  for (int64_t i = 0; i < a.numel() && i < b.numel(); ++i) d = std::max(d, std::abs(a[i] - b[i]));
+  return d;
+}
+
+// conv1 (3x3, padding 1) -> bn1 -> relu1 -> conv2 (3x3, no padding, no bias) -> bn2 -> relu2 ->
+// flatten -> fc: conv2 reads conv1's channels (so its BatchNorm's running mean takes the
+// compensation), fc reads conv2's through Flatten (its bias takes it).
+const char* kUnpadded = R"({"input": {"name": "x", "shape": [2, 6, 6]}, "nodes": [
+    {"name": "conv1", "type": "Conv2d", "attributes": {"out_channels": 4, "kernel_size": 3, "padding": 1}},
+    {"name": "bn1", "type": "BatchNorm2d"},
+    {"name": "relu1", "type": "ReLU"},
+    {"name": "conv2", "type": "Conv2d", "attributes": {"out_channels": 3, "kernel_size": 3, "bias": false}},
+    {"name": "bn2", "type": "BatchNorm2d"},
+    {"name": "relu2", "type": "ReLU"},
+    {"name": "flatten", "type": "Flatten"},
+    {"name": "fc", "type": "Linear", "attributes": {"out_features": 3}}]})";
+
+TEST(ChannelCompensation, AConstantChannelIsRemovedWithoutChangingAnyOutput) {
+  Model model = build(kUnpadded, 7);
+  zero_filter(model, "conv1", 1);
+  zero_filter(model, "conv2", 2);
+  // Positive shifts, so the ReLU passes the constant (a negative one would give zero: no test).
+  model.parameter("bn1.bias").value[1] = 0.8f;
+  model.parameter("bn2.bias").value[2] = 0.6f;
+  const ChannelDependencies deps(model);
+  const std::vector<char> removed = remove_channel(deps, "conv2", 2, remove_channel(deps, "conv1", 1));
+  const std::vector<std::string> consumers = deps.compensable_consumers(model, removed);
+  EXPECT_EQ(consumers, (std::vector<std::string>{"conv2", "fc"}));
+
+  // Means from one batch, checked on another: the channels are constant, so any data will do.
+  const auto means = mean_inputs(model, consumers, random_batch(model, 4, 1));
+  Model compensated = deps.remove(model, removed, means);
+  Model dropped = deps.remove(model, removed);
+  EXPECT_EQ(compensated.parameter("conv1.weight").value.dim(0), 3);
+  EXPECT_FALSE(compensated.find_parameter("conv2.bias"));  // bn2's running mean took it
+  const Tensor x = random_batch(model, 5, 2);
+  const Tensor want = model.forward(x);
+  EXPECT_LE(max_difference(compensated.forward(x), want), 1e-5f);
+  EXPECT_GT(max_difference(dropped.forward(x), want), 1e-2f);  // without it, the outputs move
+}
+
+// conv1 (3x3, padding 1) -> bn1 -> relu1 -> conv2 (3x3, padding 1, no bias, a ReLU after it):
+// compensation needs a new bias on conv2, and the padded border reads zeros where the removed
+// channel was constant.
+const char* kPadded = R"({"input": {"name": "x", "shape": [1, 5, 5]}, "nodes": [
+    {"name": "conv1", "type": "Conv2d", "attributes": {"out_channels": 3, "kernel_size": 3, "padding": 1}},
+    {"name": "bn1", "type": "BatchNorm2d"},
+    {"name": "relu1", "type": "ReLU"},
+    {"name": "conv2", "type": "Conv2d", "attributes": {"out_channels": 2, "kernel_size": 3, "padding": 1, "bias": false}},
+    {"name": "relu2", "type": "ReLU"},
+    {"name": "pool", "type": "GlobalAvgPool"},
+    {"name": "flatten", "type": "Flatten"},
+    {"name": "fc", "type": "Linear", "attributes": {"out_features": 2}}]})";
+
+// With padding the removed constant channel's contribution is smaller on the border (fewer
+// taps read it) than inside: no bias matches both. The compensation is the mean over positions,
+// the least-squares constant, so each output channel's mean over positions is exact and the
+// interior is off by one constant (what the border lacks, spread over all positions).
+TEST(ChannelCompensation, ZeroPaddingKeepsEachOutputsMeanOverPositions) {
+  Model model = build(kPadded, 8);
+  zero_filter(model, "conv1", 0);
+  model.parameter("bn1.bias").value[0] = 0.9f;
+  const ChannelDependencies deps(model);
+  const std::vector<char> removed = remove_channel(deps, "conv1", 0);
+  Model smaller = deps.remove(model, removed, mean_inputs(model, {"conv2"}, random_batch(model, 3, 3)));
+  EXPECT_EQ(smaller.node("conv2").op->attributes()["bias"], true);
+  ASSERT_TRUE(smaller.find_parameter("conv2.bias"));
+
+  const Tensor x = random_batch(model, 2, 4);
+  model.forward(x);
+  smaller.forward(x);
+  const Tensor& want = model.value("conv2");
+  const Tensor& got = smaller.value("conv2");
+  ASSERT_EQ(got.shape(), want.shape());
+  float border = 0.0f;
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t o = 0; o < 2; ++o) {
+      double mean_want = 0.0, mean_got = 0.0;
+      const int64_t centre = ((n * 2 + o) * 5 + 2) * 5 + 2;
+      const float offset = got[centre] - want[centre];
+      for (int64_t i = 0; i < 5; ++i)
+        for (int64_t j = 0; j < 5; ++j) {
+          const int64_t k = ((n * 2 + o) * 5 + i) * 5 + j;
+          if (i == 0 || j == 0 || i == 4 || j == 4)
+            border = std::max(border, std::abs(got[k] - want[k] - offset));
+          else
+            EXPECT_NEAR(got[k] - want[k], offset, 1e-5f) << n << " " << o << " " << i << " " << j;
+          mean_want += want[k];
+          mean_got += got[k];
+        }
+      EXPECT_NEAR(mean_got / 25, mean_want / 25, 1e-5) << n << " " << o;
+    }
+  EXPECT_GT(border, 1e-3f);  // the padding's zeros: what a bias cannot follow
+}
+
+TEST(ChannelCompensation, OnlyConsumersThatLoseChannelsAreMeasured) {
+  Model model = build(residual(true), 9);
+  const ChannelDependencies deps(model);
+  // Channel 0 of the stream (conv3 + down): conv2 reads relu1, not the stream; fc reads it
+  // through the pool. conv1's channel 1: conv2 and down read it.
+  EXPECT_EQ(deps.compensable_consumers(model, remove_channel(deps, "conv3", 0)),
+            (std::vector<std::string>{"fc"}));
+  EXPECT_EQ(deps.compensable_consumers(model, remove_channel(deps, "conv1", 1)),
+            (std::vector<std::string>{"conv2", "down"}));
 }
 
 }  // namespace

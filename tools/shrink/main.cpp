@@ -6,8 +6,11 @@
 #include "shrink/core/error.hpp"
 #include "shrink/version.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 #include <string>
@@ -35,9 +38,23 @@ int fail(const char* message, int code) {
   return code;
 }
 
+// libgomp's idle threads spin (300,000 rounds by default) at every barrier before they sleep.
+// On cores shared with other jobs the spinning thread takes the time its sibling needs: on two
+// busy cores (load ~11) training ran 3.9x and batch-256 inference 1.9x slower than with passive
+// waiting (docs/benchmarks.md, bench/omp_wait_policy.sh). libgomp reads the policy once, as it
+// loads, before main — so the CLI sets it and runs itself again. A policy or spin count given in
+// the environment (OMP_WAIT_POLICY=active on a dedicated machine) is kept.
+void wait_passively(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // No /proc: carry on with libgomp's default; only child processes see the variable.
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  wait_passively(argv);
   CLI::App app{"shrink: make trained neural networks smaller, faster and cheaper to run"};
   app.name("shrink");
   app.set_version_flag("--version", std::string("shrink ") + shrink::kVersion);

@@ -18,6 +18,7 @@
 #include "shrink/nn/model.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -62,10 +63,26 @@ class ChannelDependencies {
   // The unit of each channel (axis 1) of a node's output or of the model input.
   const std::vector<int>& channel_units(const std::string& value) const;
 
+  // The mean over calibration samples of a consumer's input (its per-sample shape), by the
+  // consumer's node name.
+  using InputMeans = std::map<std::string, Tensor>;
+
+  // The consumers (Conv2d with groups 1, Linear over one feature axis) that would lose input
+  // channels to `removed` and whose loss remove() can fold into a bias: the nodes whose input
+  // means compensation needs.
+  std::vector<std::string> compensable_consumers(const Model& model, const std::vector<char>& removed) const;
+
   // The model with the units marked in `removed` (one flag per unit) taken out: smaller weights
   // and attributes, the same graph, metadata and masks (sliced alike). `model` must be the one
   // analysed. Removing a unit that is not removable, or every channel of a value, is an error.
-  Model remove(const Model& model, const std::vector<char>& removed) const;
+  // A removed channel is not silent in the original: a BatchNorm shift, a bias or a ReLU keeps
+  // it near its mean. For every consumer named in `input_means`, the removed channels' mean
+  // contribution (weights × that mean) is folded into the consumer's bias — or, when it has
+  // none, into the running mean of the BatchNorm that alone reads it, or a new bias — so every
+  // output keeps its mean over the calibration samples (exactly, output by output, where the
+  // removed channels are constant and no kernel tap reaches zero padding).
+  Model remove(const Model& model, const std::vector<char>& removed,
+               const InputMeans& input_means = {}) const;
 
   // How a node's parameters follow the channels (used by remove(); public for tests and passes
   // that want to know which nodes a group resizes).

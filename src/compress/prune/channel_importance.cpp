@@ -107,18 +107,6 @@ std::vector<const Node*> computed_nodes(const Model& model) {
   return list;
 }
 
-void for_each_calibration_batch(const CalibrationData& calibration,
-                                const std::function<void(const Tensor&, const std::vector<int32_t>&)>& body) {
-  BatchSampler sampler(calibration.data->size(), calibration.batch_size, true, calibration.seed);
-  std::vector<int64_t> indices;
-  std::vector<int32_t> labels;
-  Tensor x;
-  for (int64_t b = 0; b < calibration.batches && sampler.next(indices); ++b) {
-    calibration.data->gather(indices, x, labels);
-    body(x, labels);
-  }
-}
-
 // Per channel c of a batch-first value: f(sample n, channel c, its elements) summed over samples.
 template <class F>
 void per_channel(const Tensor& value, F f) {
@@ -206,6 +194,18 @@ void score_taylor(Model& model, const ChannelDependencies& deps, const Calibrati
 }
 
 }  // namespace
+
+void for_each_calibration_batch(const CalibrationData& calibration,
+                                const std::function<void(const Tensor&, const std::vector<int32_t>&)>& body) {
+  BatchSampler sampler(calibration.data->size(), calibration.batch_size, true, calibration.seed);
+  std::vector<int64_t> indices;
+  std::vector<int32_t> labels;
+  Tensor x;
+  for (int64_t b = 0; b < calibration.batches && sampler.next(indices); ++b) {
+    calibration.data->gather(indices, x, labels);
+    body(x, labels);
+  }
+}
 
 std::vector<std::string> channel_criteria() { return {"l1", "l2", "fpgm", "bn", "apoz", "taylor"}; }
 

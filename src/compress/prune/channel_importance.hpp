@@ -5,6 +5,7 @@
 #include "shrink/data/dataset.hpp"
 #include "shrink/nn/channel_dependencies.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,15 @@ struct UnitScores {
   // Why a unit may be unscored ("no BatchNorm follows them"), for reports.
   std::string unscored_reason;
 };
+
+// Calls body(x, labels) on `calibration.batches` batches of a seeded shuffle of the data.
+void for_each_calibration_batch(const CalibrationData& calibration,
+                                const std::function<void(const Tensor&, const std::vector<int32_t>&)>& body);
+
+// The mean input sample of each named node over the calibration batches (inference mode), for
+// ChannelDependencies::remove to fold the removed channels' contribution into biases.
+ChannelDependencies::InputMeans mean_inputs(Model& model, const std::vector<std::string>& nodes,
+                                            const CalibrationData& calibration);
 
 // The criteria by name, in help order: l1, l2, fpgm, bn, apoz, taylor.
 std::vector<std::string> channel_criteria();

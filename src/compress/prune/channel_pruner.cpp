@@ -3,9 +3,12 @@
 // dependency analysis (nn/channel_dependencies.hpp) says which channels go together; a criterion
 // scores each unit; the lowest go, per group (scope "layer") or over all groups at once with each
 // group's scores divided by their mean (scope "global"), so layers of different sizes and weight
-// scales compete fairly.
+// scales compete fairly. The removed channels' mean contribution to the layers that read them is
+// folded into those layers' biases, and every BatchNorm's running statistics are re-estimated
+// for the smaller network (both measured on calibration batches of the training data).
 #include "compress/pass_options.hpp"
 #include "compress/passes.hpp"
+#include "compress/prune/bn_recalibration.hpp"
 #include "compress/prune/channel_importance.hpp"
 #include "shrink/nn/channel_dependencies.hpp"
 
@@ -58,6 +61,8 @@ class ChannelPruner final : public Pass {
     calibration_batches_ = options.get<int64_t>("calibration_batches", 8);
     batch_ = options.get<int64_t>("batch", 128);
     exclude_ = options.get<std::vector<std::string>>("exclude", {});
+    compensate_ = options.get<bool>("compensate", true);
+    recalibrate_bn_ = options.get<bool>("recalibrate_bn", true);
     options.finish();
     const std::string where = "pass prune.channels: ";
     require(ratio_ >= 0.0 && ratio_ < 1.0,
@@ -79,7 +84,8 @@ class ChannelPruner final : public Pass {
     return {{"ratio", ratio_},         {"criterion", criterion_}, {"scope", scope_},
             {"min_channels", min_channels_}, {"round_to", round_to_},
             {"calibration_batches", calibration_batches_}, {"batch", batch_},
-            {"exclude", exclude_}};
+            {"exclude", exclude_}, {"compensate", compensate_},
+            {"recalibrate_bn", recalibrate_bn_}};
   }
 
  private:
@@ -136,8 +142,35 @@ class ChannelPruner final : public Pass {
       if (!group.reasons.empty()) groups.back()["kept_because"] = group.reasons;
     }
 
+    // A removed channel's mean (a BatchNorm shift through a ReLU is rarely zero) still reached
+    // its consumers; measured on the calibration batches, it goes into their biases.
+    ChannelDependencies::InputMeans means;
+    Json compensation, recalibration;
+    const bool have_data = calibration.data != nullptr && calibration.data->size() > 0;
+    if (!have_data && (compensate_ || recalibrate_bn_))
+      spdlog::warn("prune.channels: no training data, so the removed channels' mean contribution "
+                   "is dropped instead of folded into the next layers' biases, and BatchNorm "
+                   "statistics are not re-estimated: expect a large drop before fine-tuning");
+    if (!compensate_) {
+      compensation = "off (option compensate)";
+    } else if (!have_data) {
+      compensation = "none: no training data to measure the removed channels' means on";
+    } else {
+      const std::vector<std::string> consumers = deps.compensable_consumers(model, removed);
+      means = mean_inputs(model, consumers, calibration);
+      compensation = consumers;
+    }
+
     const int64_t parameters_before = model.parameter_count(), macs_before = model.macs();
-    model = deps.remove(model, removed);
+    model = deps.remove(model, removed, means);
+    // The layers after the cut see inputs of another mean and variance than their BatchNorms
+    // were trained on: re-estimate those statistics (EagleEye's adaptive BN).
+    if (!recalibrate_bn_)
+      recalibration = "off (option recalibrate_bn)";
+    else if (!have_data)
+      recalibration = "none: no training data to re-estimate BatchNorm statistics on";
+    else
+      recalibration = recalibrate_batch_norms(model, calibration);
     spdlog::info("prune.channels ({}, {}): {} of {} channels removed in {} groups; MACs {} -> {}",
                  criterion_, scope_, channels_before - channels_after, channels_before,
                  prunable.size(), macs_before, model.macs());
@@ -148,7 +181,9 @@ class ChannelPruner final : public Pass {
             {"macs_before", macs_before},
             {"macs_after", model.macs()},
             {"groups", groups},
-            {"untouched", untouched}};
+            {"untouched", untouched},
+            {"compensated", compensation},
+            {"recalibrated_bn", recalibration}};
   }
 
   // A producer is excluded by its node name ("fc3") or its weight's name ("fc3.weight"), as in
@@ -225,6 +260,8 @@ class ChannelPruner final : public Pass {
   int64_t calibration_batches_ = 8;
   int64_t batch_ = 128;
   std::vector<std::string> exclude_;
+  bool compensate_ = true;
+  bool recalibrate_bn_ = true;
 };
 
 }  // namespace
