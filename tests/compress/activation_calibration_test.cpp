@@ -152,6 +152,18 @@ TEST(ActivationCalibration, EntropyRangeFollowsTheSignOfTheData) {
   EXPECT_FLOAT_EQ(entropy_range(histogram_of(relu), false).hi, 5.0f);
 }
 
+TEST(ActivationCalibration, EntropyIgnoresTheExactZerosOfAReLU) {
+  // The same bulk with and without as many exact zeros again (a ReLU's negative half): every
+  // threshold keeps zeros exact, so the threshold must not move.
+  std::vector<float> bulk = exponential(20000, 0.2f);
+  bulk.push_back(4.0f);
+  std::vector<float> with_zeros = bulk;
+  with_zeros.insert(with_zeros.end(), 20000, 0.0f);
+  const ActivationHistogram h = histogram_of(with_zeros);
+  EXPECT_EQ(h.zeros(), 20000.0);
+  EXPECT_EQ(entropy_range(h, false).hi, entropy_range(histogram_of(bulk), false).hi);
+}
+
 TEST(ActivationCalibration, MseKeepsAFlatRangeAndClipsALongTail) {
   // Uniform on [0, 1]: any clipping costs more than it saves in rounding (the optimum is
   // 1 - 1/510 of the range, so the 1% grid keeps all of it).

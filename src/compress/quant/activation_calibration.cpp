@@ -122,6 +122,7 @@ void ActivationHistogram::add(const float* values, int64_t n) {
   const int64_t last = static_cast<int64_t>(counts_.size()) - 1;
   if (!(width_ > 0.0f)) {  // every value was zero
     counts_[0] += static_cast<double>(n);
+    zeros_ += static_cast<double>(n);
     return;
   }
   const float inverse = 1.0f / width_;
@@ -130,6 +131,7 @@ void ActivationHistogram::add(const float* values, int64_t n) {
     // NaN and values beyond the first pass's range (none, on the same data) go to the ends.
     const int64_t bin = position >= 0.0f ? std::min(static_cast<int64_t>(position), last) : 0;
     counts_[static_cast<size_t>(bin)] += 1.0;
+    zeros_ += values[i] == 0.0f ? 1.0 : 0.0;
   }
 }
 
@@ -195,7 +197,9 @@ float entropy_threshold(const std::vector<double>& counts, float bin_width, int 
 ActivationRange entropy_range(const ActivationHistogram& h, bool symmetric) {
   if (!(h.bin_width() > 0.0f)) return h.observed();
   const bool unsigned_codes = !h.signed_values() && !symmetric;
-  const float t = entropy_threshold(h.magnitude_counts(), h.bin_width(), unsigned_codes ? 256 : 128);
+  std::vector<double> counts = h.magnitude_counts();
+  counts[0] -= h.zeros();  // exact zeros stay exact at any threshold
+  const float t = entropy_threshold(counts, h.bin_width(), unsigned_codes ? 256 : 128);
   return {std::max(h.observed().lo, -t), std::min(h.observed().hi, t)};
 }
 

@@ -6,7 +6,9 @@
 //   minmax        the observed min and max;
 //   percentile:P  the P-th and (100 - P)-th percentiles (values beyond are clipped);
 //   entropy       TensorRT's threshold search: the clipping threshold T of |x| whose quantized
-//                 distribution is closest to the observed one in KL divergence;
+//                 distribution is closest to the observed one in KL divergence (exact zeros
+//                 left out: every threshold keeps them exact, and a ReLU's spike of them, merged
+//                 into the first code's bins, would otherwise pull T down);
 //   mse           the range (r·min, r·max), r in {1.00, 0.99, ..., 0.01}, of least expected
 //                 squared quantization error: the clipped values' squared distance to the range
 //                 plus step²/12 for every value inside it (rounding error, uniform in a step).
@@ -64,6 +66,8 @@ class ActivationHistogram {
   float bin_width() const { return width_; }
   const std::vector<double>& counts() const { return counts_; }
   bool signed_values() const { return observed_.lo < 0.0f; }
+  // Values that were exactly 0 (counted in their bin too): a ReLU's output is mostly these.
+  double zeros() const { return zeros_; }
   // Counts of |x| in bins of bin_width() from 0.
   std::vector<double> magnitude_counts() const;
 
@@ -72,6 +76,7 @@ class ActivationHistogram {
   float start_ = 0.0f;
   float width_ = 0.0f;
   std::vector<double> counts_;
+  double zeros_ = 0.0;
 };
 
 ActivationRange percentile_range(const ActivationHistogram& histogram, double percentile);
