@@ -182,6 +182,33 @@ TEST(QuantInt8, HistogramMethodsSymmetricActivationsAndSkippedLayers) {
   EXPECT_EQ(section["activations"].size(), 2u);
 }
 
+TEST(QuantInt8, MatMulWeightsArePerTensorAndConvTransposeIsRefused) {
+  const Dataset data = quadrants(64, 7);
+  // MatMul's weight is [in, out]: its output channels are columns, so one scale for the tensor.
+  Model model = Model::from_graph_json(
+      {{"input", {{"name", "x"}, {"shape", {1, 8, 8}}}},
+       {"nodes",
+        {{{"name", "flatten"}, {"type", "Flatten"}},
+         {{"name", "project"}, {"type", "MatMul"}, {"attributes", {{"in_features", 64}, {"out_features", 4}}}}}}});
+  model.initialize(2);
+  run_int8(model, data, {{"batches", 1}});
+  const auto& affine = dynamic_cast<const AffineQuantizer&>(*model.parameter("project.weight").quantizer());
+  EXPECT_FALSE(affine.per_channel());
+  EXPECT_TRUE(affine.symmetric());
+  EXPECT_EQ(model.node("project").inputs, (std::vector<std::string>{"project_dequantize"}));
+  Model transposed = Model::from_graph_json(
+      {{"input", {{"name", "x"}, {"shape", {1, 8, 8}}}},
+       {"nodes",
+        {{{"name", "up"}, {"type", "ConvTranspose2d"}, {"attributes", {{"out_channels", 2}, {"kernel_size", 2}, {"stride", 2}}}},
+         {{"name", "flatten"}, {"type", "Flatten"}},
+         {{"name", "fc"}, {"type", "Linear"}, {"attributes", {{"out_features", 4}}}}}}});
+  transposed.initialize(1);
+  EXPECT_NE(bad_input_message([&] { run_int8(transposed, data, {{"batches", 1}}); })
+                .find("layer 'up' (ConvTranspose2d) cannot be quantized to int8 yet; keep it in fp32 "
+                      "with --skip up"),
+            std::string::npos);
+}
+
 TEST(QuantInt8, FineTuningIsQuantizationAwareTrainingOfTheSameGraph) {
   const Dataset data = quadrants(256, 4);
   Model model = small_cnn();
