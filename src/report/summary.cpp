@@ -102,7 +102,7 @@ nlohmann::json ModelSummary::to_json() const {
 std::string ModelSummary::to_table() const {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10s %10s %-10s %-22s %11s %10s\n",
+  std::snprintf(line, sizeof line, "%-22s %-16s %-16s %10s %10s %-10s %-22s %11s %10s\n",
                 "layer", "type", "output", "params", "nonzeros", "format", "encoding", "bytes",
                 "MACs");
   out << line;
@@ -118,7 +118,7 @@ std::string ModelSummary::to_table() const {
     return joined.empty() ? std::string("-") : joined;
   };
   for (const auto& l : layers) {
-    std::snprintf(line, sizeof line, "%-22s %-14s %-16s %10lld %10lld %-10s %-22s %11s %10s\n",
+    std::snprintf(line, sizeof line, "%-22s %-16s %-16s %10lld %10lld %-10s %-22s %11s %10s\n",
                   l.name.c_str(), l.type.c_str(), to_string(l.output_shape).c_str(),
                   static_cast<long long>(l.parameters), static_cast<long long>(l.nonzeros),
                   distinct(l.formats).c_str(), distinct(l.encodings).c_str(),
