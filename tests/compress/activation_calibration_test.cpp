@@ -89,6 +89,13 @@ TEST(ActivationCalibration, HistogramFoldsMagnitudesExactly) {
   EXPECT_EQ(zeros.counts()[0], 2.0);
 }
 
+TEST(ActivationCalibration, ClippedFractionCountsTheValuesBeyondTheRange) {
+  const ActivationHistogram h = histogram_of(uniform_grid(1000, 0.0f, 10.0f), 100);
+  EXPECT_DOUBLE_EQ(clipped_fraction(h, {0.0f, 10.0f}), 0.0);
+  EXPECT_DOUBLE_EQ(clipped_fraction(h, {0.0f, 9.0f}), 0.1);
+  EXPECT_DOUBLE_EQ(clipped_fraction(h, {2.0f, 7.0f}), 0.5);
+}
+
 TEST(ActivationCalibration, MinMaxIsTheObservedRange) {
   const ActivationHistogram h = histogram_of({-0.75f, 0.0f, 2.5f});
   const ActivationRange r = calibrated_range(CalibrationMethod::parse("minmax"), h, false);

@@ -168,6 +168,11 @@ TEST(QuantInt8, HistogramMethodsSymmetricActivationsAndSkippedLayers) {
     const Json section = run_int8(model, data, {{"calibration", method}, {"batches", 1}, {"batch", 128}});
     EXPECT_EQ(section["calibration"], method);
     for (const Json& row : section["activations"]) {
+      EXPECT_GE(row["clipped_fraction"].get<double>(), 0.0);
+      EXPECT_LT(row["clipped_fraction"].get<double>(), 1.0);
+      // The 99.9th percentile clips 0.1% at each end, give or take the bin at the cut.
+      if (std::string(method).starts_with("percentile"))
+        EXPECT_LT(row["clipped_fraction"].get<double>(), 0.01) << row.dump();
       EXPECT_GE(row["range"][0].get<double>(), row["observed"][0].get<double>()) << method;
       EXPECT_LE(row["range"][1].get<double>(), row["observed"][1].get<double>()) << method;
     }

@@ -231,6 +231,17 @@ ActivationRange mse_range(const ActivationHistogram& h, bool symmetric) {
   return best_range;
 }
 
+double clipped_fraction(const ActivationHistogram& h, const ActivationRange& range) {
+  double total = 0.0, clipped = 0.0;
+  const std::vector<double>& counts = h.counts();
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const double centre = h.start() + (static_cast<double>(i) + 0.5) * h.bin_width();
+    total += counts[i];
+    if (centre < range.lo || centre > range.hi) clipped += counts[i];
+  }
+  return total > 0.0 ? clipped / total : 0.0;
+}
+
 ActivationRange calibrated_range(const CalibrationMethod& method, const ActivationHistogram& histogram,
                                  bool symmetric) {
   switch (method.kind) {

@@ -88,6 +88,10 @@ float entropy_threshold(const std::vector<double>& magnitude_counts, float bin_w
 ActivationRange entropy_range(const ActivationHistogram& histogram, bool symmetric);
 ActivationRange mse_range(const ActivationHistogram& histogram, bool symmetric);
 
+// The share of the histogram's values beyond `range` (clipped by it), counting each bin by
+// where its centre lies; 0 for an empty histogram.
+double clipped_fraction(const ActivationHistogram& histogram, const ActivationRange& range);
+
 // The range `method` picks: from the observed min/max alone (minmax) or from the histogram.
 ActivationRange calibrated_range(const CalibrationMethod& method, const ActivationHistogram& histogram,
                                  bool symmetric);

@@ -113,6 +113,9 @@ class Int8Pass final : public Pass {
                              {"zero_point", layer->quantization.zero_point},
                              {"observed", {layer->histogram.observed().lo, layer->histogram.observed().hi}},
                              {"range", {layer->range.lo, layer->range.hi}},
+                             {"clipped_fraction", method_.needs_histogram()
+                                                      ? clipped_fraction(layer->histogram, layer->range)
+                                                      : 0.0},
                              {"input_sqnr_db", sqnr_db(layer->signal_in, layer->noise_in)},
                              {"output_sqnr_db", sqnr_db(layer->signal_out, layer->noise_out)}});
     return {{"calibration", method_.to_string()},
