@@ -170,7 +170,8 @@ Model ChannelDependencies::remove(const Model& model, const std::vector<char>& r
       const bool is_bias = from.name == node.name + ".bias";
       const bool is_running_mean = from.name == node.name + ".running_mean";
       if (is_bias && add_to_bias.count(i))
-        for (int64_t o = 0; o < value.numel(); ++o) value[o] += static_cast<float>(add_to_bias[i][static_cast<size_t>(o)]);
+        for (int64_t o = 0; o < value.numel(); ++o)
+          value[o] += static_cast<float>(add_to_bias[i][static_cast<size_t>(o)]);
       if (is_running_mean && shift_running_mean.count(i))
         for (int64_t o = 0; o < value.numel(); ++o)
           value[o] -= static_cast<float>(shift_running_mean[i][static_cast<size_t>(o)]);
