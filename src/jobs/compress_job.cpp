@@ -1,4 +1,5 @@
 #include "jobs/job_support.hpp"
+#include "nn/quant/code_groups.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/io/code_statistics.hpp"
 #include "shrink/io/container.hpp"
@@ -19,7 +20,7 @@
 namespace shrink {
 namespace {
 
-// Per compressible weight: its format and bits, how and in how many bytes the output stores it
+// Per compressible weight: its format, bits per code and per weight (pq: a code per d weights), how and in how many bytes the output stores it
 // (for a .shrk output), the entropy of its codes and gaps, and the relative error of the last
 // pass that quantized it.
 nlohmann::json layer_report(const Model& model, const std::string& output,
@@ -32,6 +33,8 @@ nlohmann::json layer_report(const Model& model, const std::string& output,
     nlohmann::json row = {{"name", p->name},
                           {"format", p->quantized() ? p->quantizer()->format().name : "fp32"},
                           {"bits", p->quantized() ? p->quantizer()->bits() : 32},
+                          {"bits_per_weight",
+                           p->quantized() ? quant::bits_per_element(*p->quantizer(), p->value.shape()) : 32.0},
                           {"fp32_bytes", p->value.numel() * 4}};
     if (auto it = stored.find(p->name); it != stored.end()) {
       row["encoding"] = it->second.encoding;

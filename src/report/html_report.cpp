@@ -193,6 +193,21 @@ void summary_section(Page& page, const HtmlReportInput& in) {
   }
 }
 
+// A layer's bits per weight: the summary's bits_per_weight for its weight, else (a report
+// written before it had them) the bit width of its format.
+double weight_bits(const json& layer) {
+  const json bits = layer.value("bits_per_weight", json::array());
+  if (!bits.empty() && bits[0].is_number()) return bits[0].get<double>();
+  const json formats = layer.value("formats", json::array());
+  return formats.empty() ? 32 : format_bits(formats[0].get<std::string>());
+}
+
+std::string bits_label(double bits) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, bits == std::floor(bits) ? "%.0f" : "%.2f", bits);
+  return buffer;
+}
+
 void layers_section(Page& page, const json& model) {
   page.heading("layers", "Layers");
   std::vector<std::vector<std::string>> rows;
@@ -214,24 +229,26 @@ void layers_section(Page& page, const json& model) {
     const double sparsity = weighted ? 1 - nonzeros / params : 0;
     rows.push_back({cell(l.value("name", "")), cell(l.value("type", "")), cell(shape),
                     weighted ? cell(format_count(params)) : "", weighted ? cell(percent(sparsity, 1)) : "",
-                    cell(joined(l.value("formats", json::array()))), cell(joined(l.value("encodings", json::array()))),
+                    cell(joined(l.value("formats", json::array()))), weighted ? cell(bits_label(weight_bits(l))) : "",
+                    cell(joined(l.value("encodings", json::array()))),
                     weighted ? cell(format_bytes(number(l, "bytes", 0))) : "",
                     number(l, "macs", 0) > 0 ? cell(format_count(number(l, "effective_macs", 0))) : ""});
     if (!weighted) continue;
     sparsity_bars.push_back({l.value("name", ""), sparsity, percent(sparsity, 1) + " zero"});
     const json formats = l.value("formats", json::array());
-    const int bits = formats.empty() ? 32 : format_bits(formats[0].get<std::string>());
-    bits_bars.push_back({l.value("name", ""), static_cast<double>(bits),
-                         formats.empty() ? "fp32" : formats[0].get<std::string>(), "#e69f00"});
+    const std::string format = formats.empty() ? "fp32" : formats[0].get<std::string>();
+    bits_bars.push_back({l.value("name", ""), weight_bits(l), format + " (" + bits_label(weight_bits(l)) + " bits)",
+                         "#e69f00"});
   }
-  page.table({"layer", "type", "output", "parameters", "sparsity", "format", "encoding", "bytes",
+  page.table({"layer", "type", "output", "parameters", "sparsity", "format", "bits/weight", "encoding", "bytes",
               "MACs (non-zero)"},
              rows, "layers");
   if (!sparsity_bars.empty()) {
     page.figure(bars_svg("Weight sparsity per layer", sparsity_bars, 0, 1),
                 "The share of each layer's parameters that are zero (pruned).");
     page.figure(bars_svg("Bits per weight", bits_bars, 0, 32),
-                "The bit width each layer's weights are stored and computed at (32: float).");
+                "The bits each layer's weight spends per weight: a stored code's bits over the weights it stands "
+                "for (product quantization: code bits / d), 32 for float; codebooks and sparse positions not counted.");
   }
 }
 

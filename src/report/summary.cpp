@@ -1,6 +1,7 @@
 #include "shrink/report/summary.hpp"
 
 #include "shrink/nn/weights.hpp"
+#include "nn/quant/code_groups.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -33,6 +34,31 @@ std::string format_bytes(double bytes) {
   return buffer;
 }
 
+namespace {
+
+// "fp32", "<format>:<bits>" ("kmeans:5": 5-bit codes, one a weight), or for product quantization,
+// whose code stands for d weights, "pq:d<d>k<k>" (the options a user gave; its bits per weight are
+// the bits_per_weight column).
+std::string format_label(const Parameter& p) {
+  if (!p.quantized()) return "fp32";
+  const Quantizer& q = *p.quantizer();
+  const std::string name = q.format().name;
+  if (quant::code_groups(q, p.value.shape()).length > 1) {
+    const nlohmann::json options = q.options();
+    return name + ":d" + options.value("d", nlohmann::json(0)).dump() + "k" + options.value("k", nlohmann::json(0)).dump();
+  }
+  return name + ":" + std::to_string(q.bits());
+}
+
+// Bits per weight as the table shows them: "5", "2.72".
+std::string bits_text(double bits) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, bits == std::floor(bits) ? "%.0f" : "%.2f", bits);
+  return buffer;
+}
+
+}  // namespace
+
 ModelSummary summarize(const Model& model, const std::map<std::string, TensorStorage>& storage,
                        int64_t file_bytes) {
   ModelSummary summary;
@@ -46,9 +72,8 @@ ModelSummary summarize(const Model& model, const std::map<std::string, TensorSto
     layer.effective_macs = effective_macs(model, node);
     for (const auto& name : node.parameters) {
       const Parameter& p = model.parameter(name);
-      layer.formats.push_back(p.quantized() ? std::string(p.quantizer()->format().name) + ":" +
-                                                  std::to_string(p.quantizer()->bits())
-                                            : "fp32");
+      layer.formats.push_back(format_label(p));
+      layer.bits_per_weight.push_back(p.quantized() ? quant::bits_per_element(*p.quantizer(), p.value.shape()) : 32.0);
       // Buffers (BatchNorm's running statistics) are not parameters; quantized weights frozen
       // for good (INQ's result) still are.
       if (p.trainable || p.quantized()) {
@@ -87,6 +112,7 @@ nlohmann::json ModelSummary::to_json() const {
                     {"effective_macs", l.effective_macs},
                     {"encodings", l.encodings},
                     {"formats", l.formats},
+                    {"bits_per_weight", l.bits_per_weight},
                     {"bytes", l.bytes}});
   nlohmann::json json = {{"layers", rows},
                          {"parameters", parameters},
@@ -102,8 +128,8 @@ nlohmann::json ModelSummary::to_json() const {
 std::string ModelSummary::to_table() const {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-22s %-16s %-16s %10s %10s %-10s %-22s %11s %10s\n",
-                "layer", "type", "output", "params", "nonzeros", "format", "encoding", "bytes",
+  std::snprintf(line, sizeof line, "%-22s %-16s %-16s %10s %10s %-14s %6s %-22s %11s %10s\n",
+                "layer", "type", "output", "params", "nonzeros", "format", "bits/w", "encoding", "bytes",
                 "MACs");
   out << line;
   // Each distinct entry once: "quantized,dense".
@@ -118,10 +144,12 @@ std::string ModelSummary::to_table() const {
     return joined.empty() ? std::string("-") : joined;
   };
   for (const auto& l : layers) {
-    std::snprintf(line, sizeof line, "%-22s %-16s %-16s %10lld %10lld %-10s %-22s %11s %10s\n",
+    // The weight's (the node's first parameter) bits per weight; a bias is fp32 beside it.
+    const std::string bits = l.bits_per_weight.empty() ? "-" : bits_text(l.bits_per_weight.front());
+    std::snprintf(line, sizeof line, "%-22s %-16s %-16s %10lld %10lld %-14s %6s %-22s %11s %10s\n",
                   l.name.c_str(), l.type.c_str(), to_string(l.output_shape).c_str(),
                   static_cast<long long>(l.parameters), static_cast<long long>(l.nonzeros),
-                  distinct(l.formats).c_str(), distinct(l.encodings).c_str(),
+                  distinct(l.formats).c_str(), bits.c_str(), distinct(l.encodings).c_str(),
                   l.bytes ? format_bytes(static_cast<double>(l.bytes)).c_str() : "-",
                   l.macs ? format_count(static_cast<double>(l.macs)).c_str() : "-");
     out << line;

@@ -45,6 +45,7 @@ TEST_F(ProductQuantizationCli, FineTunedCodebooksStoreOneCodePerSubVectorAndEval
   for (const auto& layer : report["layers"]) {
     EXPECT_EQ(layer["format"], "pq");
     EXPECT_EQ(layer["bits"], 4) << "16 codewords";
+    EXPECT_DOUBLE_EQ(layer["bits_per_weight"].get<double>(), 1.0) << "a 4-bit code per 4 weights";
     EXPECT_TRUE(layer["encoding"].get<std::string>().starts_with("quantized")) << layer;
   }
   // fc1 (64 x 784): 12,544 sub-vectors of 4 at 4 bits, 6,272 bytes packed, plus a 256-byte
@@ -61,7 +62,9 @@ TEST_F(ProductQuantizationCli, FineTunedCodebooksStoreOneCodePerSubVectorAndEval
   ASSERT_EQ(converted.exit_code, 0) << converted.err;
   EXPECT_DOUBLE_EQ(accuracy_of(onnx), report["accuracy_after"].get<double>());
   const CliResult inspect = run_cli({"inspect", out});
-  EXPECT_NE(inspect.out.find("pq:4"), std::string::npos) << inspect.out;
+  // The format says d and k; the bits/w column what that costs a weight: 4 bits over 4 weights.
+  EXPECT_NE(inspect.out.find("pq:d4k16,fp32       1 "), std::string::npos) << inspect.out;
+  EXPECT_NE(r.out.find("bits/w"), std::string::npos) << r.out;
 }
 
 TEST_F(ProductQuantizationCli, PrunedWeightsStayPrunedUnderProductQuantization) {

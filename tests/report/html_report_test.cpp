@@ -126,6 +126,26 @@ TEST(HtmlReport, NeedsAnInspectReport) {
             std::string::npos);
 }
 
+// A product-quantized layer's bar is its bits per weight (8-bit codes over d = 4: 2), not the bits
+// of one code; a report written before bits_per_weight falls back to the format's bit width.
+TEST(HtmlReport, BitsPerWeightAreTheSummarysNotTheCodeWidth) {
+  HtmlReportInput input;
+  input.model = inspect(0.0);
+  input.model["layers"][1]["formats"] = {"pq:d4k256", "fp32"};
+  input.model["layers"][1]["bits_per_weight"] = {2.0, 32.0};
+  const auto root = parse_xml(render_html_report(input));
+  const std::string bits = all_text(*find_all(root, "svg")[1]);
+  EXPECT_NE(bits.find("pq:d4k256 (2 bits)"), std::string::npos) << bits;
+  EXPECT_NE(bits.find("fp32 (32 bits)"), std::string::npos) << bits;
+  EXPECT_EQ(bits.find("(8 bits)"), std::string::npos) << bits;
+  const std::string layers = all_text(*find_all(root, "table")[1]);
+  EXPECT_NE(layers.find("bits/weight"), std::string::npos) << layers;
+
+  input.model = inspect(0.0);  // no bits_per_weight: "affine:4" is 4 bits
+  EXPECT_NE(all_text(*find_all(parse_xml(render_html_report(input)), "svg")[1]).find("affine:4 (4 bits)"),
+            std::string::npos);
+}
+
 TEST(HtmlReport, FormatBits) {
   EXPECT_EQ(format_bits("fp32"), 32);
   EXPECT_EQ(format_bits("affine:4"), 4);

@@ -8,6 +8,7 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -42,13 +43,13 @@ nlohmann::json parse_prune(const std::string& text, const CompressFlags& flags) 
   return pass;
 }
 
-// One line per quantized weight: format, bits, stored bytes against fp32, relative error.
+// One line per quantized weight: format, bits per code and per weight, stored bytes against fp32, relative error.
 void print_quantized_layers(const nlohmann::json& layers) {
   bool header = false;
   for (const auto& layer : layers) {
     if (layer["format"] == "fp32") continue;
     if (!header) {
-      std::printf("%-22s %-8s %4s %12s %12s %12s %12s\n", "weight", "format", "bits", "bytes",
+      std::printf("%-22s %-8s %4s %6s %12s %12s %12s %12s\n", "weight", "format", "bits", "bits/w", "bytes",
                   "entropy", "fp32 bytes", "rel. MSE");
       header = true;
     }
@@ -57,8 +58,12 @@ void print_quantized_layers(const nlohmann::json& layers) {
     // entropy: the bytes an ideal order-0 coder would spend on the codes and sparse positions.
     const std::string entropy =
         layer.contains("entropy_bytes") ? fmt::format("{:.0f}", layer["entropy_bytes"].get<double>()) : "-";
-    std::printf("%-22s %-8s %4d %12s %12s %12lld %12s\n", layer["name"].get<std::string>().c_str(),
-                layer["format"].get<std::string>().c_str(), layer["bits"].get<int>(),
+    // bits: of one code; bits/w: per weight (product quantization's code stands for d weights).
+    const double per_weight = layer.value("bits_per_weight", layer["bits"].get<double>());
+    const std::string bits_per_weight =
+        per_weight == std::floor(per_weight) ? fmt::format("{:.0f}", per_weight) : fmt::format("{:.2f}", per_weight);
+    std::printf("%-22s %-8s %4d %6s %12s %12s %12lld %12s\n", layer["name"].get<std::string>().c_str(),
+                layer["format"].get<std::string>().c_str(), layer["bits"].get<int>(), bits_per_weight.c_str(),
                 layer.contains("bytes") ? std::to_string(layer["bytes"].get<long long>()).c_str() : "-",
                 entropy.c_str(), layer["fp32_bytes"].get<long long>(), mse.c_str());
   }

@@ -25,7 +25,8 @@ struct LayerSummary {
   int64_t macs = 0;            // dense
   int64_t effective_macs = 0;  // skipping zero weights
   std::vector<std::string> encodings;
-  std::vector<std::string> formats;  // per parameter: "fp32", or a quantized one's "affine:4"
+  std::vector<std::string> formats;  // per parameter: "fp32", or a quantized one's "affine:4", "pq:d4k256"
+  std::vector<double> bits_per_weight;  // per parameter: 32, or its codes' bits per element (pq: bits / d)
   int64_t bytes = 0;  // on disk, all of the node's tensors
 };
 

@@ -22,4 +22,15 @@ struct CodeGroups {
 // The groups of `quantizer`'s codes for a weight of `shape`.
 CodeGroups code_groups(const Quantizer& quantizer, const Shape& shape);
 
+// The code bits a weight of `shape` spends per element: bits() for one code per element; for
+// pq, bits() times the sub-vectors over the elements (8-bit codes on d = 4: 2). Codebooks,
+// sparse positions and entropy coding are not counted: this is the quantizer's rate.
+inline double bits_per_element(const Quantizer& quantizer, const Shape& shape) {
+  const CodeGroups groups = code_groups(quantizer, shape);
+  const int64_t n = element_count(shape);
+  if (groups.length == 1 || n == 0) return quantizer.bits();
+  const int64_t codes = (n / groups.row_length) * groups.per_row();
+  return static_cast<double>(quantizer.bits()) * static_cast<double>(codes) / static_cast<double>(n);
+}
+
 }  // namespace shrink::quant

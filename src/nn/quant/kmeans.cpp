@@ -1,10 +1,16 @@
 // kmeans: weight sharing (Deep Compression, Han et al. 2016). The kept weights of a layer are
 // clustered into k = 2^bits centroids by one-dimensional k-means (kmeans_1d.hpp); every weight
 // becomes its centroid, and its code is the centroid's index. The assignment is made once, on
-// the first quantization, and then stays fixed: fine-tuning trains the centroids, each by the
-// sum of the gradients of its members (the paper's shared-weight training), and the latent
+// the first quantization, and then stays fixed: fine-tuning trains the centroids and the latent
 // weight gets no gradient. Pruned weights (mask 0) are not clustered, stay zero and give their
 // centroid nothing.
+//
+// A centroid's gradient ("centroid_grad"): "mean" (the default) is the mean of its members'
+// gradients, as Stock et al. 2020 fine-tune their codewords; "sum" is the true derivative of the
+// loss, the sum (Deep Compression's shared-weight update). The sum over the ~15,000 members a
+// centroid of an unpruned layer has makes its step thousands of times a weight's, so fine-tuning
+// at a weight's learning rate diverges; the mean steps a centroid like one weight. The mean is
+// the sum scaled per centroid by 1/members: the same descent direction per centroid.
 //
 // Bits: "bits" for every layer, else by layer type as in the paper, "conv_bits" (8) for weights
 // of rank 4 (Conv2d, ConvTranspose2d) and "fc_bits" (5) for the others (Linear, MatMul).
@@ -32,8 +38,8 @@ int read_width(JsonOptions& options, const char* key, int fallback) {
 
 class KMeansQuantizer final : public Quantizer {
  public:
-  KMeansQuantizer(int bits, quant::KMeansInit init, uint64_t seed, int iterations)
-      : bits_(bits), init_(init), seed_(seed), iterations_(iterations) {
+  KMeansQuantizer(int bits, quant::KMeansInit init, uint64_t seed, int iterations, bool mean_grad)
+      : bits_(bits), init_(init), seed_(seed), iterations_(iterations), mean_grad_(mean_grad) {
     centroids_.name = "centroids";
     centroids_.value = Tensor({int64_t{1} << bits});
     centroids_.grad = Tensor({int64_t{1} << bits});
@@ -45,7 +51,8 @@ class KMeansQuantizer final : public Quantizer {
     return {{"bits", bits_},
             {"init", init_ == quant::KMeansInit::Linear ? "linear" : "kmeans++"},
             {"seed", seed_},
-            {"iterations", iterations_}};
+            {"iterations", iterations_},
+            {"centroid_grad", mean_grad_ ? "mean" : "sum"}};
   }
   int bits() const override { return bits_; }
 
@@ -82,11 +89,21 @@ class KMeansQuantizer final : public Quantizer {
     if (static_cast<int64_t>(assignment_.size()) != latent.numel())
       throw Error::internal("kmeans: backward before follow assigned the weights");
     if (centroids_.grad.shape() != centroids_.value.shape()) centroids_.grad = Tensor(centroids_.value.shape());
+    const size_t k = static_cast<size_t>(centroids_.value.numel());
+    std::vector<double> sum(k, 0.0);
+    std::vector<int64_t> members(k, 0);
     for (int64_t i = 0; i < latent.numel(); ++i) {
       const uint32_t a = assignment_[static_cast<size_t>(i)];
-      if (a != kPruned) centroids_.grad[a] += grad[i];
+      if (a != kPruned) {
+        sum[a] += grad[i];
+        ++members[a];
+      }
       grad[i] = 0.0f;  // the assignment is fixed: the latent weight does not train
     }
+    for (size_t c = 0; c < k; ++c)
+      if (members[c] > 0)
+        centroids_.grad[static_cast<int64_t>(c)] +=
+            static_cast<float>(mean_grad_ ? sum[c] / static_cast<double>(members[c]) : sum[c]);
   }
 
   std::vector<Parameter*> state_parameters() override { return {&centroids_}; }
@@ -130,10 +147,11 @@ class KMeansQuantizer final : public Quantizer {
     const int iterations = options.get<int>("iterations", 100);
     require(iterations >= 0 && iterations <= 100000,
             "quantizer kmeans: iterations must be in 0..100000, got " + std::to_string(iterations));
+    const bool mean_grad = quant::read_centroid_grad(options, "kmeans");
     options.finish();
     return std::make_unique<KMeansQuantizer>(
         bits, init == "linear" ? quant::KMeansInit::Linear : quant::KMeansInit::PlusPlus,
-        static_cast<uint64_t>(seed), iterations);
+        static_cast<uint64_t>(seed), iterations, mean_grad);
   }
 
   static std::unique_ptr<Quantizer> read_state(std::string_view state, const Shape&) {
@@ -141,7 +159,7 @@ class KMeansQuantizer final : public Quantizer {
     const int bits = in.u8("bit width");
     require(bits >= 1 && bits <= kMaxBits, "kmeans state has a bit width of " + std::to_string(bits) +
                                                "; it must be in 1.." + std::to_string(kMaxBits));
-    auto quantizer = std::make_unique<KMeansQuantizer>(bits, quant::KMeansInit::Linear, 0, 0);
+    auto quantizer = std::make_unique<KMeansQuantizer>(bits, quant::KMeansInit::Linear, 0, 0, true);
     for (float& c : quantizer->centroids_.value) {
       c = in.f32("centroid");
       require(std::isfinite(c), "kmeans state has a centroid of " + std::to_string(c) +
@@ -177,6 +195,7 @@ class KMeansQuantizer final : public Quantizer {
   quant::KMeansInit init_;
   uint64_t seed_;
   int iterations_;
+  bool mean_grad_;  // a centroid's gradient is its members' mean (else their sum)
   bool clustered_ = false;
   Parameter centroids_;              // 2^bits shared values, trained by fine-tuning
   std::vector<uint32_t> assignment_; // per element: its centroid, or kPruned

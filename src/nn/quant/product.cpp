@@ -11,8 +11,9 @@
 // its codeword's means count only its kept elements), stay zero, and give their codeword no
 // gradient; a sub-vector with no kept element has no codeword and is not stored. The assignment
 // is made once, on the first quantization, and then stays fixed: fine-tuning trains the
-// codebook, each codeword entry by the sum of the gradients of the elements it stands for, and
-// the latent weight gets no gradient.
+// codebook, each codeword entry by the mean of the gradients of the elements it stands for (Stock
+// et al.'s update; "centroid_grad": "sum" gives the sum, the true derivative, whose step grows
+// with the member count), and the latent weight gets no gradient.
 //
 // Codes are per element in the Quantizer interface: every element of a sub-vector carries its
 // sub-vector's code, and element t of a sub-vector decodes to entry t of that codeword;
@@ -41,8 +42,8 @@ int bits_for(int64_t k) { return std::max(1, static_cast<int>(std::bit_width(sta
 
 class ProductQuantizer final : public Quantizer {
  public:
-  ProductQuantizer(int64_t d, int64_t k, uint64_t seed, int iterations)
-      : d_(d), k_(k), seed_(seed), iterations_(iterations) {
+  ProductQuantizer(int64_t d, int64_t k, uint64_t seed, int iterations, bool mean_grad)
+      : d_(d), k_(k), seed_(seed), iterations_(iterations), mean_grad_(mean_grad) {
     codebook_.name = "codebook";
     codebook_.value = Tensor({k, d});
     codebook_.grad = Tensor({k, d});
@@ -51,7 +52,8 @@ class ProductQuantizer final : public Quantizer {
   const QuantizerFormat& format() const override { return kProductFormat; }
   std::unique_ptr<Quantizer> clone() const override { return std::make_unique<ProductQuantizer>(*this); }
   nlohmann::json options() const override {
-    return {{"d", d_}, {"k", k_}, {"seed", seed_}, {"iterations", iterations_}};
+    return {{"d", d_}, {"k", k_}, {"seed", seed_}, {"iterations", iterations_},
+            {"centroid_grad", mean_grad_ ? "mean" : "sum"}};
   }
   int bits() const override { return bits_for(k_); }
   // The sub-vectors of a weight of `shape`.
@@ -90,12 +92,22 @@ class ProductQuantizer final : public Quantizer {
   void backward(const Tensor& latent, Tensor& grad) override {
     require_assigned(latent, "backward");
     if (codebook_.grad.shape() != codebook_.value.shape()) codebook_.grad = Tensor(codebook_.value.shape());
+    const size_t entries = static_cast<size_t>(codebook_.value.numel());
+    std::vector<double> sum(entries, 0.0);
+    std::vector<int64_t> members(entries, 0);
     for (int64_t i = 0; i < latent.numel(); ++i) {
       const uint32_t a = assignment_[static_cast<size_t>(groups_.group_of(i))];
-      if (a != kNoCodeword && kept_[static_cast<size_t>(i)])
-        codebook_.grad[static_cast<int64_t>(a) * d_ + offset(i)] += grad[i];
+      if (a != kNoCodeword && kept_[static_cast<size_t>(i)]) {
+        const size_t e = static_cast<size_t>(static_cast<int64_t>(a) * d_ + offset(i));
+        sum[e] += grad[i];
+        ++members[e];
+      }
       grad[i] = 0.0f;  // the assignment is fixed: the latent weight does not train
     }
+    for (size_t e = 0; e < entries; ++e)
+      if (members[e] > 0)
+        codebook_.grad[static_cast<int64_t>(e)] +=
+            static_cast<float>(mean_grad_ ? sum[e] / static_cast<double>(members[e]) : sum[e]);
   }
 
   std::vector<Parameter*> state_parameters() override { return {&codebook_}; }
@@ -151,8 +163,9 @@ class ProductQuantizer final : public Quantizer {
     const int iterations = options.get<int>("iterations", 100);
     require(iterations >= 0 && iterations <= 100000,
             "quantizer pq: iterations must be in 0..100000, got " + std::to_string(iterations));
+    const bool mean_grad = quant::read_centroid_grad(options, "pq");
     options.finish();
-    return std::make_unique<ProductQuantizer>(d, k, static_cast<uint64_t>(seed), iterations);
+    return std::make_unique<ProductQuantizer>(d, k, static_cast<uint64_t>(seed), iterations, mean_grad);
   }
 
   static std::unique_ptr<Quantizer> read_state(std::string_view state, const Shape&) {
@@ -167,7 +180,7 @@ class ProductQuantizer final : public Quantizer {
     require(static_cast<int64_t>(state.size()) == expected,
             "pq state is " + std::to_string(state.size()) + " bytes but " + std::to_string(k) +
                 " codewords of " + std::to_string(d) + " floats need " + std::to_string(expected));
-    auto quantizer = std::make_unique<ProductQuantizer>(d, k, 0, 0);
+    auto quantizer = std::make_unique<ProductQuantizer>(d, k, 0, 0, true);
     for (float& c : quantizer->codebook_.value) {
       c = in.f32("codebook entry");
       require(std::isfinite(c), "pq state has a codebook entry of " + std::to_string(c) +
@@ -271,6 +284,7 @@ class ProductQuantizer final : public Quantizer {
   int64_t d_, k_;
   uint64_t seed_;
   int iterations_;
+  bool mean_grad_;  // a codeword entry's gradient is its members' mean (else their sum)
   bool clustered_ = false;
   Parameter codebook_;                // k x d shared sub-vectors, trained by fine-tuning
   quant::CodeGroups groups_;          // the sub-vectors of the weight last followed

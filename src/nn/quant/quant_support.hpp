@@ -86,6 +86,18 @@ inline int read_bits(JsonOptions& options, const char* format, int fallback, int
   return bits;
 }
 
+// The "centroid_grad" option of the weight-sharing formats (kmeans, pq): true for "mean" (the
+// default; a shared value steps by its members' mean gradient), false for "sum" (the true
+// derivative of the loss; Deep Compression's update).
+inline bool read_centroid_grad(JsonOptions& options, const char* format) {
+  const std::string rule = options.get<std::string>("centroid_grad", "mean");
+  require(rule == "mean" || rule == "sum",
+          std::string("quantizer ") + format +
+              ": centroid_grad must be 'mean' (each shared value steps by its members' mean gradient) or "
+              "'sum' (by their sum, Deep Compression's rule), got '" + rule + "'");
+  return rule == "mean";
+}
+
 // A reader over a format's state bytes, whose errors say "<format> state ...".
 inline bytes::Reader state_reader(std::string_view state, const char* format) {
   return bytes::Reader(state, std::string(format) + " state");
