@@ -5,8 +5,8 @@
 #include "shrink/io/container.hpp"
 #include "shrink/nn/weights.hpp"
 #include "shrink/train/evaluator.hpp"
-#include "support/blobs.hpp"
 #include "support/errors.hpp"
+#include "support/trained_mlp.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,32 +18,7 @@ namespace {
 
 using testing::bad_input_message;
 
-struct Trained {
-  Dataset data = testing::gaussian_blobs(512, 1, 4, 8, 2);
-  Model model = Model::from_graph_json(
-      {{"input", {{"name", "x"}, {"shape", {8}}}},
-       {"nodes",
-        {{{"name", "fc1"}, {"type", "Linear"}, {"attributes", {{"out_features", 64}}}},
-         {{"name", "relu1"}, {"type", "ReLU"}},
-         {{"name", "fc2"}, {"type", "Linear"}, {"attributes", {{"out_features", 64}}}},
-         {{"name", "relu2"}, {"type", "ReLU"}},
-         {{"name", "fc3"}, {"type", "Linear"}, {"attributes", {{"out_features", 4}}}}}}});
-  PassContext context;
-  Trained() {
-    model.initialize(2);
-    TrainConfig config;
-    config.epochs = 5;
-    config.lr = 0.05f;
-    train(model, data, config);
-    context.train = &data;
-    context.finetune.lr = 0.01f;
-  }
-  nlohmann::json run(const std::string& pass, const nlohmann::json& options) {
-    make_pass(pass, options)->run(model, context);
-    return context.sections.back();
-  }
-  double accuracy() { return evaluate(model, data).accuracy; }
-};
+using Trained = testing::TrainedMlp;
 
 // The sub-vectors (d = 4) of fc2's 64 x 64 weight, as tuples of effective values.
 std::vector<std::vector<float>> sub_vectors(const Parameter& p) {

@@ -5,8 +5,8 @@
 #include "shrink/io/container.hpp"
 #include "shrink/nn/weights.hpp"
 #include "shrink/train/evaluator.hpp"
-#include "support/blobs.hpp"
 #include "support/errors.hpp"
+#include "support/trained_mlp.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,40 +19,11 @@ namespace {
 
 using testing::bad_input_message;
 
-Dataset blobs(int64_t n, uint64_t seed) { return testing::gaussian_blobs(n, seed, 4, 8, 2); }
+Model mlp() { return testing::blobs_mlp(32); }
 
-Model mlp() {
-  Model model = Model::from_graph_json(
-      {{"input", {{"name", "x"}, {"shape", {8}}}},
-       {"nodes",
-        {{{"name", "fc1"}, {"type", "Linear"}, {"attributes", {{"out_features", 32}}}},
-         {{"name", "relu1"}, {"type", "ReLU"}},
-         {{"name", "fc2"}, {"type", "Linear"}, {"attributes", {{"out_features", 32}}}},
-         {{"name", "relu2"}, {"type", "ReLU"}},
-         {{"name", "fc3"}, {"type", "Linear"}, {"attributes", {{"out_features", 4}}}}}}});
-  model.initialize(2);
-  return model;
-}
-
-// A model trained on the blobs, and the context that fine-tunes on them.
-struct Trained {
-  Dataset data = blobs(512, 1);
-  Model model = mlp();
-  PassContext context;
-  Trained() {
-    TrainConfig config;
-    config.epochs = 5;
-    config.lr = 0.05f;
-    train(model, data, config);
-    context.train = &data;
-    context.finetune.epochs = 1;
-    context.finetune.lr = 0.01f;
-  }
-  nlohmann::json run(const std::string& pass, const nlohmann::json& options) {
-    make_pass(pass, options)->run(model, context);
-    return context.sections.back();
-  }
-  double accuracy() { return evaluate(model, data).accuracy; }
+// A model trained on the blobs, and the context that fine-tunes on them for one epoch.
+struct Trained : testing::TrainedMlp {
+  Trained() : TrainedMlp(32) { context.finetune.epochs = 1; }
 };
 
 bool is_power_of_two_or_zero(float v) {
