@@ -42,7 +42,10 @@ TEST(BatchNormL1, LossAndGradientMatchFiniteDifferences) {
   model.parameter("fc1.weight").grad = Tensor(model.parameter("fc1.weight").value.shape());
   term->after_backward(model, TrainStep{});
   const GradientCheckResult check = check_gradient(loss, gamma.value, gamma.grad, "bn1.weight", 1e-3);
-  EXPECT_LT(check.max_error, 1e-4) << check.worst;
+  // The penalty's gradient is strength * sign = 0.01, and one float rounding of the loss moves the
+  // central difference at epsilon 1e-3 by ~1e-6, i.e. ~1e-4 of it (the -O1 sanitizer build showed
+  // 1.7e-4); 1e-3 still fails any wrong factor or sign.
+  EXPECT_LT(check.max_error, 1e-3) << check.worst;
   EXPECT_EQ(model.parameter("fc1.weight").grad.flat().norm(), 0.0f);  // scales only
   double expected = 0.0;
   for (float g : gamma.value) expected += std::abs(g);
