@@ -501,6 +501,13 @@ def crafted_fixtures():
                      helper.make_node("Add", ["x", "c"], ["y"], name="add")],
                     image_input(4), [numpy_helper.from_array(np.array([2**20, 2**20], np.int64), "s")],
                     error="shrink folds constants of at most")
+    # A -1 beside sizes whose product overflows int64 (a fuzzer's find): the inferred size
+    # divides by that product, which must be refused before it wraps.
+    unchecked_model("crafted_reshape_target_overflow",
+                    [helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")],
+                    image_input(6, 4),
+                    [numpy_helper.from_array(np.array([-1, 2**61, 2**61, 4], np.int64), "s")],
+                    error="has more elements than")
     unchecked_model("crafted_clip_empty_bound",
                     [helper.make_node("Clip", ["x", "lo"], ["y"], name="clip")], image_input(4),
                     [numpy_helper.from_array(np.zeros([0], np.float32), "lo")],

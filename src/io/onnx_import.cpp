@@ -962,7 +962,7 @@ void Importer::reshape(const onnx::NodeProto& node, const Attributes& attrs) {
   if (!first_is_batch)
     throw Error::bad_input(context + " changes the batch axis 0; shrink keeps it first");
   Shape sample;
-  int64_t infer = -1, known = 1;
+  int64_t infer = -1;
   for (size_t i = 1; i < t.size(); ++i) {
     int64_t d = t[i];
     if (target.is_batch(static_cast<int64_t>(i)))
@@ -980,10 +980,11 @@ void Importer::reshape(const onnx::NodeProto& node, const Attributes& attrs) {
       continue;
     }
     if (d < 0) throw Error::bad_input(context + " has a negative size");
-    known *= d;
     sample.push_back(d);
   }
   const int64_t numel = element_count(x.sample);
+  // Counted through element_count, which refuses a target whose sizes overflow int64.
+  const int64_t known = element_count(sample);
   if (infer >= 0) {
     if (known == 0 || numel % known != 0)
       throw Error::bad_input(context + " cannot hold the " + std::to_string(numel) +
