@@ -15,15 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Int8Cli : public FashionMnistSuite<Int8Cli> {
- public:
-  static constexpr int kTrain = 2000, kTest = 500;
-  static void prepare() {
-    model_ = dir_->file("mlp.shrk");
-    setup({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs", "2", "--threads", "2",
-           "-q", "-o", model_});
-  }
-
+class Int8Cli : public FashionMnistMlpSuite<Int8Cli> {
  protected:
   static CliResult compress(const std::vector<std::string>& flags, const std::string& name) {
     std::vector<std::string> args = {"compress", model_, "--data", data_, "-o", dir_->file(name),

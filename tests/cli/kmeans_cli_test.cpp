@@ -21,15 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class KMeansCli : public FashionMnistSuite<KMeansCli> {
- public:
-  static constexpr int kTrain = 2000, kTest = 500;
-  static void prepare() {
-    model_ = dir_->file("mlp.shrk");
-    setup({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs", "2", "--threads", "2",
-           "-q", "-o", model_});
-  }
-};
+class KMeansCli : public FashionMnistMlpSuite<KMeansCli> {};
 
 TEST_F(KMeansCli, PrunedSharedAndFineTunedWeightsStoreAsCodesAndEvaluateAsReported) {
   const std::string out = dir_->file("dc.shrk");

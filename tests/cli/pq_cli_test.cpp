@@ -17,15 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class ProductQuantizationCli : public FashionMnistSuite<ProductQuantizationCli> {
- public:
-  static constexpr int kTrain = 2000, kTest = 500;
-  static void prepare() {
-    model_ = dir_->file("mlp.shrk");
-    setup({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs", "2", "--threads", "2",
-           "-q", "-o", model_});
-  }
-
+class ProductQuantizationCli : public FashionMnistMlpSuite<ProductQuantizationCli> {
  protected:
   static double accuracy_of(const std::string& model) {
     const std::string report = model + ".eval.json";

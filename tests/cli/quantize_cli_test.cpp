@@ -15,15 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class QuantizeCli : public FashionMnistSuite<QuantizeCli> {
- public:
-  static constexpr int kTrain = 2000, kTest = 500;
-  static void prepare() {
-    model_ = dir_->file("mlp.shrk");
-    setup({"train", "--arch", "mlp", "--hidden", "64", "32", "--data", data_, "--epochs", "2", "--threads", "2",
-           "-q", "-o", model_});
-  }
-
+class QuantizeCli : public FashionMnistMlpSuite<QuantizeCli> {
  protected:
   // Runs compress with `flags` into `name`; returns its report.
   static nlohmann::json compress(const std::vector<std::string>& flags, const std::string& name) {

@@ -8,6 +8,7 @@
 #include "shrink/nn/parameter.hpp"
 #include "shrink/nn/quantizer.hpp"
 #include "support/errors.hpp"
+#include "support/shared_weight_gradients.hpp"
 
 #include <gtest/gtest.h>
 
@@ -177,58 +178,8 @@ TEST(KMeansFormat, CorruptStateIsAClearError) {
 // backward matches central differences of the loss in the centroid; with the default "mean" it
 // is that derivative divided by the centroid's member count; the latent weight gets no gradient.
 TEST(KMeansFormat, CentroidGradientsAreTheMembersMeanOrSumOfGradients) {
-  for (const std::string rule : {"sum", "mean"}) {
-    SCOPED_TRACE(rule);
-    Model model = Model::from_graph_json(
-        {{"input", {{"name", "x"}, {"shape", {6}}}},
-         {"nodes",
-          {{{"name", "fc1"}, {"type", "Linear"}, {"attributes", {{"out_features", 5}}}},
-           {{"name", "tanh"}, {"type", "Tanh"}},
-           {{"name", "fc2"}, {"type", "Linear"}, {"attributes", {{"out_features", 3}}}}}}});
-    model.initialize(3);
-    Parameter& w = model.parameter("fc1.weight");
-    w.mask = Tensor(w.value.shape(), 1.0f);
-    w.mask[4] = w.mask[11] = 0.0f;
-    w.apply_mask();
-    nlohmann::json options = {{"bits", 2}};
-    if (rule == "sum") options["centroid_grad"] = "sum";  // else the default
-    w.set_quantizer(make_quantizer("kmeans", options, w.value));
-    EXPECT_EQ(w.quantizer()->options()["centroid_grad"], rule);
-    Rng rng(5);
-    Tensor x({4, 6}), probe({4, 3});
-    for (float& v : x) v = rng.uniform(-1.0f, 1.0f);
-    for (float& v : probe) v = rng.uniform(-1.0f, 1.0f);
-    auto loss = [&] {
-      w.mark_changed();
-      const Tensor y = model.forward(x, /*training=*/true);
-      double sum = 0.0;
-      for (int64_t i = 0; i < y.numel(); ++i) sum += double{y[i]} * probe[i];
-      return sum;
-    };
-    loss();
-    model.backward(probe, /*accumulate=*/false);
-    Parameter& centroids = *w.quantizer()->state_parameters().at(0);
-    EXPECT_EQ(centroids.name, "centroids");
-    for (float g : w.grad) EXPECT_EQ(g, 0.0f) << "the assignment is fixed";
-    // Members per centroid, from the codes of the kept weights.
-    std::vector<uint32_t> codes(static_cast<size_t>(w.value.numel()));
-    w.quantizer()->encode(w.effective(), codes);
-    std::vector<int> members(static_cast<size_t>(centroids.value.numel()), 0);
-    for (int64_t i = 0; i < w.value.numel(); ++i)
-      if (w.mask[i] != 0.0f) ++members[codes[static_cast<size_t>(i)]];
-    Tensor derivative = centroids.grad;  // what central differences should find
-    for (int64_t c = 0; c < derivative.numel(); ++c) {
-      if (members[static_cast<size_t>(c)] == 0) EXPECT_EQ(centroids.grad[c], 0.0f);
-      if (rule == "mean") derivative[c] *= static_cast<float>(std::max(members[static_cast<size_t>(c)], 1));
-    }
-    const GradientCheckResult r = check_gradient(loss, centroids.value, derivative, "centroids", 1e-3);
-    EXPECT_LT(r.max_error, 1e-3) << r.worst;
-    // The pruned weights stay zero whatever the centroids do.
-    centroids.value[0] += 1.0f;
-    w.mark_changed();
-    EXPECT_EQ(w.effective()[4], 0.0f);
-    EXPECT_EQ(w.effective()[11], 0.0f);
-  }
+  testing::check_shared_weight_gradients("kmeans", {{"bits", 2}}, "centroids",
+                                [](int64_t, uint32_t code) { return int64_t{code}; });
 }
 
 TEST(KMeansFormat, AnUnknownCentroidGradientRuleIsAClearError) {

@@ -12,6 +12,7 @@
 #include "shrink/nn/parameter.hpp"
 #include "shrink/nn/quantizer.hpp"
 #include "support/errors.hpp"
+#include "support/shared_weight_gradients.hpp"
 
 #include <gtest/gtest.h>
 
@@ -193,60 +194,11 @@ TEST(ProductFormat, PrunedWeightsStayZeroAndPullNoCodeword) {
 // with the default "mean" each entry's is that derivative divided by the number of weights the
 // entry stands for; the latent weight gets no gradient.
 TEST(ProductFormat, CodebookGradientsAreTheMembersMeanOrSumOfGradients) {
-  for (const std::string rule : {"sum", "mean"}) {
-    SCOPED_TRACE(rule);
-    Model model = Model::from_graph_json(
-        {{"input", {{"name", "x"}, {"shape", {6}}}},
-         {"nodes",
-          {{{"name", "fc1"}, {"type", "Linear"}, {"attributes", {{"out_features", 5}}}},
-           {{"name", "tanh"}, {"type", "Tanh"}},
-           {{"name", "fc2"}, {"type", "Linear"}, {"attributes", {{"out_features", 3}}}}}}});
-    model.initialize(3);
-    Parameter& w = model.parameter("fc1.weight");
-    w.mask = Tensor(w.value.shape(), 1.0f);
-    w.mask[4] = w.mask[11] = 0.0f;
-    w.apply_mask();
-    // Rows of 6, d = 4: a full and a short sub-vector per row, 10 sub-vectors on 3 codewords.
-    nlohmann::json options = {{"d", 4}, {"k", 3}};
-    if (rule == "sum") options["centroid_grad"] = "sum";  // else the default
-    w.set_quantizer(make_quantizer("pq", options, w.value));
-    EXPECT_EQ(w.quantizer()->options()["centroid_grad"], rule);
-    Rng rng(5);
-    Tensor x({4, 6}), probe({4, 3});
-    for (float& v : x) v = rng.uniform(-1.0f, 1.0f);
-    for (float& v : probe) v = rng.uniform(-1.0f, 1.0f);
-    auto loss = [&] {
-      w.mark_changed();
-      const Tensor y = model.forward(x, /*training=*/true);
-      double sum = 0.0;
-      for (int64_t i = 0; i < y.numel(); ++i) sum += double{y[i]} * probe[i];
-      return sum;
-    };
-    loss();
-    model.backward(probe, /*accumulate=*/false);
-    Parameter& codebook = *w.quantizer()->state_parameters().at(0);
-    EXPECT_EQ(codebook.name, "codebook");
-    EXPECT_EQ(codebook.value.shape(), (Shape{3, 4}));
-    for (float g : w.grad) EXPECT_EQ(g, 0.0f) << "the assignment is fixed";
-    // Kept weights per codeword entry: element i of a row of 6 is entry (i % 6) % 4 of its code.
-    std::vector<uint32_t> codes(static_cast<size_t>(w.value.numel()));
-    w.quantizer()->encode(w.effective(), codes);
-    std::vector<int> members(static_cast<size_t>(codebook.value.numel()), 0);
-    for (int64_t i = 0; i < w.value.numel(); ++i)
-      if (w.mask[i] != 0.0f) ++members[codes[static_cast<size_t>(i)] * 4 + static_cast<size_t>((i % 6) % 4)];
-    Tensor derivative = codebook.grad;  // what central differences should find
-    for (int64_t e = 0; e < derivative.numel(); ++e) {
-      if (members[static_cast<size_t>(e)] == 0) EXPECT_EQ(codebook.grad[e], 0.0f);
-      if (rule == "mean") derivative[e] *= static_cast<float>(std::max(members[static_cast<size_t>(e)], 1));
-    }
-    const GradientCheckResult r = check_gradient(loss, codebook.value, derivative, "codebook", 1e-3);
-    EXPECT_LT(r.max_error, 1e-3) << r.worst;
-    // The pruned weights stay zero whatever the codebook does.
-    for (float& c : codebook.value) c += 1.0f;
-    w.mark_changed();
-    EXPECT_EQ(w.effective()[4], 0.0f);
-    EXPECT_EQ(w.effective()[11], 0.0f);
-  }
+  // Rows of 6, d = 4: a full and a short sub-vector per row, 10 sub-vectors on 3 codewords;
+  // element i of a row is entry (i % 6) % 4 of its sub-vector's codeword.
+  testing::check_shared_weight_gradients("pq", {{"d", 4}, {"k", 3}}, "codebook", [](int64_t i, uint32_t code) {
+    return int64_t{code} * 4 + (i % 6) % 4;
+  });
 }
 
 TEST(ProductFormat, BadOptionsAndCorruptStatesAreClearErrors) {

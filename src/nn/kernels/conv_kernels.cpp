@@ -5,28 +5,11 @@
 namespace shrink::kernels {
 
 // One table per compiled instruction set (isa/*.cpp).
-extern const ConvKernels kPortableConvKernels;
-#ifdef SHRINK_KERNELS_AVX2
-extern const ConvKernels kAvx2ConvKernels;
-#endif
-#ifdef SHRINK_KERNELS_AVX512
-extern const ConvKernels kAvx512ConvKernels;
-#endif
+extern const ConvKernels kPortableConvKernels, kAvx2ConvKernels, kAvx512ConvKernels;
 
 const ConvKernels& conv_kernels(Isa isa) {
-  bool runnable = false;
-  for (Isa r : runnable_isas()) runnable = runnable || r == isa;
-  require(runnable, std::string("the ") + isa_name(isa) +
-                        " kernels were not built or this CPU cannot run them");
-  switch (isa) {
-#ifdef SHRINK_KERNELS_AVX512
-    case Isa::Avx512: return kAvx512ConvKernels;
-#endif
-#ifdef SHRINK_KERNELS_AVX2
-    case Isa::Avx2: return kAvx2ConvKernels;
-#endif
-    default: return kPortableConvKernels;
-  }
+  return kernels_for(isa, kPortableConvKernels, SHRINK_AVX2_TABLE(kAvx2ConvKernels),
+                     SHRINK_AVX512_TABLE(kAvx512ConvKernels));
 }
 
 const ConvKernels& conv_kernels() {

@@ -2,6 +2,7 @@
 
 #include "shrink/core/error.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace shrink::kernels {
@@ -55,6 +56,12 @@ std::vector<Isa> runnable_isas() {
   for (Isa isa : {Isa::Portable, Isa::Avx2, Isa::Avx512})
     if (isa <= build_isa_cap() && cpu_runs(isa)) isas.push_back(isa);
   return isas;
+}
+
+void require_runnable(Isa isa) {
+  const std::vector<Isa> isas = runnable_isas();
+  require(std::find(isas.begin(), isas.end(), isa) != isas.end(),
+          std::string("the ") + isa_name(isa) + " kernels were not built or this CPU cannot run them");
 }
 
 Isa best_isa() {

@@ -25,4 +25,28 @@ std::vector<Isa> runnable_isas();
 // What the build allows at most: "native" builds compile every kernel set.
 Isa build_isa_cap();
 
+// An error naming `isa` unless this build has its kernels and this CPU runs them.
+void require_runnable(Isa isa);
+
+// A kernel family's table for `isa`, from the tables the build compiled (null when it did not):
+//   return kernels_for(isa, kPortableX, SHRINK_AVX2_TABLE(kAvx2X), SHRINK_AVX512_TABLE(kAvx512X));
+template <class Table>
+const Table& kernels_for(Isa isa, const Table& portable, const Table* avx2, const Table* avx512) {
+  require_runnable(isa);
+  if (isa == Isa::Avx512 && avx512 != nullptr) return *avx512;
+  if (isa == Isa::Avx2 && avx2 != nullptr) return *avx2;
+  return portable;
+}
+
+#ifdef SHRINK_KERNELS_AVX2
+#define SHRINK_AVX2_TABLE(table) (&(table))
+#else
+#define SHRINK_AVX2_TABLE(table) nullptr
+#endif
+#ifdef SHRINK_KERNELS_AVX512
+#define SHRINK_AVX512_TABLE(table) (&(table))
+#else
+#define SHRINK_AVX512_TABLE(table) nullptr
+#endif
+
 }  // namespace shrink::kernels

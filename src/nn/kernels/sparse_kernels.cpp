@@ -7,13 +7,7 @@
 namespace shrink::kernels {
 
 // One table per compiled instruction set (isa/*.cpp).
-extern const SparseKernels kPortableSparseKernels;
-#ifdef SHRINK_KERNELS_AVX2
-extern const SparseKernels kAvx2SparseKernels;
-#endif
-#ifdef SHRINK_KERNELS_AVX512
-extern const SparseKernels kAvx512SparseKernels;
-#endif
+extern const SparseKernels kPortableSparseKernels, kAvx2SparseKernels, kAvx512SparseKernels;
 
 SparseRows compress_rows(const float* dense, int64_t rows, int64_t cols) {
   SparseRows s;
@@ -42,19 +36,8 @@ SparseRows compress_rows(const float* dense, int64_t rows, int64_t cols) {
 }
 
 const SparseKernels& sparse_kernels(Isa isa) {
-  bool runnable = false;
-  for (Isa r : runnable_isas()) runnable = runnable || r == isa;
-  require(runnable, std::string("the ") + isa_name(isa) +
-                        " kernels were not built or this CPU cannot run them");
-  switch (isa) {
-#ifdef SHRINK_KERNELS_AVX512
-    case Isa::Avx512: return kAvx512SparseKernels;
-#endif
-#ifdef SHRINK_KERNELS_AVX2
-    case Isa::Avx2: return kAvx2SparseKernels;
-#endif
-    default: return kPortableSparseKernels;
-  }
+  return kernels_for(isa, kPortableSparseKernels, SHRINK_AVX2_TABLE(kAvx2SparseKernels),
+                     SHRINK_AVX512_TABLE(kAvx512SparseKernels));
 }
 
 const SparseKernels& sparse_kernels() {
