@@ -1,7 +1,7 @@
 #pragma once
 // What the ONNX importer's two halves share: typed attribute access that rejects the
 // attributes an operator's translation does not understand, and constant folding of the nodes
-// whose inputs are all known at import time (src/io/onnx_fold.cpp).
+// whose inputs are all known at import time (fold.cpp).
 #include "io/onnx_tensor.hpp"
 
 #include <onnx/onnx_pb.h>

@@ -2,7 +2,7 @@
 // (Constant nodes, initializer arithmetic, the Shape -> Gather -> Concat -> Reshape chains that
 // exporters write for x.view(x.size(0), -1)) are evaluated once here, so the Model only holds
 // ops that touch activations.
-#include "io/onnx_import_support.hpp"
+#include "io/onnx/import_support.hpp"
 
 #include "shrink/core/error.hpp"
 

@@ -1,4 +1,4 @@
-#include "io/onnx_import_support.hpp"
+#include "io/onnx/import_support.hpp"
 
 #include "shrink/core/error.hpp"
 
