@@ -1,5 +1,6 @@
 #include "jobs/job_support.hpp"
 #include "nn/kernels/sparse_linear.hpp"
+#include "shrink/nn/int8_execution.hpp"
 #include "shrink/io/code_statistics.hpp"
 #include "shrink/io/container.hpp"
 #include "shrink/io/model_file.hpp"
@@ -84,6 +85,36 @@ std::string kernel_table(const Model& model, nlohmann::json& report) {
   return table;
 }
 
+// Which layers of a quantized (QDQ) model eval and run execute on int8 kernels, what each
+// reads and writes; into report["int8"] and a table.
+std::string int8_table(const Model& model, nlohmann::json& report) {
+  const std::vector<Int8LayerPlan> plans = plan_int8_execution(model);
+  if (plans.empty()) return "";
+  const bool enabled = int8_execution_enabled();
+  report["int8"] = {{"enabled", enabled}, {"kernels", int8_kernel_isa()}, {"layers", nlohmann::json::array()}};
+  std::string table = fmt::format(
+      "\nint8 execution ({}; oneDNN {} kernels)\n{:<22} {:<8} {:<24} {:<12} {}\n",
+      enabled ? "eval and run lower these layers, SHRINK_INT8=off keeps the QDQ graph in fp32"
+              : "off by SHRINK_INT8=off: the QDQ graph runs in fp32",
+      int8_kernel_isa(), "layer", "type", "input codes", "fused ReLU", "output");
+  for (const Int8LayerPlan& plan : plans) {
+    const std::string output =
+        plan.output.empty() ? std::string("fp32") : plan.output_type + " codes of " + plan.output;
+    report["int8"]["layers"].push_back({{"layer", plan.layer},
+                                        {"type", plan.type},
+                                        {"input", plan.input},
+                                        {"input_type", plan.input_type},
+                                        {"relu", plan.relu.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.relu)},
+                                        {"output", plan.output.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.output)},
+                                        {"output_type", plan.output_type},
+                                        {"removed_nodes", plan.removed}});
+    table += fmt::format("{:<22} {:<8} {:<24} {:<12} {}\n", plan.layer, plan.type,
+                         plan.input_type + " " + plan.input, plan.relu.empty() ? "-" : plan.relu,
+                         output);
+  }
+  return table;
+}
+
 }  // namespace
 
 nlohmann::json run_inspect_job(const InspectJob& job) {
@@ -98,7 +129,8 @@ nlohmann::json run_inspect_job(const InspectJob& job) {
     report["inputs"].push_back({{"name", input.name}, {"shape", input.shape}});
   report["output_shape"] = model.output_shape();
   report["metadata"] = model.metadata;
-  report["table"] = summary.to_table() + entropy_table(model, report) + kernel_table(model, report);
+  report["table"] = summary.to_table() + entropy_table(model, report) + kernel_table(model, report) +
+                    int8_table(model, report);
   return report;
 }
 

@@ -43,11 +43,45 @@ TEST_F(Int8Cli, QuantizesWeightsAndActivationsAndRanksTheLayers) {
   const auto inspect = run_cli({"inspect", dir_->file("int8.shrk")});
   EXPECT_NE(inspect.out.find("QuantizeLinear"), std::string::npos) << inspect.out;
   EXPECT_NE(inspect.out.find("DequantizeLinear"), std::string::npos);
+  // eval runs the int8 layers on int8 kernels (one sample of the 500 may flip where a sum sits
+  // on a rounding boundary); SHRINK_INT8=off runs the graph the job measured, exactly.
   const auto eval = run_cli({"eval", dir_->file("int8.shrk"), "--data", data_, "--report",
                              dir_->file("int8-eval.json"), "-q"});
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  EXPECT_DOUBLE_EQ(read_json(dir_->file("int8-eval.json"))["accuracy"].get<double>(),
-                   report["accuracy_after"].get<double>());
+  const auto int8 = read_json(dir_->file("int8-eval.json"));
+  EXPECT_EQ(int8["int8_layers"], 3);
+  EXPECT_NEAR(int8["accuracy"].get<double>(), report["accuracy_after"].get<double>(), 0.0021);
+  const auto off = run_command({"env", "SHRINK_INT8=off", SHRINK_CLI_PATH, "eval", dir_->file("int8.shrk"),
+                                "--data", data_, "--report", dir_->file("int8-off.json"), "-q"});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  const auto fake = read_json(dir_->file("int8-off.json"));
+  EXPECT_EQ(fake["int8_layers"], 0);
+  EXPECT_DOUBLE_EQ(fake["accuracy"].get<double>(), report["accuracy_after"].get<double>());
+}
+
+// inspect names the layers eval and run execute in int8, what each reads and writes; the
+// SHRINK_INT8 switch turns the lowering off, and a bad value of it is a clear error.
+TEST_F(Int8Cli, InspectSaysWhichLayersRunInt8) {
+  ASSERT_EQ(compress({"--quantize", "int8", "--calibration-batches", "2"}, "lowered.shrk").exit_code, 0);
+  const auto inspect = run_cli({"inspect", dir_->file("lowered.shrk")});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_NE(inspect.out.find("int8 execution (eval and run lower these layers"), std::string::npos)
+      << inspect.out;
+  EXPECT_NE(inspect.out.find("uint8 codes of fc2_quantize"), std::string::npos) << inspect.out;
+  const auto json = run_cli({"inspect", dir_->file("lowered.shrk"), "--json"});
+  const auto layers = nlohmann::json::parse(json.out)["int8"]["layers"];
+  ASSERT_EQ(layers.size(), 3u);
+  EXPECT_EQ(layers[0]["layer"], "fc1");
+  EXPECT_EQ(layers[0]["relu"], "relu1");
+  EXPECT_EQ(layers[0]["output"], "fc2_quantize");
+  EXPECT_EQ(layers[2]["output_type"], "fp32");
+  const auto off = run_command({"env", "SHRINK_INT8=off", SHRINK_CLI_PATH, "inspect", dir_->file("lowered.shrk")});
+  EXPECT_NE(off.out.find("off by SHRINK_INT8=off"), std::string::npos) << off.out;
+  expect_clear_error(run_command({"env", "SHRINK_INT8=fast", SHRINK_CLI_PATH, "eval",
+                                  dir_->file("lowered.shrk"), "--data", data_, "-q"}),
+                     "SHRINK_INT8=fast is not an int8 execution mode: auto (the default) or off");
+  // The fp32 model has nothing to lower: no table.
+  EXPECT_EQ(run_cli({"inspect", model_}).out.find("int8 execution"), std::string::npos);
 }
 
 TEST_F(Int8Cli, SkippedLayersStayFp32AndFineTuningIsQuantizationAware) {

@@ -28,6 +28,9 @@ void run(EvalFlags& flags) {
                 report["compare"]["model"].get<std::string>().c_str(),
                 100.0 * report["compare"]["accuracy"].get<double>(),
                 100.0 * report["compare"]["accuracy_change"].get<double>());
+  if (report.value("int8_layers", 0) > 0 && !flags.common.quiet)
+    std::printf("int8: %d layers on oneDNN's %s kernels (SHRINK_INT8=off runs the QDQ graph in fp32)\n",
+                report["int8_layers"].get<int>(), report["int8_kernels"].get<std::string>().c_str());
   print_energy(report);
   if (report.contains("class_impact")) {
     print_class_impact(report, flags.common.quiet);

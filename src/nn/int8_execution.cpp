@@ -1,0 +1,148 @@
+#include "shrink/nn/int8_execution.hpp"
+
+#include "nn/kernels/int8_layers.hpp"
+#include "nn/kernels/onednn.hpp"
+#include "nn/ops/int8_ops.hpp"
+#include "shrink/core/error.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <set>
+
+namespace shrink {
+namespace {
+
+using Json = nlohmann::json;
+
+kernels::ActivationCodes codes_of(const Node& node) {
+  const Json a = node.op->attributes();
+  return {a.at("scale").get<float>(), a.value("zero_point", 0),
+          a.value("type", std::string("uint8")) == "int8"};
+}
+
+// Whether `node` is a layer with an 8-bit symmetric weight the int8 ops take.
+bool lowerable_layer(const Model& model, const Node& node) {
+  const std::string type = node.op->type();
+  if (type != "Linear" && type != "MatMul") return false;
+  if (node.parameters.empty() || !kernels::has_int8_weights(model.parameter(node.parameters[0])))
+    return false;
+  // MatMul: a 2-D input only ([N, K]; the int8 op does not batch leading axes).
+  return type != "MatMul" || model.input_shapes(node)[0].size() == 2;
+}
+
+}  // namespace
+
+bool int8_execution_enabled() {
+  static const bool enabled = [] {
+    const char* mode = std::getenv("SHRINK_INT8");
+    if (mode == nullptr || *mode == '\0' || std::string(mode) == "auto") return true;
+    if (std::string(mode) == "off") return false;
+    throw Error::bad_input("SHRINK_INT8=" + std::string(mode) +
+                           " is not an int8 execution mode: auto (the default) or off");
+  }();
+  return enabled;
+}
+
+std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
+  std::map<std::string, std::vector<const Node*>> consumers;
+  for (const Node& node : model.nodes())
+    for (const std::string& input : node.inputs) consumers[input].push_back(&node);
+  const auto only_consumer = [&](const std::string& name) -> const Node* {
+    const auto it = consumers.find(name);
+    if (name == model.output_name() || it == consumers.end() || it->second.size() != 1)
+      return nullptr;
+    return it->second[0];
+  };
+
+  std::vector<Int8LayerPlan> plans;
+  std::set<std::string> lowered;
+  for (const Node& node : model.nodes()) {
+    if (!lowerable_layer(model, node) || model.is_input(node.inputs[0])) continue;
+    const Node& dequantize = model.node(node.inputs[0]);
+    if (dequantize.op->type() != "DequantizeLinear" || model.is_input(dequantize.inputs[0])) continue;
+    const Node& quantize = model.node(dequantize.inputs[0]);
+    if (quantize.op->type() != "QuantizeLinear" ||
+        quantize.op->attributes() != dequantize.op->attributes())
+      continue;
+    Int8LayerPlan plan;
+    plan.layer = node.name;
+    plan.type = node.op->type();
+    plan.input = quantize.name;
+    plan.input_type = codes_of(quantize).is_signed ? "int8" : "uint8";
+    std::string last = node.name;
+    if (const Node* relu = only_consumer(last); relu && relu->op->type() == "ReLU") {
+      plan.relu = relu->name;
+      plan.removed.push_back(relu->name);
+      last = relu->name;
+    }
+    plan.output_type = "fp32";
+    if (const Node* next = only_consumer(last); next && next->op->type() == "QuantizeLinear") {
+      plan.output = next->name;
+      plan.output_type = codes_of(*next).is_signed ? "int8" : "uint8";
+      plan.removed.push_back(next->name);
+    }
+    lowered.insert(node.name);
+    plans.push_back(std::move(plan));
+  }
+  // A DequantizeLinear goes when every node reading it became an int8 layer.
+  for (Int8LayerPlan& plan : plans) {
+    const std::string& dequantize = model.node(plan.layer).inputs[0];
+    bool all = dequantize != model.output_name();
+    for (const Node* reader : consumers[dequantize]) all = all && lowered.count(reader->name) > 0;
+    if (all) plan.removed.insert(plan.removed.begin(), dequantize);
+  }
+  return plans;
+}
+
+Model lower_to_int8(const Model& model) {
+  const std::vector<Int8LayerPlan> plans = plan_int8_execution(model);
+  std::map<std::string, const Int8LayerPlan*> by_layer;
+  std::set<std::string> removed;
+  std::map<std::string, std::string> alias;  // a dropped node -> the node that now gives its value
+  for (const Int8LayerPlan& plan : plans) {
+    by_layer[plan.layer] = &plan;
+    for (const std::string& name : plan.removed) removed.insert(name);
+    if (!plan.relu.empty()) alias[plan.relu] = plan.layer;
+    if (!plan.output.empty()) alias[plan.output] = plan.layer;
+  }
+  const auto resolve = [&](std::string name) {
+    for (auto it = alias.find(name); it != alias.end(); it = alias.find(name)) name = it->second;
+    return name;
+  };
+
+  Model lowered;
+  for (const ModelInput& input : model.inputs()) lowered.add_input(input.name, input.shape);
+  for (const Node& node : model.nodes()) {
+    if (removed.count(node.name)) continue;
+    std::vector<std::string> inputs;
+    for (const std::string& input : node.inputs) inputs.push_back(resolve(input));
+    std::unique_ptr<Op> op = make_op(node.op->type(), node.op->attributes());
+    if (const auto it = by_layer.find(node.name); it != by_layer.end()) {
+      const Int8LayerPlan& plan = *it->second;
+      kernels::Int8Epilogue epilogue;
+      epilogue.input = codes_of(model.node(plan.input));
+      epilogue.relu = !plan.relu.empty();
+      if (!plan.output.empty()) epilogue.output = codes_of(model.node(plan.output));
+      op = ops::make_int8_layer(std::move(op), epilogue);
+      inputs = {resolve(plan.input)};
+    }
+    lowered.add_node(node.name, std::move(op), std::move(inputs));
+  }
+  lowered.set_output(resolve(model.output_name()));
+  for (const Parameter* p : model.parameters()) {
+    Parameter& target = lowered.parameter(p->name);
+    target = *p;
+    target.grad = Tensor();
+  }
+  lowered.metadata = model.metadata;
+  return lowered;
+}
+
+std::optional<Model> int8_inference_model(const Model& model) {
+  if (!int8_execution_enabled() || plan_int8_execution(model).empty()) return std::nullopt;
+  return lower_to_int8(model);
+}
+
+std::string int8_kernel_isa() { return kernels::onednn_isa(); }
+
+}  // namespace shrink

@@ -1,0 +1,189 @@
+#include "nn/kernels/int8_layers.hpp"
+
+#include "nn/kernels/onednn.hpp"
+#include "shrink/core/error.hpp"
+#include "shrink/nn/affine_quantizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace shrink::kernels {
+namespace {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+// Batch sizes whose primitives stay cached (a full batch, the last partial one, batch 1...).
+constexpr size_t kCachedBatches = 4;
+
+dt code_type(bool is_signed) { return is_signed ? dt::s8 : dt::u8; }
+
+}  // namespace
+
+bool has_int8_weights(const Parameter& weight) {
+  const auto* affine = dynamic_cast<const AffineQuantizer*>(weight.quantizer());
+  return affine != nullptr && affine->bits() == 8 && affine->symmetric();
+}
+
+Int8Weights int8_weights(const Parameter& weight, int64_t out_channels) {
+  const auto* affine = dynamic_cast<const AffineQuantizer*>(weight.quantizer());
+  if (!has_int8_weights(weight))
+    throw Error::internal("int8 layer: weight " + weight.name + " is not 8-bit symmetric affine");
+  const Tensor& values = weight.effective();
+  const int64_t n = values.numel(), channels = affine->channels();
+  if (!(channels == 1 || (channels == out_channels && n % channels == 0)))
+    throw Error::internal("int8 layer: weight " + weight.name + " has " + std::to_string(channels) +
+                          " scales for " + std::to_string(out_channels) + " output channels");
+  Int8Weights w;
+  w.codes.resize(static_cast<size_t>(n));
+  w.scales.resize(static_cast<size_t>(out_channels));
+  const int64_t per_channel = n / channels;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float scale = affine->params(c).scale;
+    for (int64_t i = c * per_channel; i < (c + 1) * per_channel; ++i)
+      w.codes[static_cast<size_t>(i)] = static_cast<int8_t>(std::nearbyint(values[i] / scale));
+  }
+  for (int64_t o = 0; o < out_channels; ++o)
+    w.scales[static_cast<size_t>(o)] = affine->params(channels == 1 ? 0 : o).scale;
+  return w;
+}
+
+void codes_to_bytes(const float* codes, int64_t count, bool is_signed, uint8_t* bytes) {
+  if (is_signed)
+    for (int64_t i = 0; i < count; ++i)
+      bytes[i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int32_t>(codes[i])));
+  else
+    for (int64_t i = 0; i < count; ++i)
+      bytes[i] = static_cast<uint8_t>(static_cast<int32_t>(codes[i]));
+}
+
+void bytes_to_codes(const uint8_t* bytes, int64_t count, bool is_signed, float* codes) {
+  if (is_signed)
+    for (int64_t i = 0; i < count; ++i) codes[i] = static_cast<float>(static_cast<int8_t>(bytes[i]));
+  else
+    for (int64_t i = 0; i < count; ++i) codes[i] = static_cast<float>(bytes[i]);
+}
+
+struct Int8Matmul::Cached {
+  int64_t batch = 0;
+  dnnl::matmul primitive;
+  dnnl::memory source, weights, bias, destination;
+};
+
+Int8Matmul::Int8Matmul(Int8Epilogue epilogue, bool weight_in_by_out)
+    : epilogue_(epilogue), weight_in_by_out_(weight_in_by_out) {}
+Int8Matmul::~Int8Matmul() = default;
+Int8Matmul::Int8Matmul(Int8Matmul&&) noexcept = default;
+Int8Matmul& Int8Matmul::operator=(Int8Matmul&&) noexcept = default;
+
+void Int8Matmul::forward(const Parameter& weight, const Parameter* bias, const Tensor& x, Tensor& y) {
+  const int64_t n = x.dim(0), in = x.dim(1);
+  const int64_t out = weight_in_by_out_ ? weight.value.dim(0) : weight.value.dim(1);
+  const int64_t depth = onednn_has_vnni() ? in : 2 * in;  // split without VNNI
+  const uint64_t weight_version = weight.effective_version();
+  const uint64_t bias_version = bias ? bias->effective_version() : 0;
+  if (weight_version != weight_version_ || bias_version != bias_version_) cache_.clear();
+  weight_version_ = weight_version;
+  bias_version_ = bias_version;
+
+  Cached* cached = nullptr;
+  for (auto& entry : cache_)
+    if (entry->batch == n) cached = entry.get();
+  dnnl::engine& engine = onednn_engine();
+  dnnl::stream& stream = onednn_stream();
+  const ActivationCodes& input = epilogue_.input;
+  const std::optional<ActivationCodes>& output = epilogue_.output;
+  if (cached == nullptr) {
+    try {
+      const Int8Weights w = int8_weights(weight, out);
+      std::vector<float> scales(static_cast<size_t>(out));
+      for (int64_t o = 0; o < out; ++o)
+        scales[static_cast<size_t>(o)] =
+            input.scale * w.scales[static_cast<size_t>(o)] / (output ? output->scale : 1.0f);
+      dnnl::primitive_attr attributes;
+      attributes.set_output_scales(1 << 1, scales);
+      if (input.zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {input.zero_point});
+      if (output && output->zero_point != 0)
+        attributes.set_zero_points(DNNL_ARG_DST, 0, {output->zero_point});
+      if (epilogue_.relu) {
+        dnnl::post_ops post;
+        post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        attributes.set_post_ops(post);
+      }
+      const dnnl::memory::desc source_desc({n, depth}, code_type(input.is_signed), tag::ab);
+      const dnnl::memory::desc weights_any({depth, out}, dt::s8, tag::any);
+      const dnnl::memory::desc bias_desc =
+          bias ? dnnl::memory::desc({1, out}, dt::f32, tag::ab) : dnnl::memory::desc();
+      const dnnl::memory::desc destination_desc(
+          {n, out}, output ? code_type(output->is_signed) : dt::f32, tag::ab);
+      const dnnl::matmul::primitive_desc pd(
+          dnnl::matmul::desc(source_desc, weights_any, bias_desc, destination_desc), attributes,
+          engine);
+      auto entry = std::make_unique<Cached>();
+      entry->batch = n;
+      entry->primitive = dnnl::matmul(pd);
+      // The weight as a [depth, out] matrix (Linear's [out, in] read transposed), split in two
+      // halves along the depth without VNNI.
+      std::vector<int8_t> matrix(static_cast<size_t>(depth * out));
+      for (int64_t k = 0; k < in; ++k)
+        for (int64_t o = 0; o < out; ++o) {
+          const int8_t code = w.codes[static_cast<size_t>(weight_in_by_out_ ? o * in + k : k * out + o)];
+          const auto half = static_cast<int8_t>(code / 2);
+          if (depth == in) {
+            matrix[static_cast<size_t>(k * out + o)] = code;
+          } else {
+            matrix[static_cast<size_t>(k * out + o)] = static_cast<int8_t>(code - half);
+            matrix[static_cast<size_t>((in + k) * out + o)] = half;
+          }
+        }
+      const dnnl::memory::desc user_desc({depth, out}, dt::s8, tag::ab);
+      dnnl::memory user(user_desc, engine, matrix.data());
+      entry->weights = dnnl::memory(pd.weights_desc(), engine);
+      dnnl::reorder(user, entry->weights).execute(stream, user, entry->weights);
+      if (bias) {
+        entry->bias = dnnl::memory(bias_desc, engine);
+        float* b = static_cast<float*>(entry->bias.get_data_handle());
+        const Tensor& values = bias->effective();
+        for (int64_t o = 0; o < out; ++o)
+          b[o] = values[o] / (input.scale * w.scales[static_cast<size_t>(o)]);
+      }
+      entry->source = dnnl::memory(source_desc, engine, DNNL_MEMORY_NONE);
+      entry->destination = dnnl::memory(destination_desc, engine, DNNL_MEMORY_NONE);
+      stream.wait();
+      implementation_ = pd.impl_info_str();
+      if (cache_.size() == kCachedBatches) cache_.erase(cache_.begin());
+      cache_.push_back(std::move(entry));
+      cached = cache_.back().get();
+    } catch (const dnnl::error& e) {
+      throw Error::internal(std::string("oneDNN cannot make the int8 matmul (") + e.what() +
+                            "); SHRINK_INT8=off runs the fake-quantized fp32 graph instead");
+    }
+  }
+
+  source_.resize(static_cast<size_t>(n * depth));
+  if (depth == in) {
+    codes_to_bytes(x.data(), n * in, input.is_signed, source_.data());
+  } else {
+    for (int64_t r = 0; r < n; ++r) {
+      uint8_t* row = source_.data() + r * depth;
+      codes_to_bytes(x.data() + r * in, in, input.is_signed, row);
+      std::copy(row, row + in, row + in);
+    }
+  }
+  cached->source.set_data_handle(source_.data());
+  if (output) {
+    destination_.resize(static_cast<size_t>(n * out));
+    cached->destination.set_data_handle(destination_.data());
+  } else {
+    cached->destination.set_data_handle(y.data());
+  }
+  std::unordered_map<int, dnnl::memory> arguments = {{DNNL_ARG_SRC, cached->source},
+                                                     {DNNL_ARG_WEIGHTS, cached->weights},
+                                                     {DNNL_ARG_DST, cached->destination}};
+  if (bias) arguments.emplace(DNNL_ARG_BIAS, cached->bias);
+  cached->primitive.execute(stream, arguments);
+  stream.wait();
+  if (output) bytes_to_codes(destination_.data(), n * out, output->is_signed, y.data());
+}
+
+}  // namespace shrink::kernels

@@ -1,0 +1,90 @@
+#pragma once
+// The int8 layers of a lowered QDQ model (nn/int8_execution.hpp) on oneDNN primitives: the
+// input arrives as 8-bit activation codes (whole-number floats, as QuantizeLinear writes them),
+// the weight as 8-bit symmetric codes with a scale per output channel (the affine quantizer of
+// quant.int8), and one primitive computes int8 x int8 -> int32, adds the bias, applies the
+// fused ReLU and either requantizes to the next layer's codes or dequantizes to fp32:
+//
+//   acc_c = sum_k (x_k - zx) w_ck                              (exact, int32)
+//   fp32 out:      y_c = relu(sx sw_c acc_c + b_c)
+//   requantized:   q_c = saturate(round_half_even(relu(sx sw_c acc_c + b_c) / sy) + zy)
+//
+// which is what DequantizeLinear -> layer -> ReLU -> QuantizeLinear computes in fp32, up to the
+// float rounding of the sums (a requantized code may differ by one where the fp32 value sits
+// on a rounding boundary). oneDNN 2.x adds the bias before its output scale, so the bias goes
+// in as b_c / (sx sw_c) and the output scale is sx sw_c (/ sy when requantizing).
+//
+// Without VNNI (an AVX2 or SSE4.1 cap, or CPU), oneDNN's kernels add pairs of u8 x s8 products
+// in int16 with saturation (vpmaddubsw), which 255 x 127 + 255 x 127 overflows. The layers then
+// split the reduction in two: each weight w becomes the halves w - trunc(w / 2) and trunc(w / 2),
+// both within -64..64, against the input repeated twice. Any pair of products then stays below
+// 2 x 255 x 64 = 32,640 and the int32 sum is exact, at twice the multiply-adds.
+//
+// The primitive and the reordered weights are cached per op, rebuilt when the weight or bias
+// changes (Parameter::effective_version) or the batch size does (the last few sizes stay).
+#include "shrink/core/tensor.hpp"
+#include "shrink/nn/parameter.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace shrink::kernels {
+
+// One per-tensor activation quantization (QuantizeLinear's attributes).
+struct ActivationCodes {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+  bool is_signed = false;  // int8 codes, else uint8
+};
+
+// Whether `weight` holds 8-bit symmetric affine codes (int8 -127..127), per output channel or
+// per tensor: the weights the int8 layers take.
+bool has_int8_weights(const Parameter& weight);
+
+// The int8 codes of such a weight, in its own layout, and one scale per output channel: the
+// channel of element i is i / (numel / channels) when per channel (the first axis), else all
+// share one scale (repeated `out_channels` times).
+struct Int8Weights {
+  std::vector<int8_t> codes;
+  std::vector<float> scales;
+};
+Int8Weights int8_weights(const Parameter& weight, int64_t out_channels);
+
+// The epilogue both layer kinds share: what follows the int32 product.
+struct Int8Epilogue {
+  ActivationCodes input;
+  std::optional<ActivationCodes> output;  // requantize to these codes; fp32 when empty
+  bool relu = false;
+};
+
+// y [N, out] = x [N, in] W^T + b for Linear (weight [out, in]) or x W for MatMul (weight
+// [in, out], per tensor); x holds the input's codes.
+class Int8Matmul {
+ public:
+  Int8Matmul(Int8Epilogue epilogue, bool weight_in_by_out);
+  ~Int8Matmul();
+  Int8Matmul(Int8Matmul&&) noexcept;
+  Int8Matmul& operator=(Int8Matmul&&) noexcept;
+
+  void forward(const Parameter& weight, const Parameter* bias, const Tensor& x, Tensor& y);
+  // oneDNN's name of the kernel the last forward ran ("brg:avx512_core_vnni"); empty before.
+  const std::string& implementation() const { return implementation_; }
+
+ private:
+  struct Cached;
+  Int8Epilogue epilogue_;
+  bool weight_in_by_out_;
+  uint64_t weight_version_ = 0, bias_version_ = 0;
+  std::vector<std::unique_ptr<Cached>> cache_;  // per batch size, newest last
+  std::vector<uint8_t> source_, destination_;   // the codes as bytes
+  std::string implementation_;
+};
+
+// Codes held as whole-number floats <-> bytes (uint8, or int8 stored in a byte).
+void codes_to_bytes(const float* codes, int64_t count, bool is_signed, uint8_t* bytes);
+void bytes_to_codes(const uint8_t* bytes, int64_t count, bool is_signed, float* codes);
+
+}  // namespace shrink::kernels

@@ -1,0 +1,29 @@
+#pragma once
+// oneDNN (Debian libdnnl-dev) runs the int8 layers: its matmul and convolution primitives have
+// AVX-512 VNNI, AVX2 and SSE4.1 int8 paths and pick one by the CPU, and they are kept up by
+// the people who write x86 int8 kernels for a living. One CPU engine and one in-order stream
+// serve the whole process. oneDNN parallelises with the same OpenMP runtime as shrink, so it
+// follows set_num_threads().
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <string>
+
+namespace shrink::kernels {
+
+// The process's engine and stream, made on first use. Before making them, SHRINK_ISA (if set)
+// caps oneDNN too: avx512 leaves it every path this CPU has (VNNI included), avx2 caps it at
+// AVX2 (no VNNI: an int8 multiply-add takes three instructions), portable at SSE4.1. Without
+// SHRINK_ISA, oneDNN's own ONEDNN_MAX_CPU_ISA applies.
+dnnl::engine& onednn_engine();
+dnnl::stream& onednn_stream();
+
+// The instruction set oneDNN's kernels use: "avx512_core_vnni", "avx2", "sse41", ...
+std::string onednn_isa();
+
+// Whether those kernels multiply int8 with VNNI (vpdpbusd: u8 x s8 summed straight into int32).
+// Without it they use vpmaddubsw, which adds two u8 x s8 products into int16 with saturation:
+// 255 x 127 x 2 overflows, so the int8 layers split each weight in two halves of at most 64
+// (nn/kernels/int8_layers.hpp) to stay exact.
+bool onednn_has_vnni();
+
+}  // namespace shrink::kernels
