@@ -10,6 +10,7 @@ using Factory = std::shared_ptr<TrainingTerm> (*)(const nlohmann::json&);
 // One line per term.
 const std::pair<const char*, Factory> kTerms[] = {
     {"bn_l1", make_batch_norm_l1},
+    {"agp", make_gradual_pruning},
     {"kd", make_knowledge_distillation},
     {"hint", make_hint},
     {"attention", make_attention_transfer},

@@ -7,6 +7,8 @@
 namespace shrink {
 
 std::shared_ptr<TrainingTerm> make_batch_norm_l1(const nlohmann::json& options);
+// Pruning schedules (src/compress/prune/).
+std::shared_ptr<TrainingTerm> make_gradual_pruning(const nlohmann::json& options);
 // Distillation losses (src/compress/distill/).
 std::shared_ptr<TrainingTerm> make_knowledge_distillation(const nlohmann::json& options);
 std::shared_ptr<TrainingTerm> make_hint(const nlohmann::json& options);

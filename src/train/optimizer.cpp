@@ -81,6 +81,11 @@ bool Optimizer::step_one(Parameter& p, const std::string& key) {
   ++state.steps;
   update(p, state);
   p.apply_mask();
+  // A pruned weight keeps no momentum or moment estimate, so one that sparse training regrows
+  // (SET, RigL) starts from a fresh optimizer state as it starts from zero.
+  if (p.has_mask())
+    for (Tensor* buffer : {&state.first, &state.second})
+      if (buffer->numel() == p.value.numel()) buffer->flat().array() *= p.mask.flat().array();
   return true;
 }
 

@@ -101,5 +101,50 @@ TEST_F(PruneCliTest, PruneAtInitTrainsASparseNetwork) {
                      "--prune-at-init lottery:0.9: unknown method 'lottery'");
 }
 
+TEST_F(PruneCliTest, AgpPrunesGraduallyWhileTraining) {
+  const std::string output = dir_->file("agp.shrk"), report_path = output + ".json";
+  const CliResult r = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2",
+                               "--prune", "agp:0.9,end=1,frequency=8,scope=layer", "--threads", "2",
+                               "-q", "-o", output, "--report", report_path});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("pruned gradually while training to 90.0% weight sparsity"),
+            std::string::npos) << r.out;
+  const auto report = read_json(report_path);
+  EXPECT_EQ(report["terms"][0]["term"], "agp");
+  EXPECT_EQ(report["terms"][0]["scope"], "layer");
+  EXPECT_NEAR(report["sparsity"].get<double>(), 0.9, 0.001);
+  // 32 steps an epoch: epoch 1's last pruning is at step 24, (1 - 24/32)^3 of the way from 0.9
+  // to 0; step 32, the ramp's end, opens epoch 2 at 0.9.
+  EXPECT_DOUBLE_EQ(report["epochs"][0]["agp"]["target_sparsity"].get<double>(), 0.9 * 63 / 64);
+  EXPECT_DOUBLE_EQ(report["epochs"][1]["agp"]["target_sparsity"].get<double>(), 0.9);
+  EXPECT_GT(report["accuracy"].get<double>(), 0.25);  // it learns (chance is 10%)
+
+  // While fine-tuning, from shrink compress.
+  const auto compressed = compress({"--prune", "agp:0.8", "--finetune-epochs", "1", "--no-latency"},
+                                   "agp-finetuned.shrk");
+  EXPECT_NEAR(compressed["sparsity"].get<double>(), 0.8, 0.001);
+  // And from a recipe: examples/recipes/agp.json ramps to 90% over 3 of 4 fine-tuning epochs.
+  const auto recipe = compress({"--recipe", std::string(SHRINK_SOURCE_DIR) + "/examples/recipes/agp.json",
+                                "--no-latency"},
+                               "agp-recipe.shrk");
+  EXPECT_NEAR(recipe["sparsity"].get<double>(), 0.9, 0.001);
+
+  const std::vector<std::string> train = {"train", "--arch", "lenet-300-100", "--data", data_,
+                                          "--epochs", "2", "-q", "-o", dir_->file("bad.shrk")};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = train;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  expect_clear_error(with({"--prune", "magnitude:0.9"}), "use --prune-at-init magnitude:0.9");
+  expect_clear_error(with({"--prune", "agp:1.5"}), "term agp: sparsity must be in [0, 1), got 1.5");
+  expect_clear_error(with({"--prune", "agp"}), "give the final sparsity as a number");
+  expect_clear_error(with({"--prune", "agp:0.9,end=3"}), "end = 3 lies past the run's 2 epochs");
+  expect_clear_error(with({"--prune", "agp:0.9,every=5"}), "unknown option 'every'");
+  expect_clear_error(run_cli({"compress", model_, "--prune", "agp:0.9", "--data", data_, "-q", "-o",
+                              dir_->file("bad2.shrk")}),
+                     "--prune agp:S prunes gradually while fine-tuning; add --finetune-epochs N");
+}
+
 }  // namespace
 }  // namespace shrink::testing

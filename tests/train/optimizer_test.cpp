@@ -156,6 +156,32 @@ TEST(Optimizer, MaskAppliedAfterPruningMidTrainingStopsMomentum) {
   EXPECT_EQ(p.value[0], 0.0f);
 }
 
+TEST(Optimizer, ARegrownWeightStartsWithAFreshState) {
+  // Sparse training (SET, RigL) prunes a weight and may later regrow it at zero: its first step
+  // then must be the first step of a fresh weight, with no momentum or moments left from before.
+  for (const char* name : {"sgd", "adam"}) {
+    const bool sgd = std::string(name) == "sgd";
+    auto optimizer = make_optimizer(name, sgd ? nlohmann::json{{"lr", 0.1}, {"momentum", 0.9}}
+                                              : nlohmann::json{{"lr", 0.1}});
+    Parameter p = scalar_parameter(1.0f);
+    p.grad[0] = 1.0f;
+    optimizer->step({&p});  // builds up a state
+    p.mask = Tensor({1}, {0.0f});
+    p.apply_mask();
+    p.grad[0] = 1.0f;
+    optimizer->step({&p});  // pruned
+    p.mask[0] = 1.0f;       // regrown at zero
+    p.grad[0] = 0.5f;
+    optimizer->step({&p});
+    // SGD: buf = g on a fresh weight, w = -0.1 * 0.5. Adam at step 3 with m = 0.1 * 0.5 and
+    // v = 0.001 * 0.25: w = -0.1 / (1 - 0.9^3) * m / (sqrt(v) / sqrt(1 - 0.999^3) + eps).
+    const double m = 0.05, v = 0.00025;
+    const double adam = -0.1 / (1.0 - std::pow(0.9, 3)) * m /
+                        (std::sqrt(v) / std::sqrt(1.0 - std::pow(0.999, 3)) + 1e-8);
+    EXPECT_NEAR(p.value[0], sgd ? -0.05 : adam, 1e-6) << name;
+  }
+}
+
 TEST(Optimizer, SkipsFrozenParametersAndParametersWithoutGradient) {
   auto optimizer = make_optimizer("sgd", {{"lr", 0.1}, {"weight_decay", 0.5}});
   Parameter frozen = scalar_parameter(1.0f);

@@ -144,6 +144,25 @@ TrainingTerms sparsity_reg_terms(const std::vector<std::string>& specs) {
   return terms;
 }
 
+bool is_pruning_schedule(const std::string& text) {
+  return text == "agp" || text.rfind("agp:", 0) == 0;
+}
+
+nlohmann::json pruning_schedule(const std::string& flag, const std::string& text) {
+  const MethodSpec spec = parse_method_spec(flag, text);
+  require(spec.method == "agp", flag + " " + text + ": unknown pruning schedule '" +
+                                    spec.method + "' (known: agp); write it as agp:SPARSITY");
+  require(spec.value.is_number(), flag + " " + text +
+                                      ": give the final sparsity as a number in [0, 1), e.g. agp:0.9");
+  nlohmann::json term = spec.options;
+  // One layer on the command line; a recipe lists several.
+  if (term.contains("exclude") && term["exclude"].is_string())
+    term["exclude"] = nlohmann::json::array({term["exclude"]});
+  term["term"] = spec.method;
+  term["sparsity"] = spec.value;
+  return term;
+}
+
 void add_training_options(CLI::App& command, TrainConfig& c) {
   command.add_option("--epochs", c.epochs, "Training epochs")->check(number_in(1, 100000))->capture_default_str();
   command.add_option("--batch", c.batch_size, "Mini-batch size")->check(number_in(1, 1 << 20))->capture_default_str();

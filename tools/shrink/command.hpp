@@ -61,6 +61,11 @@ bool progress_enabled(const CommonOptions& options);
 void add_sparsity_reg_option(CLI::App& command, std::vector<std::string>& specs);
 TrainingTerms sparsity_reg_terms(const std::vector<std::string>& specs);
 
+// "agp:0.95[,initial_sparsity=S,start=EPOCH,end=EPOCH,frequency=STEPS,scope=S,exclude=LAYER]"
+// -> the {"term": "agp", ...} JSON of a pruning schedule that acts while the model trains;
+// `flag` names the flag in errors. is_pruning_schedule says whether text names one (agp).
+bool is_pruning_schedule(const std::string& text);
+nlohmann::json pruning_schedule(const std::string& flag, const std::string& text);
 // "METHOD:SPARSITY[,KEY=VALUE...]" -> the JSON of the pruning pass METHOD names (the table is in
 // compress.cpp); `flag` names the flag in errors.
 nlohmann::json pruning_pass(const std::string& flag, const std::string& text);

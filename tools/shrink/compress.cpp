@@ -133,13 +133,25 @@ void run(CompressFlags& flags) {
     job.recipe = Recipe::from_file(flags.recipe_path);
   } else {
     bool channels = false;
+    nlohmann::json schedules = nlohmann::json::array();
     for (const auto& spec : flags.prune) {
+      if (is_pruning_schedule(spec)) {
+        // A schedule prunes while the model fine-tunes, as a term of every fine-tuning pass.
+        nlohmann::json term = pruning_schedule("--prune", spec);
+        if (!term.contains("scope") && !flags.scope.empty()) term["scope"] = flags.scope;
+        if (!flags.exclude.empty() && !term.contains("exclude")) term["exclude"] = flags.exclude;
+        schedules.push_back(term);
+        continue;
+      }
       recipe["passes"].push_back(parse_prune(spec, flags));
       channels |= recipe["passes"].back()["pass"] == "prune.channels";
     }
     require(flags.criterion.empty() || channels,
             "--criterion " + flags.criterion + " chooses which channels --prune channels:RATIO "
             "removes; add --prune channels:RATIO or drop --criterion");
+    require(schedules.empty() || flags.finetune_epochs > 0 || !flags.recover.empty(),
+            "--prune agp:S prunes gradually while fine-tuning; add --finetune-epochs N");
+    for (const auto& term : make_training_terms(schedules)) job.terms.push_back(term);
     // Pruned, then quantized: the quantizer sees the pruned weights and keeps their zeros.
     // INQ (pow2) retrains between its portions and leaves nothing to fine-tune after.
     const bool inq = !quantize.is_null() && quantize["pass"] == "quant.pow2" &&
@@ -241,7 +253,8 @@ void register_compress(CLI::App& app) {
   cmd->add_option("-o,--output", flags->job.output, "Where to save the compressed model")->required();
   cmd->add_option("--prune", flags->prune, "Pruning: METHOD:SPARSITY[,KEY=VALUE...] with METHOD magnitude, snip, obd, fisher, "
                   "taylor or obs (e.g. obd:0.9,samples=512), or channels:RATIO (whole channels, "
-                  "physically removed, e.g. channels:0.5); see docs/passes.md");
+                  "physically removed, e.g. channels:0.5), or agp:SPARSITY[,start=,end=,frequency=] "
+                  "(gradually while fine-tuning); see docs/passes.md");
   cmd->add_option("--scope", flags->scope,
                   "Pruning: one global ranking of all weights or channels (the default), or each "
                   "layer to the same sparsity or ratio")

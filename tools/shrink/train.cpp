@@ -21,6 +21,7 @@ struct TrainFlags {
   std::string architecture_options;
   std::vector<std::string> sparsity_reg;
   std::vector<std::string> prune_at_init;
+  std::vector<std::string> prune;  // schedules that prune while training (agp)
   QuantizeFlags quantize;
 };
 
@@ -30,6 +31,15 @@ void run(TrainFlags& flags) {
   job.config.seed = flags.common.seed;
   job.architecture_options = architecture_options(flags.architecture_options, flags.hidden);
   job.terms = sparsity_reg_terms(flags.sparsity_reg);
+  nlohmann::json schedules = nlohmann::json::array();
+  for (const auto& spec : flags.prune) {
+    require(is_pruning_schedule(spec),
+            "--prune " + spec + ": shrink train prunes while training by a schedule, agp:SPARSITY "
+            "(gradual magnitude pruning); to prune the initialised network once, use "
+            "--prune-at-init " + spec);
+    schedules.push_back(pruning_schedule("--prune", spec));
+  }
+  for (const auto& term : make_training_terms(schedules)) job.terms.push_back(term);
   nlohmann::json at_init = {{"passes", nlohmann::json::array()}};
   for (const auto& spec : flags.prune_at_init)
     at_init["passes"].push_back(pruning_pass("--prune-at-init", spec));
@@ -63,6 +73,9 @@ void run(TrainFlags& flags) {
       std::printf("pruned at initialisation by %s to %.1f%% weight sparsity\n",
                   section["pass"].get<std::string>().c_str(),
                   100.0 * section["weight_sparsity_after"].get<double>());
+  if (!schedules.empty())
+    std::printf("pruned gradually while training to %.1f%% weight sparsity\n",
+                100.0 * report["sparsity"].get<double>());
   std::printf("training throughput %.0f samples/s; saved %s (%lld bytes)\n",
               report["train_samples_per_s"].get<double>(), job.output.c_str(),
               report["file_bytes"].get<long long>());
@@ -89,6 +102,10 @@ void register_train(CLI::App& app) {
   cmd->add_option("--prune-at-init", flags->prune_at_init,
                   "Prune the freshly initialised network, then train it sparse: "
                   "METHOD:SPARSITY[,KEY=VALUE...] (e.g. snip:0.95; see docs/passes.md)");
+  cmd->add_option("--prune", flags->prune,
+                  "Prune gradually while training: agp:SPARSITY[,start=EPOCH,end=EPOCH,"
+                  "frequency=STEPS,initial_sparsity=S,scope=global|layer,exclude=LAYER] "
+                  "(Zhu & Gupta's cubic schedule; see docs/passes.md)");
   add_quantize_options(*cmd, flags->quantize);
   cmd->add_option("-o,--output", flags->job.output, "Where to save the model (.shrk or .onnx)")->required();
   add_common_options(*cmd, flags->common);

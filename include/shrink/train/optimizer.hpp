@@ -24,7 +24,8 @@ class Optimizer {
   // One update of every trainable parameter from its accumulated grad (zeroing the grads is the
   // caller's job: Model::zero_grad). Parameters without a grad are skipped, like PyTorch's
   // grad=None. A masked parameter's grad is multiplied by its mask first and its value re-masked
-  // afterwards, so pruned weights stay exactly zero whatever the momentum or weight decay. A
+  // afterwards, so pruned weights stay exactly zero whatever the momentum or weight decay, and
+  // their optimizer state is zeroed (a weight that sparse training regrows starts afresh). A
   // quantized parameter's latent weight is updated (its grad is already d loss / d latent), and
   // so is its quantizer's trainable state.
   void step(Model& model);
