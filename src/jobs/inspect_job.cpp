@@ -100,6 +100,8 @@ std::string int8_table(const Model& model, nlohmann::json& report) {
   for (const Int8LayerPlan& plan : plans) {
     const std::string output =
         plan.output.empty() ? std::string("fp32") : plan.output_type + " codes of " + plan.output;
+    std::string via;
+    for (const std::string& node : plan.through) via += (via.empty() ? " (through " : ", ") + node;
     report["int8"]["layers"].push_back({{"layer", plan.layer},
                                         {"type", plan.type},
                                         {"input", plan.input},
@@ -107,10 +109,11 @@ std::string int8_table(const Model& model, nlohmann::json& report) {
                                         {"relu", plan.relu.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.relu)},
                                         {"output", plan.output.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.output)},
                                         {"output_type", plan.output_type},
+                                        {"through", plan.through},
                                         {"removed_nodes", plan.removed}});
     table += fmt::format("{:<22} {:<8} {:<24} {:<12} {}\n", plan.layer, plan.type,
                          plan.input_type + " " + plan.input, plan.relu.empty() ? "-" : plan.relu,
-                         output);
+                         output + (via.empty() ? "" : via + ")"));
   }
   return table;
 }

@@ -23,11 +23,21 @@ kernels::ActivationCodes codes_of(const Node& node) {
 // Whether `node` is a layer with an 8-bit symmetric weight the int8 ops take.
 bool lowerable_layer(const Model& model, const Node& node) {
   const std::string type = node.op->type();
-  if (type != "Linear" && type != "MatMul") return false;
+  if (type != "Linear" && type != "MatMul" && type != "Conv2d") return false;
+  // Conv2d: one group (grouped and depthwise convolutions keep the QDQ graph).
+  if (type == "Conv2d" && node.op->attributes().value("groups", 1) != 1) return false;
   if (node.parameters.empty() || !kernels::has_int8_weights(model.parameter(node.parameters[0])))
     return false;
   // MatMul: a 2-D input only ([N, K]; the int8 op does not batch leading axes).
   return type != "MatMul" || model.input_shapes(node)[0].size() == 2;
+}
+
+// Ops that give the same result on codes as on values, then quantized: they only select or move
+// elements.
+bool preserves_codes(const Node& node) {
+  const std::string type = node.op->type();
+  return type == "MaxPool2d" || type == "GlobalMaxPool" || type == "Flatten" || type == "Reshape" ||
+         type == "Identity";
 }
 
 }  // namespace
@@ -75,10 +85,20 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
       plan.removed.push_back(relu->name);
       last = relu->name;
     }
+    // Max pooling and reshapes between the layer and the next QuantizeLinear commute with it
+    // (quantization is monotone: Q(max(a, b)) = max(Q(a), Q(b))), so they can run on codes.
+    std::vector<std::string> through;
+    std::string tail = last;
+    for (const Node* next = only_consumer(tail); next && next->inputs.size() == 1 && preserves_codes(*next);
+         next = only_consumer(tail)) {
+      through.push_back(next->name);
+      tail = next->name;
+    }
     plan.output_type = "fp32";
-    if (const Node* next = only_consumer(last); next && next->op->type() == "QuantizeLinear") {
+    if (const Node* next = only_consumer(tail); next && next->op->type() == "QuantizeLinear") {
       plan.output = next->name;
       plan.output_type = codes_of(*next).is_signed ? "int8" : "uint8";
+      plan.through = through;
       plan.removed.push_back(next->name);
     }
     lowered.insert(node.name);
@@ -103,7 +123,7 @@ Model lower_to_int8(const Model& model) {
     by_layer[plan.layer] = &plan;
     for (const std::string& name : plan.removed) removed.insert(name);
     if (!plan.relu.empty()) alias[plan.relu] = plan.layer;
-    if (!plan.output.empty()) alias[plan.output] = plan.layer;
+    if (!plan.output.empty()) alias[plan.output] = plan.through.empty() ? plan.layer : plan.through.back();
   }
   const auto resolve = [&](std::string name) {
     for (auto it = alias.find(name); it != alias.end(); it = alias.find(name)) name = it->second;

@@ -5,12 +5,14 @@
 // copy of the model, for inference only, so that each pattern
 //
 //   QuantizeLinear(x) -> DequantizeLinear -> Linear | MatMul | Conv2d (8-bit symmetric weight)
-//                                             [-> ReLU] [-> QuantizeLinear]
+//                                [-> ReLU] [-> MaxPool2d | Flatten ...] [-> QuantizeLinear]
 //
 // runs as one oneDNN int8 primitive (nn/kernels/int8_layers.hpp): uint8/int8 input codes, int8
 // weights, int32 sums, per-channel scales, bias and ReLU fused, and the output requantized to
 // the next QuantizeLinear's codes when that is the only consumer — so activations stay 8-bit
-// codes from one int8 layer to the next — or dequantized to fp32. The file, its graph and the
+// codes from one int8 layer to the next — or dequantized to fp32. Max pooling and reshapes on
+// the way to that QuantizeLinear commute with quantization (it is monotone), so they run on
+// the codes. Conv2d lowers when it has one group. The file, its graph and the
 // ONNX export stay the QDQ graph; training never lowers.
 #include "shrink/nn/model.hpp"
 
@@ -33,6 +35,8 @@ struct Int8LayerPlan {
   std::string relu;         // the ReLU fused into it, or empty
   std::string output;       // the QuantizeLinear whose codes it writes, or empty: fp32
   std::string output_type;  // "uint8", "int8" or "fp32"
+  // The max pooling and reshapes between the layer and `output`, which then run on the codes.
+  std::vector<std::string> through;
   std::vector<std::string> removed;  // the nodes the lowering drops (DequantizeLinear, ReLU, ...)
 };
 

@@ -186,4 +186,158 @@ void Int8Matmul::forward(const Parameter& weight, const Parameter* bias, const T
   if (output) bytes_to_codes(destination_.data(), n * out, output->is_signed, y.data());
 }
 
+struct Int8Convolution::Cached {
+  int64_t batch = 0;
+  dnnl::convolution_forward primitive;
+  dnnl::memory source, weights, bias, destination;
+};
+
+Int8Convolution::Int8Convolution(Int8Epilogue epilogue, ConvolutionGeometry geometry)
+    : epilogue_(epilogue), geometry_(geometry) {}
+Int8Convolution::~Int8Convolution() = default;
+Int8Convolution::Int8Convolution(Int8Convolution&&) noexcept = default;
+Int8Convolution& Int8Convolution::operator=(Int8Convolution&&) noexcept = default;
+
+void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, const Tensor& x,
+                              Tensor& y) {
+  const int64_t n = x.dim(0), channels = x.dim(1), height = x.dim(2), width = x.dim(3);
+  const int64_t out = y.dim(1), out_h = y.dim(2), out_w = y.dim(3);
+  const int64_t kh = geometry_.kernel_h, kw = geometry_.kernel_w;
+  const int64_t depth = onednn_has_vnni() ? channels : 2 * channels;  // split without VNNI
+  const uint64_t weight_version = weight.effective_version();
+  const uint64_t bias_version = bias ? bias->effective_version() : 0;
+  if (weight_version != weight_version_ || bias_version != bias_version_) cache_.clear();
+  weight_version_ = weight_version;
+  bias_version_ = bias_version;
+
+  const ActivationCodes& input = epilogue_.input;
+  const std::optional<ActivationCodes>& output = epilogue_.output;
+  const int32_t shift = input.is_signed ? 128 : 0;  // int8 codes go in as uint8
+  Cached* cached = nullptr;
+  for (auto& entry : cache_)
+    if (entry->batch == n) cached = entry.get();
+  dnnl::engine& engine = onednn_engine();
+  dnnl::stream& stream = onednn_stream();
+  if (cached == nullptr) {
+    try {
+      const Int8Weights w = int8_weights(weight, out);
+      std::vector<float> scales(static_cast<size_t>(out));
+      for (int64_t o = 0; o < out; ++o)
+        scales[static_cast<size_t>(o)] =
+            input.scale * w.scales[static_cast<size_t>(o)] / (output ? output->scale : 1.0f);
+      dnnl::primitive_attr attributes;
+      attributes.set_output_scales(1 << 1, scales);
+      if (input.zero_point + shift != 0)
+        attributes.set_zero_points(DNNL_ARG_SRC, 0, {input.zero_point + shift});
+      if (output && output->zero_point != 0)
+        attributes.set_zero_points(DNNL_ARG_DST, 0, {output->zero_point});
+      if (epilogue_.relu) {
+        dnnl::post_ops post;
+        post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        attributes.set_post_ops(post);
+      }
+      const dnnl::memory::desc source_desc({n, depth, height, width}, dt::u8, tag::nhwc);
+      const dnnl::memory::desc weights_any({out, depth, kh, kw}, dt::s8, tag::any);
+      const dnnl::memory::desc bias_desc =
+          bias ? dnnl::memory::desc({out}, dt::f32, tag::x) : dnnl::memory::desc();
+      const dnnl::memory::desc destination_desc(
+          {n, out, out_h, out_w}, output ? code_type(output->is_signed) : dt::f32, tag::nhwc);
+      // The right padding that gives this output size (oneDNN asks for both sides).
+      const int64_t pad_bottom = (out_h - 1) * geometry_.stride_h + (kh - 1) * geometry_.dilation_h + 1 -
+                                 height - geometry_.pad_h;
+      const int64_t pad_right = (out_w - 1) * geometry_.stride_w + (kw - 1) * geometry_.dilation_w + 1 -
+                                width - geometry_.pad_w;
+      const dnnl::convolution_forward::primitive_desc pd(
+          dnnl::convolution_forward::desc(
+              dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, source_desc,
+              weights_any, bias_desc, destination_desc, {geometry_.stride_h, geometry_.stride_w},
+              {geometry_.dilation_h - 1, geometry_.dilation_w - 1}, {geometry_.pad_h, geometry_.pad_w},
+              {pad_bottom, pad_right}),
+          attributes, engine);
+      auto entry = std::make_unique<Cached>();
+      entry->batch = n;
+      entry->primitive = dnnl::convolution_forward(pd);
+      // OIHW codes, split in two halves along the input channels without VNNI.
+      const int64_t area = kh * kw;
+      std::vector<int8_t> codes(static_cast<size_t>(out * depth * area));
+      for (int64_t o = 0; o < out; ++o)
+        for (int64_t c = 0; c < channels; ++c)
+          for (int64_t k = 0; k < area; ++k) {
+            const int8_t code = w.codes[static_cast<size_t>((o * channels + c) * area + k)];
+            const auto half = static_cast<int8_t>(code / 2);
+            if (depth == channels) {
+              codes[static_cast<size_t>((o * depth + c) * area + k)] = code;
+            } else {
+              codes[static_cast<size_t>((o * depth + c) * area + k)] = static_cast<int8_t>(code - half);
+              codes[static_cast<size_t>((o * depth + channels + c) * area + k)] = half;
+            }
+          }
+      dnnl::memory user(dnnl::memory::desc({out, depth, kh, kw}, dt::s8, tag::oihw), engine,
+                        codes.data());
+      entry->weights = dnnl::memory(pd.weights_desc(), engine);
+      dnnl::reorder(user, entry->weights).execute(stream, user, entry->weights);
+      if (bias) {
+        entry->bias = dnnl::memory(bias_desc, engine);
+        float* b = static_cast<float*>(entry->bias.get_data_handle());
+        const Tensor& values = bias->effective();
+        for (int64_t o = 0; o < out; ++o)
+          b[o] = values[o] / (input.scale * w.scales[static_cast<size_t>(o)]);
+      }
+      entry->source = dnnl::memory(pd.src_desc(), engine, DNNL_MEMORY_NONE);
+      entry->destination = dnnl::memory(pd.dst_desc(), engine, DNNL_MEMORY_NONE);
+      stream.wait();
+      implementation_ = pd.impl_info_str();
+      if (cache_.size() == kCachedBatches) cache_.erase(cache_.begin());
+      cache_.push_back(std::move(entry));
+      cached = cache_.back().get();
+    } catch (const dnnl::error& e) {
+      throw Error::internal(std::string("oneDNN cannot make the int8 convolution (") + e.what() +
+                            "); SHRINK_INT8=off runs the fake-quantized fp32 graph instead");
+    }
+  }
+
+  // NCHW codes -> channels-last bytes (each pixel's channels twice when split).
+  const int64_t plane = height * width;
+  source_.resize(static_cast<size_t>(n * plane * depth));
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* from = x.data() + (b * channels + c) * plane;
+      uint8_t* to = source_.data() + b * plane * depth + c;
+      for (int64_t p = 0; p < plane; ++p) {
+        const auto byte = static_cast<uint8_t>(static_cast<int32_t>(from[p]) + shift);
+        to[p * depth] = byte;
+        if (depth != channels) to[p * depth + channels] = byte;
+      }
+    }
+  cached->source.set_data_handle(source_.data());
+  const int64_t out_plane = out_h * out_w;
+  if (output) {
+    destination_.resize(static_cast<size_t>(n * out_plane * out));
+    cached->destination.set_data_handle(destination_.data());
+  } else {
+    destination_fp32_.resize(static_cast<size_t>(n * out_plane * out));
+    cached->destination.set_data_handle(destination_fp32_.data());
+  }
+  std::unordered_map<int, dnnl::memory> arguments = {{DNNL_ARG_SRC, cached->source},
+                                                     {DNNL_ARG_WEIGHTS, cached->weights},
+                                                     {DNNL_ARG_DST, cached->destination}};
+  if (bias) arguments.emplace(DNNL_ARG_BIAS, cached->bias);
+  cached->primitive.execute(stream, arguments);
+  stream.wait();
+  // Channels-last -> NCHW.
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t o = 0; o < out; ++o) {
+      float* to = y.data() + (b * out + o) * out_plane;
+      const int64_t from = b * out_plane * out + o;
+      if (!output)
+        for (int64_t p = 0; p < out_plane; ++p) to[p] = destination_fp32_[static_cast<size_t>(from + p * out)];
+      else if (output->is_signed)
+        for (int64_t p = 0; p < out_plane; ++p)
+          to[p] = static_cast<float>(static_cast<int8_t>(destination_[static_cast<size_t>(from + p * out)]));
+      else
+        for (int64_t p = 0; p < out_plane; ++p)
+          to[p] = static_cast<float>(destination_[static_cast<size_t>(from + p * out)]);
+    }
+}
+
 }  // namespace shrink::kernels

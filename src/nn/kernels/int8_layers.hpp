@@ -83,6 +83,38 @@ class Int8Matmul {
   std::string implementation_;
 };
 
+// The geometry of a Conv2d (one group): kernel, stride, padding (both sides), dilation.
+struct ConvolutionGeometry {
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+};
+
+// y [N, O, OH, OW] (already sized) = conv(x [N, C, H, W], weight [O, C, kh, kw]) + b, for
+// Conv2d with one group; x holds the input's codes. oneDNN runs it on channels-last bytes, so
+// the input is transposed on its way to bytes and the output on its way back. An int8 (signed)
+// input goes in as uint8 codes + 128 with its zero point moved by 128: the same sums, on the
+// u8 x s8 kernels every oneDNN path has.
+class Int8Convolution {
+ public:
+  Int8Convolution(Int8Epilogue epilogue, ConvolutionGeometry geometry);
+  ~Int8Convolution();
+  Int8Convolution(Int8Convolution&&) noexcept;
+  Int8Convolution& operator=(Int8Convolution&&) noexcept;
+
+  void forward(const Parameter& weight, const Parameter* bias, const Tensor& x, Tensor& y);
+  const std::string& implementation() const { return implementation_; }
+
+ private:
+  struct Cached;
+  Int8Epilogue epilogue_;
+  ConvolutionGeometry geometry_;
+  uint64_t weight_version_ = 0, bias_version_ = 0;
+  std::vector<std::unique_ptr<Cached>> cache_;
+  std::vector<uint8_t> source_, destination_;
+  std::vector<float> destination_fp32_;
+  std::string implementation_;
+};
+
 // Codes held as whole-number floats <-> bytes (uint8, or int8 stored in a byte).
 void codes_to_bytes(const float* codes, int64_t count, bool is_signed, uint8_t* bytes);
 void bytes_to_codes(const uint8_t* bytes, int64_t count, bool is_signed, float* codes);

@@ -8,12 +8,13 @@
 namespace shrink::kernels {
 namespace {
 
-// oneDNN takes the cap once, before its first primitive; later calls fail.
+// oneDNN takes the cap once, before its first primitive; later calls fail. AMX is not AVX-512,
+// so "avx512" stops below it.
 void cap_onednn_isa() {
   const char* wanted = std::getenv("SHRINK_ISA");
-  if (wanted == nullptr || *wanted == '\0') return;
+  if (wanted == nullptr || *wanted == '\0' || std::string(wanted) == "native") return;
   const Isa isa = best_isa();  // validates SHRINK_ISA
-  const dnnl::cpu_isa cap = isa == Isa::Avx512 ? dnnl::cpu_isa::all
+  const dnnl::cpu_isa cap = isa == Isa::Avx512 ? dnnl::cpu_isa::avx512_core_bf16
                             : isa == Isa::Avx2 ? dnnl::cpu_isa::avx2
                                                : dnnl::cpu_isa::sse41;
   if (dnnl::set_max_cpu_isa(cap) != dnnl::status::success)
@@ -39,24 +40,26 @@ dnnl::stream& onednn_stream() { return onednn().stream; }
 
 std::string onednn_isa() {
   onednn();
-  // get_effective_cpu_isa() is the cap, not what the CPU has: the widest path under both.
-  const auto cap = static_cast<int>(dnnl::get_effective_cpu_isa());
-  const auto allows = [&](dnnl::cpu_isa isa) {
-    const int bits = static_cast<int>(isa);
-    return cap == static_cast<int>(dnnl::cpu_isa::all) || (cap & bits) == bits;
-  };
-#if defined(__x86_64__) || defined(__i386__)
-  if (allows(dnnl::cpu_isa::avx512_core_vnni) && __builtin_cpu_supports("avx512vnni"))
-    return "avx512_core_vnni";
-  if (allows(dnnl::cpu_isa::avx512_core) && __builtin_cpu_supports("avx512bw")) return "avx512_core";
-  if (allows(dnnl::cpu_isa::avx2) && __builtin_cpu_supports("avx2")) return "avx2";
-  if (allows(dnnl::cpu_isa::sse41) && __builtin_cpu_supports("sse4.1")) return "sse41";
-#endif
-  return "reference";
+  // The widest set oneDNN dispatches to on this CPU under the cap.
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "reference";
+  }
 }
 
 bool onednn_has_vnni() {
-  static const bool vnni = onednn_isa().find("vnni") != std::string::npos;
+  static const bool vnni = [] {
+    const std::string isa = onednn_isa();
+    return isa == "avx2_vnni" || isa == "avx512_core_vnni" || isa == "avx512_core_bf16" ||
+           isa == "avx512_core_amx";
+  }();
   return vnni;
 }
 

@@ -10,14 +10,16 @@
 
 namespace shrink::kernels {
 
-// The process's engine and stream, made on first use. Before making them, SHRINK_ISA (if set)
-// caps oneDNN too: avx512 leaves it every path this CPU has (VNNI included), avx2 caps it at
-// AVX2 (no VNNI: an int8 multiply-add takes three instructions), portable at SSE4.1. Without
-// SHRINK_ISA, oneDNN's own ONEDNN_MAX_CPU_ISA applies.
+// The process's engine and stream, made on first use. Before making them, SHRINK_ISA caps
+// oneDNN too: avx512 at AVX-512 with VNNI (and BF16) but no AMX, avx2 at AVX2 without VNNI (an
+// int8 multiply-add takes three instructions), portable at SSE4.1. Unset or native, oneDNN
+// takes every path the CPU has (AMX tiles on a Sapphire Rapids), or what its own
+// ONEDNN_MAX_CPU_ISA allows.
 dnnl::engine& onednn_engine();
 dnnl::stream& onednn_stream();
 
-// The instruction set oneDNN's kernels use: "avx512_core_vnni", "avx2", "sse41", ...
+// The widest instruction set oneDNN's kernels use on this CPU under the cap:
+// "avx512_core_amx", "avx512_core_bf16" (AVX-512 with VNNI), "avx2", "sse41", ...
 std::string onednn_isa();
 
 // Whether those kernels multiply int8 with VNNI (vpdpbusd: u8 x s8 summed straight into int32).

@@ -1,10 +1,13 @@
-// Int8Linear, Int8MatMul, Int8Conv2d: a quantized layer of a lowered model on oneDNN's int8
+// Int8Linear, Int8MatMul, Int8Conv2d (one group): a quantized layer of a lowered model on oneDNN's int8
 // primitives (nn/kernels/int8_layers.hpp). The input is the codes of the QuantizeLinear the
 // layer's DequantizeLinear read; the output is fp32, or the codes of the QuantizeLinear that
 // followed the layer (and its ReLU), which the next int8 layer reads directly.
+#include "nn/kernels/attributes.hpp"
 #include "nn/ops/int8_ops.hpp"
 #include "nn/ops/op_support.hpp"
 #include "shrink/core/error.hpp"
+
+#include <optional>
 
 namespace shrink::ops {
 namespace {
@@ -18,7 +21,19 @@ nlohmann::json codes_json(const kernels::ActivationCodes& codes) {
 class Int8Layer final : public Op {
  public:
   Int8Layer(std::unique_ptr<Op> layer, const kernels::Int8Epilogue& epilogue)
-      : layer_(std::move(layer)), epilogue_(epilogue), matmul_(epilogue, layer_->type() == "Linear") {}
+      : layer_(std::move(layer)), epilogue_(epilogue) {
+    if (layer_->type() != "Conv2d") {
+      matmul_.emplace(epilogue, layer_->type() == "Linear");
+      return;
+    }
+    const nlohmann::json a = layer_->attributes();
+    const auto pair = [&](const char* key) { return kernels::read_pair(a, "Conv2d", key, std::nullopt, 0); };
+    const kernels::Pair kernel = pair("kernel_size"), stride = pair("stride"), padding = pair("padding"),
+                        dilation = pair("dilation");
+    convolution_.emplace(epilogue, kernels::ConvolutionGeometry{kernel[0], kernel[1], stride[0], stride[1],
+                                                                padding[0], padding[1], dilation[0],
+                                                                dilation[1]});
+  }
 
   std::string type() const override { return "Int8" + layer_->type(); }
 
@@ -38,7 +53,8 @@ class Int8Layer final : public Op {
       throw Error::internal(type() + " runs inference only; training runs the QDQ graph");
     const Tensor& x = single_input(type(), args);
     const Parameter* bias = args.params.size() > 1 ? args.params[1] : nullptr;
-    matmul_.forward(*args.params.at(0), bias, x, output);
+    if (matmul_) matmul_->forward(*args.params.at(0), bias, x, output);
+    else convolution_->forward(*args.params.at(0), bias, x, output);
   }
 
   void backward(const OpArgs&, const Tensor&, const Tensor&, const std::vector<Tensor*>&) override {
@@ -52,22 +68,24 @@ class Int8Layer final : public Op {
     a["input_codes"] = codes_json(epilogue_.input);
     a["output_codes"] = epilogue_.output ? codes_json(*epilogue_.output) : nlohmann::json(nullptr);
     a["relu"] = epilogue_.relu;
-    a["kernel"] = matmul_.implementation();
+    a["kernel"] = matmul_ ? matmul_->implementation() : convolution_->implementation();
     return a;
   }
 
  private:
   std::unique_ptr<Op> layer_;
   kernels::Int8Epilogue epilogue_;
-  kernels::Int8Matmul matmul_;
+  std::optional<kernels::Int8Matmul> matmul_;            // Linear, MatMul
+  std::optional<kernels::Int8Convolution> convolution_;  // Conv2d
 };
 
 }  // namespace
 
 std::unique_ptr<Op> make_int8_layer(std::unique_ptr<Op> layer, const kernels::Int8Epilogue& epilogue) {
   const std::string type = layer->type();
-  if (type != "Linear" && type != "MatMul")
-    throw Error::internal("no int8 op for " + type);
+  if (type != "Linear" && type != "MatMul" &&
+      !(type == "Conv2d" && layer->attributes().value("groups", 1) == 1))
+    throw Error::internal("no int8 op for " + type + " " + layer->attributes().dump());
   return std::make_unique<Int8Layer>(std::move(layer), epilogue);
 }
 
