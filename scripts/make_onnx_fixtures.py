@@ -383,10 +383,21 @@ def error_fixtures():
                [helper.make_node("Relu", ["x"], ["r"], name="relu_0"),
                 helper.make_node("Erf", ["r"], ["y"], name="erf_1")],
                [4], [4], error="node 'erf_1' (Erf, opset 13): operator Erf is not supported")
+    bn = [("g", np.ones(2, np.float32)), ("b", np.zeros(2, np.float32)),
+          ("m", np.zeros(2, np.float32)), ("v", np.ones(2, np.float32))]
     make_model("unsupported_attribute",
-               [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2],
-                                 dilations=[2, 2])],
-               [1, 6, 6], [1, 4, 4], error="node 'pool' (MaxPool, opset 13): dilations")
+               [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"],
+                                 name="bn", spatial=0)],
+               [2, 3, 3], [2, 3, 3], initializers=bn, opset=8,
+               error="node 'bn' (BatchNormalization, opset 8): spatial=0 normalizes every "
+                     "element separately; shrink supports spatial=1 (per channel)")
+    make_model("older_opset_batchnorm_training_error",
+               [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"],
+                                 name="bn")],
+               [2, 3, 3], [2, 3, 3], initializers=bn, opset=6,
+               error="node 'bn' (BatchNormalization, opset 6): before opset 7 BatchNormalization "
+                     "differs: is_test=0, the default, normalizes with the batch's statistics; "
+                     "shrink reads it with is_test=1")
 
 
 # --- graphs with several inputs: input_0.npy, input_1.npy... in graph order -----------------

@@ -241,6 +241,19 @@ void set_ints(onnx::NodeProto& n, const char* name, const std::vector<int64_t>& 
   for (int64_t v : values) a->add_ints(v);
 }
 
+// The window attributes of MaxPool and AveragePool: kernel, strides, pads (before, then after:
+// shrink's padding and padding_end) and ceil_mode when set.
+void set_pool_window(onnx::NodeProto& n, const Json& attrs) {
+  const auto kernel = pair_of(attrs, "kernel_size", 1);
+  const auto stride = attrs.contains("stride") ? pair_of(attrs, "stride", 1) : kernel;
+  const auto begin = pair_of(attrs, "padding", 0);
+  const auto end = attrs.contains("padding_end") ? pair_of(attrs, "padding_end", 0) : begin;
+  set_ints(n, "kernel_shape", {kernel[0], kernel[1]});
+  set_ints(n, "strides", {stride[0], stride[1]});
+  set_ints(n, "pads", {begin[0], begin[1], end[0], end[1]});
+  if (attrs.value("ceil_mode", false)) set_int(n, "ceil_mode", 1);
+}
+
 void Exporter::linear(const Node& node, const Json& attrs) {
   std::vector<std::string> inputs{input_of(node, 0), param(node, 0)};
   if (attrs.value("bias", true)) inputs.push_back(param(node, 1));
@@ -264,22 +277,14 @@ void Exporter::conv2d(const Node& node, const Json& attrs) {
 
 void Exporter::max_pool(const Node& node, const Json& attrs) {
   onnx::NodeProto& n = add_node(node, "MaxPool", {input_of(node, 0)});
-  const auto kernel = pair_of(attrs, "kernel_size", 1);
-  const auto stride = attrs.contains("stride") ? pair_of(attrs, "stride", 1) : kernel;
-  const auto padding = pair_of(attrs, "padding", 0);
-  set_ints(n, "kernel_shape", {kernel[0], kernel[1]});
-  set_ints(n, "strides", {stride[0], stride[1]});
-  set_ints(n, "pads", {padding[0], padding[1], padding[0], padding[1]});
+  set_pool_window(n, attrs);
+  const auto dilation = pair_of(attrs, "dilation", 1);
+  if (dilation != std::array<int64_t, 2>{1, 1}) set_ints(n, "dilations", {dilation[0], dilation[1]});
 }
 
 void Exporter::avg_pool(const Node& node, const Json& attrs) {
   onnx::NodeProto& n = add_node(node, "AveragePool", {input_of(node, 0)});
-  const auto kernel = pair_of(attrs, "kernel_size", 1);
-  const auto stride = attrs.contains("stride") ? pair_of(attrs, "stride", 1) : kernel;
-  const auto padding = pair_of(attrs, "padding", 0);
-  set_ints(n, "kernel_shape", {kernel[0], kernel[1]});
-  set_ints(n, "strides", {stride[0], stride[1]});
-  set_ints(n, "pads", {padding[0], padding[1], padding[0], padding[1]});
+  set_pool_window(n, attrs);
   set_int(n, "count_include_pad", attrs.value("count_include_pad", true) ? 1 : 0);
 }
 

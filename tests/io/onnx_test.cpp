@@ -263,6 +263,30 @@ TEST(OnnxExport, WritesEveryCoreOpAndKeepsMetadata) {
   EXPECT_LE(max_abs_diff(again.forward(x), a), 1e-6f);
 }
 
+// Pools with the forms ONNX has and PyTorch's padding lacks (asymmetric pads, ceil_mode, MaxPool
+// dilation) go out as MaxPool/AveragePool attributes and come back as the same ops.
+TEST(OnnxExport, PoolWindowsRoundTrip) {
+  Model model = Model::from_graph_json(nlohmann::json::parse(R"({
+    "input": {"name": "x", "shape": [2, 9, 8]},
+    "nodes": [
+      {"name": "max", "type": "MaxPool2d", "attributes": {"kernel_size": [3, 2], "stride": [2, 1],
+       "padding": [2, 0], "padding_end": [1, 1], "dilation": [1, 2], "ceil_mode": true}},
+      {"name": "avg", "type": "AvgPool2d", "attributes": {"kernel_size": 2, "stride": 2,
+       "padding": [1, 0], "padding_end": [0, 1], "ceil_mode": true, "count_include_pad": true}}
+    ]})"));
+  testing::TempDir tmp;
+  save_onnx(model, tmp.file("pools.onnx"));
+  EXPECT_NO_THROW(check_onnx_file(tmp.file("pools.onnx")));
+  Model again = load_onnx(tmp.file("pools.onnx"));
+  ASSERT_EQ(again.nodes().size(), model.nodes().size());
+  for (size_t i = 0; i < model.nodes().size(); ++i)
+    EXPECT_EQ(again.nodes()[i].op->attributes(), model.nodes()[i].op->attributes());
+  Tensor x({3, 2, 9, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = std::sin(0.37f * static_cast<float>(i));
+  const Tensor a = model.forward(x);
+  EXPECT_EQ(again.forward(x), a);
+}
+
 TEST(OnnxModelFile, ReadAndWriteDispatchOnTheExtension) {
   const Model model = read_model(model_path("mlp"));
   testing::TempDir tmp;

@@ -19,8 +19,9 @@
 
 namespace shrink {
 
-// The opsets of the default ONNX domain the importer understands.
-inline constexpr int kOnnxMinOpset = 9;
+// The opsets of the default ONNX domain the importer understands. Before opset 9 an operator
+// whose older version means something else is refused with the difference named.
+inline constexpr int kOnnxMinOpset = 1;
 inline constexpr int kOnnxMaxOpset = 18;
 // The opset the exporter writes.
 inline constexpr int kOnnxExportOpset = 13;

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 namespace shrink::onnx_io {
 namespace {
@@ -32,6 +34,44 @@ Shape with_batch(const Shape& sample) {
   Shape s{1};
   s.insert(s.end(), sample.begin(), sample.end());
   return s;
+}
+
+// Operators whose versions before some opset mean something other than what shrink reads, and
+// how: such a node is refused unless `attribute` is given (with `value`, when one is named). The
+// other operators mean the same since opset 1, or their older forms carry an attribute that
+// Attributes::allow_only refuses (consumed_inputs before opset 6, broadcast and axis of the
+// arithmetic operators before opset 7, Pad's paddings before opset 2).
+struct OlderForm {
+  int since;
+  const char* difference;
+  const char* attribute;
+  std::optional<int64_t> value;
+};
+
+void check_older_form(const onnx::NodeProto& node, int opset) {
+  static const std::map<std::string, OlderForm> kOlderForms = {
+      {"BatchNormalization",
+       {7, "is_test=0, the default, normalizes with the batch's statistics", "is_test", 1}},
+      {"Cast", {6, "'to' names the type as a string", nullptr, std::nullopt}},
+      {"Concat", {4, "a missing axis means axis 1", "axis", std::nullopt}},
+      {"Dropout", {7, "is_test=0, the default, drops activations at random", "is_test", 1}},
+      {"Reshape", {5, "the target shape is an attribute", nullptr, std::nullopt}},
+  };
+  auto it = kOlderForms.find(node.op_type());
+  if (it == kOlderForms.end() || opset >= it->second.since) return;
+  const OlderForm& form = it->second;
+  const Attributes attrs(node);
+  if (form.attribute && attrs.has(form.attribute) &&
+      (!form.value || attrs.get_int(form.attribute, 0) == *form.value))
+    return;
+  throw Error::bad_input(
+      "before opset " + std::to_string(form.since) + " " + node.op_type() + " differs: " +
+      form.difference + (form.attribute ? "; shrink reads it with " + std::string(form.attribute) +
+                                              (form.value ? "=" + std::to_string(*form.value)
+                                                          : " given")
+                                        : std::string()) +
+      " (or convert the model to opset " + std::to_string(form.since) +
+      " or later with onnx.version_converter)");
 }
 
 }  // namespace
@@ -262,6 +302,7 @@ void Importer::import_node(const onnx::NodeProto& node) {
     if (!node.domain().empty() && node.domain() != "ai.onnx")
       throw Error::bad_input("operator domain '" + node.domain() + "' is not supported");
     if (node.output_size() == 0) throw Error::bad_input("the node has no output");
+    check_older_form(node, opset_);
     bool all_constant = true;
     std::vector<const Constant*> inputs;
     for (int i = 0; i < node.input_size(); ++i) {

@@ -8,7 +8,16 @@ namespace shrink::onnx_io {
 namespace {
 
 void batch_norm(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
-  attrs.allow_only({"epsilon", "momentum", "training_mode"});
+  // Opsets 7 and 8 have spatial (1: per channel, the only form shrink has); before 7 also
+  // is_test, which check_older_form has made sure is 1.
+  if (im.opset() < 9) {
+    attrs.allow_only({"epsilon", "momentum", "is_test", "spatial"});
+    if (attrs.get_int("spatial", 1) != 1)
+      throw Error::bad_input("spatial=0 normalizes every element separately; shrink supports "
+                             "spatial=1 (per channel)");
+  } else {
+    attrs.allow_only({"epsilon", "momentum", "training_mode"});
+  }
   if (attrs.get_int("training_mode", 0) != 0)
     throw Error::bad_input("training_mode=1 normalizes with batch statistics; export the model "
                            "in eval mode");

@@ -1,4 +1,5 @@
-// MaxPool, AveragePool (a preceding Pad folds in), GlobalAveragePool and GlobalMaxPool.
+// MaxPool and AveragePool over 1, 2 or 3 spatial axes (auto_pad, asymmetric pads, ceil_mode,
+// MaxPool dilations; a preceding Pad folds into AveragePool), GlobalAveragePool and GlobalMaxPool.
 #include "io/onnx/op_importers.hpp"
 #include "io/onnx/window.hpp"
 #include "shrink/core/error.hpp"
@@ -6,38 +7,83 @@
 namespace shrink::onnx_io {
 namespace {
 
-// Pools without ceil_mode support: accept ceil_mode=1 only where it gives the floor's size.
-void check_ceil_mode(const Attributes& attrs, const Shape& sample, const std::array<int64_t, 2>& kernel,
-                     const std::array<int64_t, 2>& stride, const std::array<int64_t, 2>& padding) {
-  if (attrs.get_int("ceil_mode", 0) == 0) return;
-  for (size_t i = 0; i < 2; ++i) {
-    const int64_t span = sample.at(1 + i) + 2 * padding[i] - kernel[i];
-    if (span >= 0 && span % stride[i] != 0)
-      throw Error::bad_input("ceil_mode=1 gives a larger output than floor rounding here; "
-                             "shrink pools round down");
-  }
+// One spatial axis of an ONNX pool, as shrink's 2-D pools take it.
+struct PoolAxis {
+  int64_t kernel = 1, stride = 1, dilation = 1, begin = 0, end = 0;
+};
+
+// The ONNX pool's window over the spatial axes of `x` (per-sample [C, spatial...]).
+std::vector<PoolAxis> pool_axes(const Attributes& attrs, const Dynamic& x, bool dilations) {
+  const size_t rank = x.sample.size() - 1;
+  const auto kernel = window_attribute(attrs, "kernel_shape", rank, std::nullopt, 1);
+  const auto stride = window_attribute(attrs, "strides", rank, 1, 1);
+  const auto dilation = dilations ? window_attribute(attrs, "dilations", rank, 1, 1)
+                                  : std::vector<int64_t>(rank, 1);
+  const WindowPads pads = window_pads(attrs, Shape(x.sample.begin() + 1, x.sample.end()),
+                                      kernel, stride, dilation);
+  std::vector<PoolAxis> axes(rank);
+  for (size_t i = 0; i < rank; ++i)
+    axes[i] = {kernel[i], stride[i], dilation[i], pads.begin[i], pads.end[i]};
+  return axes;
 }
 
+// Emits shrink's 2-D pool `type` over the last two axes of x (per-sample [C', H, W]) and returns
+// the result (a copy: the next node of the same ONNX node replaces it).
+Dynamic emit_pool2d(Importer& im, const onnx::NodeProto& node, const std::string& type,
+                           const Dynamic& x, const PoolAxis& h, const PoolAxis& w,
+                           Json attributes) {
+  attributes["kernel_size"] = Json::array({h.kernel, w.kernel});
+  attributes["stride"] = Json::array({h.stride, w.stride});
+  attributes["padding"] = Json::array({h.begin, w.begin});
+  if (h.end != h.begin || w.end != w.begin) attributes["padding_end"] = Json::array({h.end, w.end});
+  if (h.dilation != 1 || w.dilation != 1)
+    attributes["dilation"] = Json::array({h.dilation, w.dilation});
+  im.emit(node, type, std::move(attributes), {x.source});
+  return im.dynamic(node.output(0));
+}
+
+Dynamic reshaped(Importer& im, const onnx::NodeProto& node, const Dynamic& x,
+                        const Shape& sample) {
+  im.emit_reshape(node, x, sample);
+  return im.dynamic(node.output(0));
+}
+
+// An ONNX pool of 1, 2 or 3 spatial axes on shrink's 2-D pools: 1-D pools [C, L] as [C, 1, L];
+// 3-D pools [C, D, H, W] over (H, W) as [C*D, H, W], then over D as [C, D, H'*W'] (max and
+// average are separable over a box: the real pixels of a box window are the product of those of
+// its axes, and so is the count include_pad divides by).
+void emit_pool(Importer& im, const onnx::NodeProto& node, const std::string& type,
+               const Dynamic& x, const std::vector<PoolAxis>& axes, const Json& attributes) {
+  const Shape& s = x.sample;
+  if (axes.size() == 2) {
+    emit_pool2d(im, node, type, x, axes[0], axes[1], attributes);
+  } else if (axes.size() == 1) {
+    const Dynamic planes = reshaped(im, node, x, {s[0], 1, s[1]});
+    const Dynamic y = emit_pool2d(im, node, type, planes, PoolAxis{}, axes[0], attributes);
+    reshaped(im, node, y, {s[0], y.sample[2]});
+  } else if (axes.size() == 3) {
+    const Dynamic slices = reshaped(im, node, x, {s[0] * s[1], s[2], s[3]});
+    const Dynamic hw = emit_pool2d(im, node, type, slices, axes[1], axes[2], attributes);
+    const int64_t oh = hw.sample[1], ow = hw.sample[2];
+    const Dynamic depth = reshaped(im, node, hw, {s[0], s[1], oh * ow});
+    const Dynamic y = emit_pool2d(im, node, type, depth, axes[0], PoolAxis{}, attributes);
+    reshaped(im, node, y, {s[0], y.sample[1], oh, ow});
+  } else {
+    throw Error::bad_input("input has per-sample shape " + to_string(s) + "; shrink pools " +
+                           "[N, C, L], [N, C, H, W] and [N, C, D, H, W]");
+  }
+}
 
 void max_pool(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
   attrs.allow_only({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads",
                     "storage_order", "strides"});
   const Dynamic& x = im.batch_first(node, 0);
-  if (x.sample.size() != 3)
+  if (x.sample.size() < 2)
     throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
-                           "; shrink supports 2-D pooling on [N, C, H, W]");
-  const auto kernel = pair_attribute(attrs, "kernel_shape", std::nullopt, 1);
-  const auto stride = pair_attribute(attrs, "strides", 1, 1);
-  const auto dilation = pair_attribute(attrs, "dilations", 1, 1);
-  if (dilation != std::array<int64_t, 2>{1, 1})
-    throw Error::bad_input("dilations " + to_string({dilation[0], dilation[1]}) +
-                           " are not supported for MaxPool");
-  const auto padding = symmetric_pads(attrs, x, kernel, stride, dilation);
-  check_ceil_mode(attrs, x.sample, kernel, stride, padding);
-  im.emit(node, "MaxPool2d",
-          {{"kernel_size", pair_json(kernel)}, {"stride", pair_json(stride)},
-           {"padding", pair_json(padding)}},
-          {x.source});
+                           "; shrink pools [N, C, L], [N, C, H, W] and [N, C, D, H, W]");
+  Json attributes = Json::object();
+  if (attrs.get_int("ceil_mode", 0) != 0) attributes["ceil_mode"] = true;
+  emit_pool(im, node, "MaxPool2d", x, pool_axes(attrs, x, true), attributes);
 }
 
 void average_pool(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
@@ -45,27 +91,27 @@ void average_pool(Importer& im, const onnx::NodeProto& node, const Attributes& a
                     "strides"});
   std::array<int64_t, 2> extra{};
   const Dynamic& x = im.padded_input(node, 0, extra);
-  if (x.sample.size() != 3)
+  if (x.sample.size() < 2)
     throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
-                           "; shrink supports 2-D pooling on [N, C, H, W]");
-  const auto kernel = pair_attribute(attrs, "kernel_shape", std::nullopt, 1);
-  const auto stride = pair_attribute(attrs, "strides", 1, 1);
-  auto padding = symmetric_pads(attrs, x, kernel, stride, {1, 1});
+                           "; shrink pools [N, C, L], [N, C, H, W] and [N, C, D, H, W]");
+  std::vector<PoolAxis> axes = pool_axes(attrs, x, false);
   bool count_include_pad = attrs.get_int("count_include_pad", 0) != 0;
   if (extra != std::array<int64_t, 2>{0, 0}) {
     // Zeros from a Pad node are real pixels to AveragePool: they count in every window.
-    if (attrs.get_string("auto_pad", "NOTSET") != "NOTSET" ||
-        (!count_include_pad && padding != std::array<int64_t, 2>{0, 0}))
+    bool padded = false;
+    for (const PoolAxis& a : axes) padded = padded || a.begin != 0 || a.end != 0;
+    if (attrs.get_string("auto_pad", "NOTSET") != "NOTSET" || (!count_include_pad && padded))
       throw Error::bad_input("padding from a Pad node combined with count_include_pad=0 padding "
                              "is not supported");
-    padding = {padding[0] + extra[0], padding[1] + extra[1]};
+    for (size_t i = 0; i < 2; ++i) {
+      axes[i].begin += extra[i];
+      axes[i].end += extra[i];
+    }
     count_include_pad = true;
   }
-  check_ceil_mode(attrs, x.sample, kernel, stride, padding);
-  im.emit(node, "AvgPool2d",
-          {{"kernel_size", pair_json(kernel)}, {"stride", pair_json(stride)},
-           {"padding", pair_json(padding)}, {"count_include_pad", count_include_pad}},
-          {x.source});
+  Json attributes = {{"count_include_pad", count_include_pad}};
+  if (attrs.get_int("ceil_mode", 0) != 0) attributes["ceil_mode"] = true;
+  emit_pool(im, node, "AvgPool2d", x, axes, attributes);
 }
 
 void global_pool(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {

@@ -1,8 +1,9 @@
 // AvgPool2d over NCHW planes. With count_include_pad (the default, as in PyTorch) every window
-// divides by kh*kw, padding counting as zeros; without it, by the number of real pixels in the
-// window. Padding is limited to half the kernel so no window is all padding.
-#include "nn/kernels/attributes.hpp"
-#include "nn/kernels/im2col.hpp"
+// divides by its taps inside the padded image (kh*kw unless ceil_mode makes a window run past
+// the padding), padding counting as zeros; without it, by the number of real pixels in the
+// window. The padding before and after an axis may differ (ONNX's auto_pad SAME_*); no window
+// may be all padding.
+#include "nn/kernels/pool_window.hpp"
 #include "nn/ops/ops.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/core/threading.hpp"
@@ -12,13 +13,10 @@
 namespace shrink::ops {
 namespace {
 
-using kernels::Pair;
-
 class AvgPool2d final : public Op {
  public:
-  AvgPool2d(Pair kernel, Pair stride, Pair padding, bool count_include_pad)
-      : kernel_(kernel), stride_(stride), padding_(padding),
-        count_include_pad_(count_include_pad) {}
+  AvgPool2d(std::array<kernels::PoolAxis, 2> axes, bool count_include_pad)
+      : axes_(axes), count_include_pad_(count_include_pad) {}
 
   std::string type() const override { return "AvgPool2d"; }
 
@@ -28,11 +26,14 @@ class AvgPool2d final : public Op {
     const Shape& x = inputs[0];
     if (!(x.size() == 4))
       throw Error::bad_input("AvgPool2d expects an NCHW input of rank 4, got shape " + to_string(x));
-    const int64_t oh = out_size(x[2], 0), ow = out_size(x[3], 1);
+    const int64_t oh = axes_[0].output_size(x[2]), ow = axes_[1].output_size(x[3]);
     if (!(oh > 0 && ow > 0))
       throw Error::bad_input("AvgPool2d: input of shape " + to_string(x) +
                                   " is smaller than the kernel " +
-                                  to_string({kernel_[0], kernel_[1]}) + "; the output would be empty");
+                                  to_string({axes_[0].kernel, axes_[1].kernel}) + "; the output would be empty");
+    if (!(axes_[0].every_window_real(x[2]) && axes_[1].every_window_real(x[3])))
+      throw Error::bad_input("AvgPool2d: on input of shape " + to_string(x) +
+                             " some window holds only padding");
     return {x[0], x[1], oh, ow};
   }
 
@@ -55,7 +56,7 @@ class AvgPool2d final : public Op {
           float sum = 0.0f;
           for (int64_t iy = wy.begin; iy < wy.end; ++iy)
             for (int64_t ix = wx.begin; ix < wx.end; ++ix) sum += in[iy * w + ix];
-          out[y * ow + xo] = sum / divisor(wy, wx);
+          out[y * ow + xo] = sum / (wy.divisor * wx.divisor);
         }
       }
     }
@@ -84,7 +85,7 @@ class AvgPool2d final : public Op {
         const Window wy = window(y, 0, h);
         for (int64_t xo = 0; xo < ow; ++xo) {
           const Window wx = window(xo, 1, w);
-          const float g = dy[y * ow + xo] / divisor(wy, wx);
+          const float g = dy[y * ow + xo] / (wy.divisor * wx.divisor);
           for (int64_t iy = wy.begin; iy < wy.end; ++iy)
             for (int64_t ix = wx.begin; ix < wx.end; ++ix) dx[iy * w + ix] += g;
         }
@@ -95,38 +96,31 @@ class AvgPool2d final : public Op {
   // One add per window element (there are no weights to multiply).
   int64_t macs(const std::vector<Shape>& inputs) const override {
     const Shape out = output_shape(inputs);
-    return out[0] * out[1] * out[2] * out[3] * kernel_[0] * kernel_[1];
+    return out[0] * out[1] * out[2] * out[3] * axes_[0].kernel * axes_[1].kernel;
   }
 
   nlohmann::json attributes() const override {
-    return {{"kernel_size", kernels::pair_json(kernel_)},
-            {"stride", kernels::pair_json(stride_)},
-            {"padding", kernels::pair_json(padding_)},
-            {"count_include_pad", count_include_pad_}};
+    nlohmann::json j = kernels::pool_axes_json(axes_, false);
+    j["count_include_pad"] = count_include_pad_;
+    return j;
   }
 
  private:
+  // The real pixels [begin, end) under output position `o` along `axis`, and the axis's factor
+  // of the window's divisor: the taps inside the padded image or only the real ones.
   struct Window {
     int64_t begin, end;
+    float divisor;
   };
 
-  // The real pixels [begin, end) under output position `o` along `axis`.
   Window window(int64_t o, int axis, int64_t size) const {
-    const int64_t start = o * stride_[axis] - padding_[axis];
-    return {std::max<int64_t>(start, 0), std::min(start + kernel_[axis], size)};
+    const kernels::PoolAxis& a = axes_[static_cast<size_t>(axis)];
+    const auto taps = a.taps(o, size);
+    const int64_t counted = count_include_pad_ ? a.padded_count(o, size) : taps.count;
+    return {taps.first, taps.first + taps.count, static_cast<float>(counted)};
   }
 
-  float divisor(const Window& wy, const Window& wx) const {
-    if (count_include_pad_) return static_cast<float>(kernel_[0] * kernel_[1]);
-    return static_cast<float>((wy.end - wy.begin) * (wx.end - wx.begin));
-  }
-
-  int64_t out_size(int64_t in, int axis) const {
-    return kernels::Conv2dGeometry::output_size(in, kernel_[axis], stride_[axis], padding_[axis],
-                                                1);
-  }
-
-  Pair kernel_, stride_, padding_;
+  std::array<kernels::PoolAxis, 2> axes_;
   bool count_include_pad_;
 };
 
@@ -134,16 +128,11 @@ class AvgPool2d final : public Op {
 
 std::unique_ptr<Op> make_avg_pool2d(const Json& attributes) {
   const std::string op = "AvgPool2d";
-  kernels::check_attribute_keys(attributes, op,
-                                {"kernel_size", "stride", "padding", "count_include_pad"});
-  const Pair kernel = kernels::read_pair(attributes, op, "kernel_size", std::nullopt, 1);
-  const Pair stride = kernels::read_pair(attributes, op, "stride", kernel, 1);
-  const Pair padding = kernels::read_pair(attributes, op, "padding", Pair{0, 0}, 0);
+  kernels::check_attribute_keys(attributes, op, {"kernel_size", "stride", "padding",
+                                                 "padding_end", "ceil_mode", "count_include_pad"});
   const bool count_include_pad = kernels::read_bool(attributes, op, "count_include_pad", true);
-  if (!(2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1]))
-      throw Error::bad_input("AvgPool2d: padding " + to_string({padding[0], padding[1]}) +
-              " must be at most half the kernel " + to_string({kernel[0], kernel[1]}));
-  return std::make_unique<AvgPool2d>(kernel, stride, padding, count_include_pad);
+  return std::make_unique<AvgPool2d>(kernels::read_pool_axes(attributes, op, false),
+                                     count_include_pad);
 }
 
 }  // namespace shrink::ops

@@ -1,8 +1,8 @@
-// MaxPool2d over NCHW planes. Padding acts as -infinity (PyTorch), so it never wins; it is
-// limited to half the kernel so every window holds a real pixel. Ties go to the first maximum
-// in row-major window order and NaN propagates, as in PyTorch.
-#include "nn/kernels/attributes.hpp"
-#include "nn/kernels/im2col.hpp"
+// MaxPool2d over NCHW planes. Padding acts as -infinity (PyTorch), so it never wins; the padding
+// before and after each axis may differ (ONNX's auto_pad SAME_*), and every window must hold a
+// real pixel. Dilation spreads the window's taps; ceil_mode rounds the output size up. Ties go
+// to the first maximum in row-major window order and NaN propagates, as in PyTorch.
+#include "nn/kernels/pool_window.hpp"
 #include "nn/ops/ops.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/core/threading.hpp"
@@ -16,12 +16,9 @@
 namespace shrink::ops {
 namespace {
 
-using kernels::Pair;
-
 class MaxPool2d final : public Op {
  public:
-  MaxPool2d(Pair kernel, Pair stride, Pair padding)
-      : kernel_(kernel), stride_(stride), padding_(padding) {}
+  explicit MaxPool2d(std::array<kernels::PoolAxis, 2> axes) : axes_(axes) {}
 
   std::string type() const override { return "MaxPool2d"; }
 
@@ -31,11 +28,14 @@ class MaxPool2d final : public Op {
     const Shape& x = inputs[0];
     if (!(x.size() == 4))
       throw Error::bad_input("MaxPool2d expects an NCHW input of rank 4, got shape " + to_string(x));
-    const int64_t oh = out_size(x[2], 0), ow = out_size(x[3], 1);
+    const int64_t oh = axes_[0].output_size(x[2]), ow = axes_[1].output_size(x[3]);
     if (!(oh > 0 && ow > 0))
       throw Error::bad_input("MaxPool2d: input of shape " + to_string(x) +
                                   " is smaller than the kernel " +
-                                  to_string({kernel_[0], kernel_[1]}) + "; the output would be empty");
+                                  to_string({axes_[0].kernel, axes_[1].kernel}) + "; the output would be empty");
+    if (!(axes_[0].every_window_real(x[2]) && axes_[1].every_window_real(x[3])))
+      throw Error::bad_input("MaxPool2d: on input of shape " + to_string(x) +
+                             " some window holds only padding");
     return {x[0], x[1], oh, ow};
   }
 
@@ -93,32 +93,18 @@ class MaxPool2d final : public Op {
         continue;
       }
       for (int64_t y = 0; y < oh; ++y) {
-        const auto [y0, y1] = window(y, 0, h);
+        const auto ty = axes_[0].taps(y, h);
         for (int64_t xo = 0; xo < ow; ++xo) {
-          const auto [x0, x1] = window(xo, 1, w);
-          d[winner(in, w, y0, y1, x0, x1, out[y * ow + xo])] += g[y * ow + xo];
+          const auto tx = axes_[1].taps(xo, w);
+          d[winner(in, w, ty, tx, out[y * ow + xo])] += g[y * ow + xo];
         }
       }
     }
   }
 
-  nlohmann::json attributes() const override {
-    return {{"kernel_size", kernels::pair_json(kernel_)},
-            {"stride", kernels::pair_json(stride_)},
-            {"padding", kernels::pair_json(padding_)}};
-  }
+  nlohmann::json attributes() const override { return kernels::pool_axes_json(axes_, true); }
 
  private:
-  int64_t out_size(int64_t in, int axis) const {
-    return kernels::Conv2dGeometry::output_size(in, kernel_[axis], stride_[axis], padding_[axis],
-                                                1);
-  }
-
-  // Input rows/columns [begin, end) that output `o` along `axis` covers, clipped to the image.
-  std::pair<int64_t, int64_t> window(int64_t o, int axis, int64_t size) const {
-    const int64_t start = o * stride_[axis] - padding_[axis];
-    return {std::max<int64_t>(start, 0), std::min(start + kernel_[axis], size)};
-  }
 
   // Selecting instead of branching keeps the loops free of unpredictable jumps; NaN wins and
   // then stays, as in PyTorch.
@@ -126,7 +112,11 @@ class MaxPool2d final : public Op {
 
   // LeNet's and VGG's pooling: 2x2 windows that tile an even-width plane without overlap.
   bool is_2x2_unpadded(int64_t w, int64_t ow) const {
-    return kernel_ == Pair{2, 2} && stride_ == Pair{2, 2} && padding_ == Pair{0, 0} && w == 2 * ow;
+    for (const kernels::PoolAxis& a : axes_)
+      if (!(a.kernel == 2 && a.stride == 2 && a.dilation == 1 && a.pad_begin == 0 &&
+            a.pad_end == 0))
+        return false;
+    return w == 2 * ow;
   }
 
   // The backward pass of pool_2x2_plane. Windows do not overlap, so each of the four inputs of a
@@ -174,48 +164,46 @@ class MaxPool2d final : public Op {
       out[i] = max_with_nan(columns[2 * i], columns[2 * i + 1]);
   }
 
-  // Any window shape, clipped to the image.
+  // Any window shape: its taps that fall on the image.
   void pool_plane(const float* in, int64_t h, int64_t w, int64_t oh, int64_t ow,
                   float* out) const {
+    const int64_t dy = axes_[0].dilation, dx = axes_[1].dilation;
     for (int64_t y = 0; y < oh; ++y) {
-      const auto [y0, y1] = window(y, 0, h);
+      const auto ty = axes_[0].taps(y, h);
       for (int64_t xo = 0; xo < ow; ++xo) {
-        const auto [x0, x1] = window(xo, 1, w);
+        const auto tx = axes_[1].taps(xo, w);
         float best = -std::numeric_limits<float>::infinity();
-        for (int64_t iy = y0; iy < y1; ++iy)
-          for (int64_t ix = x0; ix < x1; ++ix) best = max_with_nan(best, in[iy * w + ix]);
+        for (int64_t i = 0; i < ty.count; ++i)
+          for (int64_t j = 0; j < tx.count; ++j)
+            best = max_with_nan(best, in[(ty.first + i * dy) * w + tx.first + j * dx]);
         out[y * ow + xo] = best;
       }
     }
   }
 
   // Index in the plane of the first window element equal to `best` (or NaN when it is NaN).
-  static int64_t winner(const float* in, int64_t w, int64_t y0, int64_t y1, int64_t x0,
-                        int64_t x1, float best) {
+  int64_t winner(const float* in, int64_t w, const kernels::PoolAxis::Taps& ty,
+                 const kernels::PoolAxis::Taps& tx, float best) const {
     const bool nan = std::isnan(best);
-    for (int64_t iy = y0; iy < y1; ++iy)
-      for (int64_t ix = x0; ix < x1; ++ix) {
-        const float v = in[iy * w + ix];
-        if (v == best || (nan && std::isnan(v))) return iy * w + ix;
+    const int64_t dy = axes_[0].dilation, dx = axes_[1].dilation;
+    for (int64_t i = 0; i < ty.count; ++i)
+      for (int64_t j = 0; j < tx.count; ++j) {
+        const int64_t at = (ty.first + i * dy) * w + tx.first + j * dx;
+        if (in[at] == best || (nan && std::isnan(in[at]))) return at;
       }
-    return y0 * w + x0;  // unreachable for an output this op computed
+    return ty.first * w + tx.first;  // unreachable for an output this op computed
   }
 
-  Pair kernel_, stride_, padding_;
+  std::array<kernels::PoolAxis, 2> axes_;
 };
 
 }  // namespace
 
 std::unique_ptr<Op> make_max_pool2d(const Json& attributes) {
   const std::string op = "MaxPool2d";
-  kernels::check_attribute_keys(attributes, op, {"kernel_size", "stride", "padding"});
-  const Pair kernel = kernels::read_pair(attributes, op, "kernel_size", std::nullopt, 1);
-  const Pair stride = kernels::read_pair(attributes, op, "stride", kernel, 1);
-  const Pair padding = kernels::read_pair(attributes, op, "padding", Pair{0, 0}, 0);
-  if (!(2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1]))
-      throw Error::bad_input("MaxPool2d: padding " + to_string({padding[0], padding[1]}) +
-              " must be at most half the kernel " + to_string({kernel[0], kernel[1]}));
-  return std::make_unique<MaxPool2d>(kernel, stride, padding);
+  kernels::check_attribute_keys(attributes, op, {"kernel_size", "stride", "padding",
+                                                 "padding_end", "dilation", "ceil_mode"});
+  return std::make_unique<MaxPool2d>(kernels::read_pool_axes(attributes, op, true));
 }
 
 }  // namespace shrink::ops

@@ -31,16 +31,35 @@ Tensor spread_tensor(const Shape& shape, uint64_t seed) {
   return t;
 }
 
+// Padding before (ph, pw) and after (eh, ew; -1: the same), dilation and ceil_mode.
 struct Config {
-  int64_t kh, kw, sh, sw, ph, pw;
+  int64_t kh, kw, sh, sw, ph, pw, eh = -1, ew = -1, dh = 1, dw = 1;
+  bool ceil = false;
+  int64_t end_h() const { return eh < 0 ? ph : eh; }
+  int64_t end_w() const { return ew < 0 ? pw : ew; }
   Json json() const {
-    return {{"kernel_size", {kh, kw}}, {"stride", {sh, sw}}, {"padding", {ph, pw}}};
+    Json j{{"kernel_size", {kh, kw}}, {"stride", {sh, sw}}, {"padding", {ph, pw}}};
+    if (end_h() != ph || end_w() != pw) j["padding_end"] = {end_h(), end_w()};
+    if (dh != 1 || dw != 1) j["dilation"] = {dh, dw};
+    if (ceil) j["ceil_mode"] = true;
+    return j;
   }
 };
 
+// ONNX's output size: (in + pads - dilated kernel) / stride + 1, rounded down or (ceil_mode) up,
+// less a last window that would start in the end padding.
+int64_t reference_size(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int64_t d,
+                       bool ceil) {
+  const double exact = static_cast<double>(in + pb + pe - (d * (k - 1) + 1)) / s;
+  int64_t out = static_cast<int64_t>(ceil ? std::ceil(exact) : std::floor(exact)) + 1;
+  if (ceil && (out - 1) * s >= in + pb) --out;
+  return out;
+}
+
 Tensor reference_max_pool(const Config& c, const Tensor& x) {
   const int64_t n = x.dim(0), ch = x.dim(1), h = x.dim(2), w = x.dim(3);
-  const int64_t oh = (h + 2 * c.ph - c.kh) / c.sh + 1, ow = (w + 2 * c.pw - c.kw) / c.sw + 1;
+  const int64_t oh = reference_size(h, c.kh, c.sh, c.ph, c.end_h(), c.dh, c.ceil);
+  const int64_t ow = reference_size(w, c.kw, c.sw, c.pw, c.end_w(), c.dw, c.ceil);
   Tensor y({n, ch, oh, ow});
   for (int64_t p = 0; p < n * ch; ++p)
     for (int64_t yy = 0; yy < oh; ++yy)
@@ -48,7 +67,7 @@ Tensor reference_max_pool(const Config& c, const Tensor& x) {
         float best = -std::numeric_limits<float>::infinity();
         for (int64_t ki = 0; ki < c.kh; ++ki)
           for (int64_t kj = 0; kj < c.kw; ++kj) {
-            const int64_t iy = yy * c.sh - c.ph + ki, ix = xx * c.sw - c.pw + kj;
+            const int64_t iy = yy * c.sh - c.ph + ki * c.dh, ix = xx * c.sw - c.pw + kj * c.dw;
             if (iy >= 0 && iy < h && ix >= 0 && ix < w)
               best = std::max(best, x[(p * h + iy) * w + ix]);
           }
@@ -63,6 +82,11 @@ const Config kConfigs[] = {
     {2, 3, 1, 2, 1, 0},  // non-square kernel and stride
     {3, 1, 3, 1, 0, 0},
     {3, 3, 1, 1, 1, 1},  // stride 1: every pixel in several windows
+    {2, 2, 1, 1, 0, 0, 1, 1},              // asymmetric: ONNX's auto_pad SAME_UPPER
+    {3, 2, 1, 1, 2, 1, 0, 0},              // more padding before than half the kernel
+    {3, 3, 2, 2, 0, 0, -1, -1, 1, 1, true},  // ceil_mode adds a last, partial window
+    {2, 2, 1, 1, 0, 0, -1, -1, 2, 2},      // dilation
+    {3, 2, 2, 1, 1, 1, 2, 0, 2, 3, true},   // all of them
 };
 
 TEST(MaxPool2dTest, ForwardMatchesReference) {
@@ -140,11 +164,15 @@ TEST(MaxPool2dTest, BadInputsNameTheOpAndTheCulprit) {
   m = bad_input_message([&] { op->output_shape({{1, 1, 2, 8}}); });
   EXPECT_NE(m.find("[1, 1, 2, 8]"), std::string::npos) << m;
   m = bad_input_message([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"padding", 2}}); });
-  EXPECT_NE(m.find("half the kernel"), std::string::npos) << m;
+  EXPECT_NE(m.find("smaller than the kernel"), std::string::npos) << m;
   m = bad_input_message([&] { make_op("MaxPool2d", {{"stride", 2}}); });
   EXPECT_NE(m.find("kernel_size"), std::string::npos) << m;
-  m = bad_input_message([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"dilation", 2}}); });
+  m = bad_input_message([&] { make_op("MaxPool2d", {{"kernel_size", 2}, {"dilation", 0}}); });
   EXPECT_NE(m.find("dilation"), std::string::npos) << m;
+  // A window of padding alone: dilation 3 steps over both real rows.
+  op = make_op("MaxPool2d", {{"kernel_size", 2}, {"stride", 1}, {"padding", 1}, {"dilation", 3}});
+  m = bad_input_message([&] { op->output_shape({{1, 1, 2, 5}}); });
+  EXPECT_NE(m.find("only padding"), std::string::npos) << m;
 }
 
 }  // namespace
