@@ -7,7 +7,9 @@ weights, histogram-calibrated uint8 activations), calibration on 16 batches of 1
 images (a seeded shuffle), convert, and accuracy on the Fashion-MNIST test set.
 
 Usage: pytorch_int8_ptq.py MODEL.shrk ARCH [--engine onednn] [--batches 16] [--threads 2]
-Prints one JSON object.
+                          [--eval-batch 256]
+Prints one JSON object, with the samples/s of the fp32 and the int8 model over the test set at
+--eval-batch samples a batch (bench/int8_speed.sh times batch 256 and batch 1).
 """
 import argparse
 import json
@@ -50,6 +52,7 @@ def main():
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--eval-batch", type=int, default=256)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.backends.quantized.engine = a.engine
@@ -67,7 +70,7 @@ def main():
         layer.bias.data.copy_(weights[name + ".bias"])
 
     x_test, y_test = load("test")
-    fp32_accuracy, _ = evaluate(net, x_test, y_test, 256)
+    fp32_accuracy, fp32_seconds = evaluate(net, x_test, y_test, a.eval_batch)
 
     model = nn.Sequential(torch.ao.quantization.QuantStub(), *net, torch.ao.quantization.DeQuantStub())
     model.eval()
@@ -79,11 +82,12 @@ def main():
         for b in range(a.batches):
             prepared(x_train[order[b * a.batch:(b + 1) * a.batch]])
     quantized = torch.ao.quantization.convert(prepared)
-    int8_accuracy, seconds = evaluate(quantized, x_test, y_test, 256)
+    int8_accuracy, seconds = evaluate(quantized, x_test, y_test, a.eval_batch)
     print(json.dumps({"peer": f"pytorch {torch.__version__} eager PTQ ({a.engine})", "model": a.model,
                       "arch": a.arch, "calibration_samples": a.batches * a.batch,
                       "fp32_accuracy": fp32_accuracy, "int8_accuracy": int8_accuracy,
                       "change_points": 100 * (int8_accuracy - fp32_accuracy),
+                      "eval_batch": a.eval_batch, "fp32_samples_per_s": len(x_test) / fp32_seconds,
                       "int8_samples_per_s": len(x_test) / seconds}))
 
 

@@ -93,7 +93,7 @@ std::string int8_table(const Model& model, nlohmann::json& report) {
   const bool enabled = int8_execution_enabled();
   report["int8"] = {{"enabled", enabled}, {"kernels", int8_kernel_isa()}, {"layers", nlohmann::json::array()}};
   std::string table = fmt::format(
-      "\nint8 execution ({}; oneDNN {} kernels)\n{:<22} {:<8} {:<24} {:<12} {}\n",
+      "\nint8 execution ({}; oneDNN {} kernels)\n{:<22} {:<8} {:<28} {:<12} {}\n",
       enabled ? "eval and run lower these layers, SHRINK_INT8=off keeps the QDQ graph in fp32"
               : "off by SHRINK_INT8=off: the QDQ graph runs in fp32",
       int8_kernel_isa(), "layer", "type", "input codes", "fused ReLU", "output");
@@ -106,13 +106,14 @@ std::string int8_table(const Model& model, nlohmann::json& report) {
                                         {"type", plan.type},
                                         {"input", plan.input},
                                         {"input_type", plan.input_type},
+                                        {"quantizes_input", plan.quantizes_input},
                                         {"relu", plan.relu.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.relu)},
                                         {"output", plan.output.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.output)},
                                         {"output_type", plan.output_type},
                                         {"through", plan.through},
                                         {"removed_nodes", plan.removed}});
-    table += fmt::format("{:<22} {:<8} {:<24} {:<12} {}\n", plan.layer, plan.type,
-                         plan.input_type + " " + plan.input, plan.relu.empty() ? "-" : plan.relu,
+    table += fmt::format("{:<22} {:<8} {:<28} {:<12} {}\n", plan.layer, plan.type,
+                         plan.input_type + " " + plan.input + (plan.quantizes_input ? " (fused)" : ""), plan.relu.empty() ? "-" : plan.relu,
                          output + (via.empty() ? "" : via + ")"));
   }
   return table;

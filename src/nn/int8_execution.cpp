@@ -104,12 +104,22 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
     lowered.insert(node.name);
     plans.push_back(std::move(plan));
   }
-  // A DequantizeLinear goes when every node reading it became an int8 layer.
+  // A DequantizeLinear goes when every node reading it became an int8 layer. Its QuantizeLinear
+  // goes too when that DequantizeLinear was its only reader and no int8 layer writes its codes:
+  // the layer then quantizes its fp32 input itself.
+  std::set<std::string> written;
+  for (const Int8LayerPlan& plan : plans) written.insert(plan.output);
   for (Int8LayerPlan& plan : plans) {
     const std::string& dequantize = model.node(plan.layer).inputs[0];
     bool all = dequantize != model.output_name();
     for (const Node* reader : consumers[dequantize]) all = all && lowered.count(reader->name) > 0;
-    if (all) plan.removed.insert(plan.removed.begin(), dequantize);
+    if (!all) continue;
+    plan.removed.insert(plan.removed.begin(), dequantize);
+    if (consumers[dequantize].size() == 1 && only_consumer(plan.input) != nullptr &&
+        !written.count(plan.input)) {
+      plan.quantizes_input = true;
+      plan.removed.insert(plan.removed.begin(), plan.input);
+    }
   }
   return plans;
 }
@@ -140,11 +150,13 @@ Model lower_to_int8(const Model& model) {
     if (const auto it = by_layer.find(node.name); it != by_layer.end()) {
       const Int8LayerPlan& plan = *it->second;
       kernels::Int8Epilogue epilogue;
-      epilogue.input = codes_of(model.node(plan.input));
+      const Node& quantize = model.node(plan.input);
+      epilogue.input = codes_of(quantize);
+      epilogue.quantize_input = plan.quantizes_input;
       epilogue.relu = !plan.relu.empty();
       if (!plan.output.empty()) epilogue.output = codes_of(model.node(plan.output));
       op = ops::make_int8_layer(std::move(op), epilogue);
-      inputs = {resolve(plan.input)};
+      inputs = {resolve(plan.quantizes_input ? quantize.inputs[0] : plan.input)};
     }
     lowered.add_node(node.name, std::move(op), std::move(inputs));
   }

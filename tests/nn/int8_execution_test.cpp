@@ -105,7 +105,10 @@ TEST_P(Int8Patterns, MatchTheFakeQuantizedGraphWithinOneStep) {
   EXPECT_EQ(plans[0].output, p.output.is_null() ? "" : "q2");
   Model lowered = lower_to_int8(model);
   EXPECT_EQ(lowered.node("fc").op->type(), "Int8" + p.layer);
-  EXPECT_EQ(lowered.node("fc").inputs, std::vector<std::string>{"q"});
+  // The QuantizeLinear fed only this layer: the layer quantizes the model input itself.
+  EXPECT_TRUE(plans[0].quantizes_input);
+  EXPECT_EQ(lowered.node("fc").inputs, std::vector<std::string>{"x"});
+  EXPECT_EQ(lowered.find_node("q"), nullptr);
   EXPECT_EQ(lowered.find_node("dq"), nullptr);
   EXPECT_EQ(lowered.find_node("relu"), nullptr);
   EXPECT_EQ(lowered.find_node("q2"), nullptr);
@@ -269,8 +272,10 @@ TEST(Int8Execution, LeavesLayersOutsideThePatternAlone) {
   const std::vector<Int8LayerPlan> plans = plan_int8_execution(model);
   ASSERT_EQ(plans.size(), 1u);
   EXPECT_EQ(plans[0].output_type, "fp32") << "fc has two readers' worth of graph after it";
+  EXPECT_FALSE(plans[0].quantizes_input);
   Model lowered = lower_to_int8(model);
   EXPECT_NE(lowered.find_node("dq"), nullptr) << "sum still reads the dequantized input";
+  EXPECT_EQ(lowered.node("fc").inputs, std::vector<std::string>{"q"}) << "fc reads q's codes";
   EXPECT_EQ(lowered.node("plain").op->type(), "Linear");
   const Tensor x = uniform_batch(9, {6}, -0.5f, 2.0f, 5);
   const Tensor reference = model.forward(x);

@@ -31,6 +31,9 @@ struct Int8LayerPlan {
   std::string layer;        // the Linear, MatMul or Conv2d node
   std::string type;         // its op type
   std::string input;        // the QuantizeLinear whose codes it reads
+  // Whether it computes them itself: that QuantizeLinear fed only this layer, so it goes and the
+  // layer reads the fp32 values before it.
+  bool quantizes_input = false;
   std::string input_type;   // "uint8" or "int8"
   std::string relu;         // the ReLU fused into it, or empty
   std::string output;       // the QuantizeLinear whose codes it writes, or empty: fp32

@@ -57,6 +57,20 @@ void codes_to_bytes(const float* codes, int64_t count, bool is_signed, uint8_t* 
       bytes[i] = static_cast<uint8_t>(static_cast<int32_t>(codes[i]));
 }
 
+void input_to_bytes(const float* x, int64_t count, const Int8Epilogue& epilogue, uint8_t* bytes) {
+  const ActivationCodes& q = epilogue.input;
+  if (!epilogue.quantize_input) {
+    codes_to_bytes(x, count, q.is_signed, bytes);
+    return;
+  }
+  const float zero = static_cast<float>(q.zero_point);
+  const float lowest = q.is_signed ? -128.0f : 0.0f, highest = q.is_signed ? 127.0f : 255.0f;
+  for (int64_t i = 0; i < count; ++i) {
+    const float code = std::min(std::max(std::nearbyint(x[i] / q.scale) + zero, lowest), highest);
+    bytes[i] = static_cast<uint8_t>(static_cast<int32_t>(code));
+  }
+}
+
 void bytes_to_codes(const uint8_t* bytes, int64_t count, bool is_signed, float* codes) {
   if (is_signed)
     for (int64_t i = 0; i < count; ++i) codes[i] = static_cast<float>(static_cast<int8_t>(bytes[i]));
@@ -162,11 +176,11 @@ void Int8Matmul::forward(const Parameter& weight, const Parameter* bias, const T
 
   source_.resize(static_cast<size_t>(n * depth));
   if (depth == in) {
-    codes_to_bytes(x.data(), n * in, input.is_signed, source_.data());
+    input_to_bytes(x.data(), n * in, epilogue_, source_.data());
   } else {
     for (int64_t r = 0; r < n; ++r) {
       uint8_t* row = source_.data() + r * depth;
-      codes_to_bytes(x.data() + r * in, in, input.is_signed, row);
+      input_to_bytes(x.data() + r * in, in, epilogue_, row);
       std::copy(row, row + in, row + in);
     }
   }
@@ -296,15 +310,17 @@ void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, co
     }
   }
 
-  // NCHW codes -> channels-last bytes (each pixel's channels twice when split).
+  // NCHW codes -> channels-last bytes (each pixel's channels twice when split), a plane at a
+  // time through a row of bytes.
   const int64_t plane = height * width;
   source_.resize(static_cast<size_t>(n * plane * depth));
+  plane_.resize(static_cast<size_t>(plane));
   for (int64_t b = 0; b < n; ++b)
     for (int64_t c = 0; c < channels; ++c) {
-      const float* from = x.data() + (b * channels + c) * plane;
+      input_to_bytes(x.data() + (b * channels + c) * plane, plane, epilogue_, plane_.data());
       uint8_t* to = source_.data() + b * plane * depth + c;
       for (int64_t p = 0; p < plane; ++p) {
-        const auto byte = static_cast<uint8_t>(static_cast<int32_t>(from[p]) + shift);
+        const auto byte = static_cast<uint8_t>(plane_[static_cast<size_t>(p)] + shift);
         to[p * depth] = byte;
         if (depth != channels) to[p * depth + channels] = byte;
       }

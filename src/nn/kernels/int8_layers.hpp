@@ -56,6 +56,10 @@ Int8Weights int8_weights(const Parameter& weight, int64_t out_channels);
 // The epilogue both layer kinds share: what follows the int32 product.
 struct Int8Epilogue {
   ActivationCodes input;
+  // The input arrives as fp32 values and the layer quantizes it itself (QuantizeLinear's
+  // arithmetic: round half to even of x / scale, plus the zero point, saturated), sparing a
+  // pass over the activation; otherwise it arrives as codes.
+  bool quantize_input = false;
   std::optional<ActivationCodes> output;  // requantize to these codes; fp32 when empty
   bool relu = false;
 };
@@ -110,13 +114,15 @@ class Int8Convolution {
   ConvolutionGeometry geometry_;
   uint64_t weight_version_ = 0, bias_version_ = 0;
   std::vector<std::unique_ptr<Cached>> cache_;
-  std::vector<uint8_t> source_, destination_;
+  std::vector<uint8_t> source_, destination_, plane_;
   std::vector<float> destination_fp32_;
   std::string implementation_;
 };
 
 // Codes held as whole-number floats <-> bytes (uint8, or int8 stored in a byte).
 void codes_to_bytes(const float* codes, int64_t count, bool is_signed, uint8_t* bytes);
+// The input of an int8 layer as bytes: its codes, or (quantize_input) the codes of its values.
+void input_to_bytes(const float* x, int64_t count, const Int8Epilogue& epilogue, uint8_t* bytes);
 void bytes_to_codes(const uint8_t* bytes, int64_t count, bool is_signed, float* codes);
 
 }  // namespace shrink::kernels

@@ -66,6 +66,7 @@ class Int8Layer final : public Op {
   nlohmann::json attributes() const override {
     nlohmann::json a = layer_->attributes();
     a["input_codes"] = codes_json(epilogue_.input);
+    a["quantizes_input"] = epilogue_.quantize_input;
     a["output_codes"] = epilogue_.output ? codes_json(*epilogue_.output) : nlohmann::json(nullptr);
     a["relu"] = epilogue_.relu;
     a["kernel"] = matmul_ ? matmul_->implementation() : convolution_->implementation();
