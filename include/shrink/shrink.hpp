@@ -9,6 +9,7 @@
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
 #include "shrink/nn/architectures.hpp"
+#include "shrink/nn/fused_execution.hpp"
 #include "shrink/nn/int8_execution.hpp"
 #include "shrink/nn/loss.hpp"
 #include "shrink/nn/model.hpp"

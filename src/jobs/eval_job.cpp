@@ -3,6 +3,7 @@
 #include "shrink/core/threading.hpp"
 #include "shrink/io/model_file.hpp"
 #include "shrink/jobs/jobs.hpp"
+#include "shrink/nn/fused_execution.hpp"
 #include "shrink/nn/int8_execution.hpp"
 #include "shrink/report/energy_report.hpp"
 #include "shrink/train/evaluator.hpp"
@@ -19,8 +20,10 @@ nlohmann::json run_eval_job(const EvalJob& job) {
   if (!job.changed_samples_svg.empty()) check_output_file(job.changed_samples_svg, ".svg");
   Model model = read_model(job.model);
   const Dataset data = load_data_for_model(model, job.data, job.split);
-  // A quantized model runs its int8 layers on int8 kernels (SHRINK_INT8=off: the QDQ graph).
-  std::optional<Model> lowered = int8_inference_model(model);
+  // A quantized model runs its int8 layers on int8 kernels (SHRINK_INT8=off: the QDQ graph),
+  // any other its layers fused with the BatchNorm, residual and ReLU after them (SHRINK_FUSE=off:
+  // node by node).
+  std::optional<Model> lowered = inference_model(model);
   const Evaluation evaluation = evaluate(lowered ? *lowered : model, data, job.batch_size);
   nlohmann::json report = evaluation.to_json();
   report["command"] = "eval";
@@ -28,8 +31,10 @@ nlohmann::json run_eval_job(const EvalJob& job) {
   report["data"] = job.data;
   report["split"] = job.split;
   report["classes"] = data.class_names;
-  report["int8_layers"] = lowered ? plan_int8_execution(model).size() : 0;
-  if (lowered) report["int8_kernels"] = int8_kernel_isa();
+  const size_t int8_layers = lowered ? plan_int8_execution(model).size() : 0;
+  report["int8_layers"] = int8_layers;
+  if (int8_layers > 0) report["int8_kernels"] = int8_kernel_isa();
+  report["fused_layers"] = lowered && int8_layers == 0 ? plan_fusion(model).size() : 0;
   // What decides samples/s besides the model: the threads and how idle ones wait (libgomp reads
   // both variables when it loads; the shrink CLI sets OMP_WAIT_POLICY=passive unless given one).
   auto variable = [](const char* name) -> nlohmann::json {
@@ -47,7 +52,7 @@ nlohmann::json run_eval_job(const EvalJob& job) {
             "cannot compare " + job.model + " with " + job.compare + ": their inputs or outputs differ (" +
                 to_string(model.input_shape()) + " -> " + to_string(model.output_shape()) + " against " +
                 to_string(base.input_shape()) + " -> " + to_string(base.output_shape()) + ")");
-    std::optional<Model> base_lowered = int8_inference_model(base);
+    std::optional<Model> base_lowered = inference_model(base);
     const Evaluation reference = evaluate(base_lowered ? *base_lowered : base, data, job.batch_size);
     report["compare"] = {{"model", job.compare},
                          {"accuracy", reference.accuracy},

@@ -3,7 +3,7 @@
 #include "shrink/core/error.hpp"
 #include "shrink/io/model_file.hpp"
 #include "shrink/io/tensor_file.hpp"
-#include "shrink/nn/int8_execution.hpp"
+#include "shrink/nn/fused_execution.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -109,8 +109,9 @@ nlohmann::json run_run_job(const RunJob& job) {
   std::vector<const Tensor*> pointers;
   for (const Tensor& t : tensors) pointers.push_back(&t);
 
-  // A quantized model runs its int8 layers on int8 kernels (SHRINK_INT8=off: the QDQ graph).
-  std::optional<Model> lowered = int8_inference_model(model);
+  // A quantized model runs its int8 layers on int8 kernels (SHRINK_INT8=off: the QDQ graph),
+  // any other its fused layers (SHRINK_FUSE=off: node by node).
+  std::optional<Model> lowered = inference_model(model);
   const auto start = std::chrono::steady_clock::now();
   Tensor output = (lowered ? *lowered : model).forward(pointers, false);
   const double seconds =

@@ -7,11 +7,14 @@
 // The weight gradient is accumulated per thread and the partial sums are added in thread order,
 // so a given thread count always gives the same bits. 1x1 stride-1 unpadded convolutions skip
 // im2col: the input plane already is the column matrix.
+// The same class is FusedConv2d (nn/ops/fused_ops.hpp): an inference lowering's convolution
+// with a folded BatchNorm's scale, a residual input and a clamp in the kernels' epilogue.
 #include "nn/kernels/attributes.hpp"
 #include "nn/kernels/conv_forward.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/im2col.hpp"
 #include "nn/kernels/parallel.hpp"
+#include "nn/ops/fused_ops.hpp"
 #include "nn/ops/ops.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/core/threading.hpp"
@@ -20,6 +23,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <memory>
 
 namespace shrink::ops {
@@ -35,12 +39,29 @@ class Conv2d final : public Op {
       : out_channels_(out_channels), kernel_(kernel), stride_(stride), padding_(padding),
         dilation_(dilation), groups_(groups), bias_(bias) {}
 
-  std::string type() const override { return "Conv2d"; }
+  // Makes this convolution a FusedConv2d, for inference only.
+  void fuse(const LayerEpilogue& epilogue) {
+    fused_ = true;
+    epilogue_ = epilogue;
+  }
+
+  std::string type() const override { return fused_ ? "FusedConv2d" : "Conv2d"; }
+
+  int arity() const override { return epilogue_.residual ? 2 : 1; }
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
-    if (!(inputs.size() == 1))
-      throw Error::bad_input("Conv2d takes 1 input, got " + std::to_string(inputs.size()));
-    const Shape& x = inputs[0];
+    const size_t count = epilogue_.residual ? 2 : 1;
+    if (!(inputs.size() == count))
+      throw Error::bad_input(type() + " takes " + std::to_string(count) + " input" +
+                             (count > 1 ? "s" : "") + ", got " + std::to_string(inputs.size()));
+    const Shape out = convolved_shape(inputs[0]);
+    if (epilogue_.residual && inputs[1] != out)
+      throw Error::bad_input(type() + ": the residual of shape " + to_string(inputs[1]) +
+                             " does not match the output " + to_string(out));
+    return out;
+  }
+
+  Shape convolved_shape(const Shape& x) const {
     if (!(x.size() == 4))
       throw Error::bad_input("Conv2d expects an NCHW input of rank 4, got shape " + to_string(x));
     if (!(x[1] > 0 && x[1] % groups_ == 0))
@@ -63,13 +84,24 @@ class Conv2d final : public Op {
     specs.push_back({"weight", {out_channels_, in_per_group, kernel_[0], kernel_[1]},
                      Init::KaimingUniform, fan_in, true});
     if (bias_) specs.push_back({"bias", {out_channels_}, Init::BiasUniform, fan_in, true});
+    if (epilogue_.scale) specs.push_back({"scale", {out_channels_}, Init::Ones, fan_in, false});
     return specs;
   }
 
   void forward(const OpArgs& args, Tensor& output) override {
+    if (fused_ && args.training)
+      throw Error::internal(type() + " runs inference only; training runs the unfused graph");
     const Tensor& x = *args.inputs.at(0);
-    const Shape out_shape = output_shape({x.shape()});
+    const Shape out_shape = convolved_shape(x.shape());
     check_parameters(args, x.dim(1));
+    const float* residual = nullptr;
+    if (epilogue_.residual) {
+      const Tensor& r = *args.inputs.at(1);
+      if (!(r.shape() == out_shape))
+        throw Error::bad_input(type() + ": the residual of shape " + to_string(r.shape()) +
+                               " does not match the output " + to_string(out_shape));
+      residual = r.data();
+    }
     output.resize(out_shape);
     const Sizes z = sizes(x.shape());
     const float* w = args.params[0]->effective().data();
@@ -77,6 +109,9 @@ class Conv2d final : public Op {
     prepare_forward(z, w);
     kernels::Epilogue epilogue;
     epilogue.shift = b;
+    if (epilogue_.scale) epilogue.scale = args.params[bias_ ? 2 : 1]->value.data();
+    epilogue.lo = epilogue_.lo;
+    epilogue.hi = epilogue_.hi;
     const float* xd = x.data();
     float* yd = output.data();
     const int threads = prepare_buffers(z, false);
@@ -85,14 +120,18 @@ class Conv2d final : public Op {
       const int t = omp_get_thread_num();
       const auto [s0, s1] = kernels::thread_range(z.n, t, omp_get_num_threads());
       float* buffer = columns_[static_cast<size_t>(t)].data();
-      for (int64_t s = s0; s < s1; ++s)
-        forward_->run(xd + s * z.image, epilogue, buffer, yd + s * out_channels_ * z.p);
+      kernels::Epilogue sample = epilogue;
+      for (int64_t s = s0; s < s1; ++s) {
+        if (residual) sample.residual = residual + s * out_channels_ * z.p;
+        forward_->run(xd + s * z.image, sample, buffer, yd + s * out_channels_ * z.p);
+      }
     }
   }
 
   void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
                 const std::vector<Tensor*>& grad_inputs) override {
     (void)output;
+    if (fused_) throw Error::internal(type() + " runs inference only; training runs the unfused graph");
     const Tensor& x = *args.inputs.at(0);
     const Shape out_shape = output_shape({x.shape()});
     check_parameters(args, x.dim(1));
@@ -185,10 +224,17 @@ class Conv2d final : public Op {
   }
 
   nlohmann::json attributes() const override {
-    return {{"out_channels", out_channels_},        {"kernel_size", kernels::pair_json(kernel_)},
+    nlohmann::json a = {{"out_channels", out_channels_},        {"kernel_size", kernels::pair_json(kernel_)},
             {"stride", kernels::pair_json(stride_)}, {"padding", kernels::pair_json(padding_)},
             {"dilation", kernels::pair_json(dilation_)}, {"groups", groups_},
             {"bias", bias_}};
+    if (fused_) {
+      a["scale"] = epilogue_.scale;
+      a["residual"] = epilogue_.residual;
+      if (std::isfinite(epilogue_.lo)) a["min"] = epilogue_.lo;
+      if (std::isfinite(epilogue_.hi)) a["max"] = epilogue_.hi;
+    }
+    return a;
   }
 
  private:
@@ -266,8 +312,9 @@ class Conv2d final : public Op {
   }
 
   void check_parameters(const OpArgs& args, int64_t in_channels) const {
-    if (!(args.params.size() == (bias_ ? 2u : 1u)))
-      throw Error::bad_input("Conv2d: expected " + std::to_string(bias_ ? 2 : 1) + " parameters, got " +
+    const size_t count = 1 + (bias_ ? 1 : 0) + (epilogue_.scale ? 1 : 0);
+    if (!(args.params.size() == count))
+      throw Error::bad_input(type() + ": expected " + std::to_string(count) + " parameters, got " +
                 std::to_string(args.params.size()));
     const Shape expected{out_channels_, in_channels / groups_, kernel_[0], kernel_[1]};
     if (!(args.params[0]->value.shape() == expected))
@@ -287,11 +334,13 @@ class Conv2d final : public Op {
   // How forward runs, for inputs of channels x height x width forward_geometry_.
   std::unique_ptr<kernels::ConvForward> forward_;
   std::array<int64_t, 3> forward_geometry_{};
+  // FusedConv2d: what the epilogue adds to the convolution.
+  bool fused_ = false;
+  LayerEpilogue epilogue_;
 };
 
-}  // namespace
+std::unique_ptr<Conv2d> build_conv2d(const Json& attributes) {
 
-std::unique_ptr<Op> make_conv2d(const Json& attributes) {
   const std::string op = "Conv2d";
   kernels::check_attribute_keys(attributes, op,
                                 {"out_channels", "kernel_size", "stride", "padding", "dilation",
@@ -307,6 +356,16 @@ std::unique_ptr<Op> make_conv2d(const Json& attributes) {
       throw Error::bad_input("Conv2d: out_channels = " + std::to_string(out) +
                                  " must be a multiple of groups = " + std::to_string(groups));
   return std::make_unique<Conv2d>(out, kernel, stride, padding, dilation, groups, bias);
+}
+
+}  // namespace
+
+std::unique_ptr<Op> make_conv2d(const Json& attributes) { return build_conv2d(attributes); }
+
+std::unique_ptr<Op> make_fused_conv2d(const Json& attributes, const LayerEpilogue& epilogue) {
+  std::unique_ptr<Conv2d> conv = build_conv2d(attributes);
+  conv->fuse(epilogue);
+  return conv;
 }
 
 }  // namespace shrink::ops

@@ -3,11 +3,14 @@
 // of the batch or the output features (forward), of the input features (input gradient) or of
 // the output rows (weight gradient). No slice mixes partial sums of different threads, so a
 // given thread count always gives the same bits.
+// The same class is FusedLinear (nn/ops/fused_ops.hpp): an inference lowering's Linear with a
+// folded BatchNorm1d's scale and a clamp applied to its rows while they are in cache.
 #include "nn/kernels/attributes.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "nn/kernels/sparse_linear.hpp"
 #include "nn/kernels/xnor_gemm.hpp"
+#include "nn/ops/fused_ops.hpp"
 #include "nn/ops/ops.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/core/threading.hpp"
@@ -15,6 +18,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace shrink::ops {
 namespace {
@@ -26,7 +30,13 @@ class Linear final : public Op {
  public:
   Linear(int64_t out_features, bool bias) : out_features_(out_features), bias_(bias) {}
 
-  std::string type() const override { return "Linear"; }
+  // Makes this layer a FusedLinear, for inference only (no residual).
+  void fuse(const LayerEpilogue& epilogue) {
+    fused_ = true;
+    epilogue_ = epilogue;
+  }
+
+  std::string type() const override { return fused_ ? "FusedLinear" : "Linear"; }
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
     if (!(inputs.size() == 1))
@@ -45,19 +55,28 @@ class Linear final : public Op {
     std::vector<ParameterSpec> specs;
     specs.push_back({"weight", {out_features_, in}, Init::KaimingUniform, in, true});
     if (bias_) specs.push_back({"bias", {out_features_}, Init::BiasUniform, in, true});
+    if (epilogue_.scale) specs.push_back({"scale", {out_features_}, Init::Ones, in, false});
     return specs;
   }
 
   void forward(const OpArgs& args, Tensor& output) override {
+    if (fused_ && args.training)
+      throw Error::internal(type() + " runs inference only; training runs the unfused graph");
     const Tensor& x = *args.inputs.at(0);
     const int64_t n = x.dim(0), in = x.dim(1), out = out_features_;
     check_parameters(args, in);
     output.resize({n, out});
-    const float* b = bias_ ? args.params[1]->value.data() : nullptr;
+    // With a folded BatchNorm the bias (its shift) comes after the scale, in finish_rows.
+    const float* scale = epilogue_.scale ? args.params[bias_ ? 2 : 1]->value.data() : nullptr;
+    const float* shift = bias_ ? args.params[1]->value.data() : nullptr;
+    const float* b = scale ? nullptr : shift;
     // Binary weights and +-1 inputs (a Sign in front): the XNOR-popcount kernel.
-    if (!args.training && binary_.forward(*args.params[0], x, b, output)) return;
     // A pruned weight past the density threshold: the sparse kernels (training stays dense).
-    if (!args.training && sparse_.forward(*args.params[0], x, b, output)) return;
+    if (!args.training && (binary_.forward(*args.params[0], x, b, output) ||
+                           sparse_.forward(*args.params[0], x, b, output))) {
+      if (fused_) finish_rows(output.data(), out, 0, n, 0, out, scale, shift);
+      return;
+    }
     const float* w = args.params[0]->effective().data();
     const float* xd = x.data();
     float* yd = output.data();
@@ -93,6 +112,7 @@ class Linear final : public Op {
               for (int64_t o = ob; o < std::min(ob + kTile, features); ++o)
                 row[o] = z[static_cast<size_t>(o * rows + r)] + (b ? b[o0 + o] : 0.0f);
             }
+        if (fused_) finish_rows(yd, out, r0, r1, o0, o1, scale, shift);
       }
     }
   }
@@ -100,6 +120,7 @@ class Linear final : public Op {
   void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
                 const std::vector<Tensor*>& grad_inputs) override {
     (void)output;
+    if (fused_) throw Error::internal(type() + " runs inference only; training runs the unfused graph");
     const Tensor& x = *args.inputs.at(0);
     const int64_t n = x.dim(0), in = x.dim(1), out = out_features_;
     check_parameters(args, in);
@@ -159,13 +180,34 @@ class Linear final : public Op {
   }
 
   nlohmann::json attributes() const override {
-    return {{"out_features", out_features_}, {"bias", bias_}};
+    nlohmann::json a = {{"out_features", out_features_}, {"bias", bias_}};
+    if (fused_) {
+      a["scale"] = epilogue_.scale;
+      if (std::isfinite(epilogue_.lo)) a["min"] = epilogue_.lo;
+      if (std::isfinite(epilogue_.hi)) a["max"] = epilogue_.hi;
+    }
+    return a;
   }
 
  private:
+  // FusedLinear's epilogue on rows [r0, r1), features [o0, o1) of y[n, out]: the sums are
+  // scaled and shifted when a BatchNorm is folded in (else the bias is already added), then
+  // clamped.
+  void finish_rows(float* y, int64_t out, int64_t r0, int64_t r1, int64_t o0, int64_t o1,
+                   const float* scale, const float* shift) const {
+    const float lo = epilogue_.lo, hi = epilogue_.hi;
+    for (int64_t r = r0; r < r1; ++r) {
+      float* row = y + r * out;
+      if (scale)
+        for (int64_t o = o0; o < o1; ++o) row[o] = row[o] * scale[o] + (shift ? shift[o] : 0.0f);
+      for (int64_t o = o0; o < o1; ++o) row[o] = std::min(std::max(row[o], lo), hi);
+    }
+  }
+
   void check_parameters(const OpArgs& args, int64_t in) const {
-    if (!(args.params.size() == (bias_ ? 2u : 1u)))
-      throw Error::bad_input("Linear: expected " + std::to_string(bias_ ? 2 : 1) + " parameters, got " +
+    const size_t count = 1 + (bias_ ? 1 : 0) + (epilogue_.scale ? 1 : 0);
+    if (!(args.params.size() == count))
+      throw Error::bad_input(type() + ": expected " + std::to_string(count) + " parameters, got " +
                 std::to_string(args.params.size()));
     if (!(args.params[0]->value.shape() == Shape{out_features_, in}))
       throw Error::bad_input("Linear: weight of shape " + to_string(args.params[0]->value.shape()) +
@@ -181,15 +223,27 @@ class Linear final : public Op {
   std::vector<std::vector<float>> transposed_;  // per thread: its slice of W x^T
   kernels::BinaryLinear binary_;
   kernels::SparseLinear sparse_;
+  // FusedLinear: what the epilogue adds to the layer.
+  bool fused_ = false;
+  LayerEpilogue epilogue_;
 };
 
-}  // namespace
-
-std::unique_ptr<Op> make_linear(const Json& attributes) {
+std::unique_ptr<Linear> build_linear(const Json& attributes) {
   kernels::check_attribute_keys(attributes, "Linear", {"out_features", "bias"});
   const int64_t out = kernels::read_int(attributes, "Linear", "out_features", std::nullopt, 1);
   const bool bias = kernels::read_bool(attributes, "Linear", "bias", true);
   return std::make_unique<Linear>(out, bias);
+}
+
+}  // namespace
+
+std::unique_ptr<Op> make_linear(const Json& attributes) { return build_linear(attributes); }
+
+std::unique_ptr<Op> make_fused_linear(const Json& attributes, const LayerEpilogue& epilogue) {
+  if (epilogue.residual) throw Error::internal("FusedLinear takes no residual");
+  std::unique_ptr<Linear> linear = build_linear(attributes);
+  linear->fuse(epilogue);
+  return linear;
 }
 
 }  // namespace shrink::ops
