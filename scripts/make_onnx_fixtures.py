@@ -449,6 +449,19 @@ def multi_input_fixtures():
                       [helper.make_node("Add", ["a", "b"], ["y"])],
                       [("a", [2, 4]), ("b", [3, 4])], [4],
                       error="graph input 'b' has batch size 3 but graph input 'a' has 2")
+    # Inputs read as constants when loading: a weight given as a graph input (W: its leading
+    # size happens to equal the batch's, but Conv needs it constant) and a broadcast operand
+    # whose leading size is not the batch's (s). input_names.txt names the feeds.
+    x = rng.standard_normal([2, 2, 5, 5]).astype(np.float32)
+    w = rng.standard_normal([2, 2, 3, 3]).astype(np.float32)
+    scale = rng.standard_normal([3]).astype(np.float32)
+    multi_input_model("inputs_read_as_constants",
+                      [helper.make_node("Conv", ["x", "W"], ["c"]),
+                       helper.make_node("Mul", ["c", "s"], ["y"])],
+                      [("x", [2, 2, 5, 5]), ("W", [2, 2, 3, 3]), ("s", [3])], [2, 3, 3],
+                      feeds=[x, w, scale], expected=F.conv2d(t(x), t(w)).numpy() * scale)
+    with open(os.path.join(fixture_dir("inputs_read_as_constants"), "input_names.txt"), "w") as f:
+        f.write("x\nW\ns\n")
 
 
 # --- crafted files: what a fuzzer or a hostile file would give -----------------------------

@@ -2,12 +2,15 @@
 
 #include "shrink/core/error.hpp"
 #include "shrink/io/model_file.hpp"
+#include "shrink/io/onnx.hpp"
 #include "shrink/io/tensor_file.hpp"
 #include "shrink/nn/fused_execution.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <set>
 
 namespace shrink {
 namespace {
@@ -44,13 +47,39 @@ std::string input_names(const Model& model) {
   return names;
 }
 
+// The graph inputs an ONNX model read as constants when it was loaded (see load_onnx).
+std::set<std::string> constant_inputs(const Model& model) {
+  std::set<std::string> names;
+  if (model.metadata.contains("onnx") && model.metadata["onnx"].contains("constant_inputs"))
+    for (const auto& name : model.metadata["onnx"]["constant_inputs"])
+      if (name.is_string()) names.insert(name.get<std::string>());
+  return names;
+}
+
+// An ONNX model is loaded with the named inputs' values: a graph input that does not share the
+// batch axis (a scalar, Gemm's B) or that shrink needs constant (a weight given as an input)
+// becomes a constant of the model, read from its file like any other input.
+Model load_model_for_run(const RunJob& job) {
+  if (std::filesystem::path(job.model).extension() != ".onnx") return read_model(job.model);
+  std::map<std::string, Tensor> values;
+  for (const auto& [name, path] : job.inputs)
+    if (!name.empty() && !values.count(name)) values[name] = read_tensor_file(path);
+  return load_onnx(job.model, values);
+}
+
 // The file given for each model input, in the model's input order.
 std::vector<std::string> input_files(const Model& model, const RunJob& job) {
   const std::vector<ModelInput>& inputs = model.inputs();
+  const std::set<std::string> constants = constant_inputs(model);
   std::vector<std::string> files(inputs.size());
+  std::set<std::string> seen;
   for (const auto& input : job.inputs) {
     const std::string& name = input.first;  // named: clang 14 lambdas cannot capture bindings
     const std::string& path = input.second;
+    if (constants.count(name)) {
+      require(seen.insert(name).second, "--input " + name + " is given twice");
+      continue;  // read when the model was loaded
+    }
     if (name.empty()) {
       require(inputs.size() == 1 && job.inputs.size() == 1,
               "--input " + path + " names no input, but the model takes " +
@@ -78,7 +107,7 @@ std::vector<std::string> input_files(const Model& model, const RunJob& job) {
 
 nlohmann::json run_run_job(const RunJob& job) {
   namespace fs = std::filesystem;
-  Model model = read_model(job.model);
+  Model model = load_model_for_run(job);
   const std::vector<std::string> files = input_files(model, job);
 
   // Each tensor is [N, ...sample]; or, for all of them alike, one sample without the batch axis.
@@ -102,6 +131,11 @@ nlohmann::json run_run_job(const RunJob& job) {
                 to_string(in.shape).substr(1));
     tensors.push_back(std::move(tensor));
   }
+  // The inputs read as constants when the model was loaded, in the report too.
+  const std::set<std::string> constants = constant_inputs(model);
+  for (const auto& [name, path] : job.inputs)
+    if (constants.count(name))
+      inputs_report.push_back({{"name", name}, {"path", path}, {"read_as_constant", true}});
   const bool single = unbatched > 0;
   require(!single || unbatched == static_cast<int>(files.size()),
           "some inputs hold one sample without the batch axis and others a batch; give every "

@@ -104,6 +104,27 @@ TEST(OnnxCli, RunTakesOneInputPerGraphInput) {
   EXPECT_NE(r.err.find("model input 'b' takes [N, 4]"), std::string::npos) << r.err;
 }
 
+// A weight given as a graph input and an operand that does not share the batch axis are read
+// with --input like any other input; without them the run fails with one line saying so.
+TEST(OnnxCli, RunReadsWeightInputsAsConstants) {
+  TempDir tmp;
+  const std::string dir = fixture("inputs_read_as_constants/");
+  const std::string model = dir + "model.onnx";
+  CliResult r = run_line("run " + model + " --input s=" + dir + "input_2.npy --input x=" + dir +
+                         "input_0.npy --input W=" + dir + "input_1.npy --output-dir " +
+                         tmp.path().string() + " --report -");
+  ASSERT_EQ(r.exit_code, 0) << (r.out + r.err);
+  EXPECT_LE(max_abs_diff(read_npy(tmp.file("y.npy")), read_npy(dir + "output.npy")), 1e-5f);
+  EXPECT_NE(r.out.find("read_as_constant"), std::string::npos) << r.out;
+
+  r = run_line("run " + model + " --input x=" + dir + "input_0.npy --input s=" + dir +
+               "input_2.npy --output-dir " + tmp.path().string());
+  EXPECT_EQ(r.exit_code, 2) << (r.out + r.err);
+  EXPECT_TRUE(r.err.starts_with("error: ")) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("--input W=FILE"), std::string::npos) << r.err;
+}
+
 // ONNX keeps no masks: a pruned model that went through it comes back with zeros but nothing
 // that keeps them zero. convert warns, and --masks-from-zeros rebuilds the masks.
 TEST(OnnxCli, ConvertRebuildsMasksFromZerosOrWarns) {

@@ -65,13 +65,23 @@ std::vector<Case> cases_in_scope() {
 // Runs one case; returns "" when it passes, else why not (one line).
 std::string run_case(const Case& c) {
   try {
-    Model model = load_onnx((c.dir / "model.onnx").string());
+    // input_k.pb is the k-th graph input that is not an initializer. All of them are given when
+    // loading, as `shrink run` does: the importer keeps as model inputs those that share the
+    // batch axis and reads the others (and weights given as inputs) as constants.
+    onnx::ModelProto proto;
+    proto.ParseFromString(read_file((c.dir / "model.onnx").string()));
+    std::set<std::string> initializers;
+    for (const auto& init : proto.graph().initializer()) initializers.insert(init.name());
     const fs::path data = c.dir / "test_data_set_0";
-    std::vector<Tensor> inputs;
-    for (size_t k = 0; k < model.inputs().size(); ++k)
-      inputs.push_back(read_tensor_pb((data / ("input_" + std::to_string(k) + ".pb")).string()));
+    std::map<std::string, Tensor> values;
+    int k = 0;
+    for (const auto& input : proto.graph().input())
+      if (!initializers.count(input.name()))
+        values[input.name()] =
+            read_tensor_pb((data / ("input_" + std::to_string(k++) + ".pb")).string());
+    Model model = load_onnx((c.dir / "model.onnx").string(), values);
     std::vector<const Tensor*> pointers;
-    for (const Tensor& t : inputs) pointers.push_back(&t);
+    for (const ModelInput& input : model.inputs()) pointers.push_back(&values.at(input.name));
     const Tensor& y = model.forward(pointers);
     const Tensor expected = read_tensor_pb((data / "output_0.pb").string());
     if (y.shape() != expected.shape())

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace shrink {
 namespace {
@@ -46,12 +47,27 @@ std::string read_text(const fs::path& path) {
   return line;
 }
 
-// A fixture's inputs: input.npy, or input_0.npy, input_1.npy... for a graph with several.
+// A fixture's inputs: input.npy, or input_0.npy, input_1.npy... for a graph with several. When
+// input_names.txt names them (graph order), they are also given by name when loading, so graph
+// inputs that shrink reads as constants (weights given as inputs) take their values.
 struct Inputs {
   std::vector<Tensor> tensors;
-  std::vector<const Tensor*> pointers() const {
+  std::vector<std::string> names;
+  std::map<std::string, Tensor> values() const {
+    std::map<std::string, Tensor> v;
+    for (size_t k = 0; k < names.size(); ++k) v[names[k]] = tensors[k];
+    return v;
+  }
+  // The tensors of the model's inputs, in its order.
+  std::vector<const Tensor*> pointers(const Model& model) const {
     std::vector<const Tensor*> p;
-    for (const Tensor& t : tensors) p.push_back(&t);
+    if (names.empty()) {
+      for (const Tensor& t : tensors) p.push_back(&t);
+      return p;
+    }
+    for (const ModelInput& in : model.inputs())
+      p.push_back(&tensors[static_cast<size_t>(
+          std::find(names.begin(), names.end(), in.name) - names.begin())]);
     return p;
   }
 };
@@ -61,7 +77,11 @@ Inputs fixture_inputs(const fs::path& dir) {
   if (fs::exists(dir / "input.npy")) inputs.tensors.push_back(read_npy((dir / "input.npy").string()));
   for (int k = 0; fs::exists(dir / ("input_" + std::to_string(k) + ".npy")); ++k)
     inputs.tensors.push_back(read_npy((dir / ("input_" + std::to_string(k) + ".npy")).string()));
+  std::ifstream names(dir / "input_names.txt");
+  for (std::string name; std::getline(names, name);)
+    if (!name.empty()) inputs.names.push_back(name);
   EXPECT_FALSE(inputs.tensors.empty()) << dir;
+  EXPECT_TRUE(inputs.names.empty() || inputs.names.size() == inputs.tensors.size()) << dir;
   return inputs;
 }
 
@@ -71,17 +91,18 @@ class OnnxFixture : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnnxFixture, MatchesTheReferenceOutput) {
   const fs::path dir = fixtures() / GetParam();
-  Model model = load_onnx((dir / "model.onnx").string());
   const Inputs x = fixture_inputs(dir);
-  ASSERT_EQ(model.inputs().size(), x.tensors.size());
+  Model model = load_onnx((dir / "model.onnx").string(), x.values());
+  if (x.names.empty()) ASSERT_EQ(model.inputs().size(), x.tensors.size());
   const Tensor expected = read_npy((dir / "output.npy").string());
-  const Tensor& y = model.forward(x.pointers());
+  const Tensor& y = model.forward(x.pointers(model));
   EXPECT_LE(max_abs_diff(y, expected), 1e-4f);
 }
 
 TEST_P(OnnxFixture, ExportPassesTheCheckerAndRoundTrips) {
   const fs::path dir = fixtures() / GetParam();
-  Model model = load_onnx((dir / "model.onnx").string());
+  const Inputs x = fixture_inputs(dir);
+  Model model = load_onnx((dir / "model.onnx").string(), x.values());
   testing::TempDir tmp;
   const std::string path = tmp.file("exported.onnx");
   save_onnx(model, path);
@@ -95,9 +116,8 @@ TEST_P(OnnxFixture, ExportPassesTheCheckerAndRoundTrips) {
   }
   for (const Parameter* p : model.parameters())
     EXPECT_EQ(again.parameter(p->name).value, p->value) << p->name;
-  const Inputs x = fixture_inputs(dir);
-  const Tensor a = model.forward(x.pointers());
-  const Tensor& b = again.forward(x.pointers());
+  const Tensor a = model.forward(x.pointers(model));
+  const Tensor& b = again.forward(x.pointers(again));
   EXPECT_EQ(a, b);
   EXPECT_EQ(again.metadata["producer"], std::string("shrink 0.1.0"));
   EXPECT_EQ(again.inputs(), model.inputs());
@@ -203,8 +223,38 @@ TEST(OnnxImport, GraphsWithSeveralInputsKeepThemInOrder) {
   Model again = read_model(tmp.file("two.shrk"));
   EXPECT_EQ(again.inputs(), model.inputs());
   const Inputs x = fixture_inputs(dir);
-  const Tensor a = model.forward(x.pointers());
-  EXPECT_EQ(again.forward(x.pointers()), a);
+  const Tensor a = model.forward(x.pointers(model));
+  EXPECT_EQ(again.forward(x.pointers(again)), a);
+}
+
+// Graph inputs read as constants: a weight given as an input (Conv's W, whose leading size
+// happens to equal the batch's) and an operand of another leading size (s) become constants of
+// the model, listed in its metadata; without their values the model does not load, and the
+// message says how to give them.
+TEST(OnnxImport, InputsThatCannotShareTheBatchAreReadAsConstants) {
+  const fs::path dir = fixtures() / "inputs_read_as_constants";
+  const Inputs x = fixture_inputs(dir);
+  const Model model = load_onnx((dir / "model.onnx").string(), x.values());
+  ASSERT_EQ(model.inputs().size(), 1u);
+  EXPECT_EQ(model.inputs()[0].name, "x");
+  EXPECT_EQ(model.metadata["onnx"]["constant_inputs"], nlohmann::json::array({"W", "s"}));
+  std::map<std::string, Tensor> without_w = x.values();
+  without_w.erase("W");
+  try {
+    load_onnx((dir / "model.onnx").string(), without_w);
+    FAIL() << "loaded without W";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'W' is a graph input"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--input W=FILE"), std::string::npos) << e.what();
+  }
+  std::map<std::string, Tensor> wrong = x.values();
+  wrong["s"] = Tensor({4});
+  try {
+    load_onnx((dir / "model.onnx").string(), wrong);
+    FAIL() << "loaded with s of the wrong shape";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'s' is declared [3]"), std::string::npos) << e.what();
+  }
 }
 
 TEST(OnnxImport, RejectsBytesThatAreNotAModel) {

@@ -14,6 +14,7 @@
 // and 8-bit affine weights are written as ONNX's QDQ form (a QDQ file ONNX Runtime runs).
 #include "shrink/nn/model.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,18 @@ inline constexpr int kOnnxExportOpset = 13;
 // Reads an .onnx file. The model's metadata records {"source": "onnx", "producer", "opset",
 // "onnx": {"input", "output", "ir_version"}, "normalization"} (pixels scaled to [0, 1] unless a
 // conversion set --mean/--std).
-Model load_onnx(const std::string& path);
+//
+// `input_values` gives values for graph inputs by name. A graph input that cannot share the
+// batch axis of the first one (a scalar, or another fixed leading size: Gemm's B, a broadcast
+// operand of shape [5]) is read once, as a constant broadcast over the batch, and needs its value
+// here; so does a graph input where shrink needs a constant (Conv's and Gemm's weights,
+// BatchNormalization's statistics, Clip's bounds). Those inputs become constants of the model
+// (metadata "onnx"."constant_inputs" lists them) and are no model inputs; values given for the
+// other inputs are ignored. The model then computes the graph for those values only.
+Model load_onnx(const std::string& path, const std::map<std::string, Tensor>& input_values = {});
 Model load_onnx_bytes(const std::string& bytes, const std::string& what,
-                      const std::string& base_dir = "");
+                      const std::string& base_dir = "",
+                      const std::map<std::string, Tensor>& input_values = {});
 
 // The ONNX operators the importer translates into ops (sorted). Nodes of other operators are
 // imported only when their inputs are constants and the folder evaluates them.

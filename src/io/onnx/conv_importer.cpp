@@ -14,7 +14,6 @@ void conv(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
   if (x.sample.size() != 3)
     throw Error::bad_input("input has per-sample shape " + to_string(x.sample) +
                            "; shrink supports 2-D convolution on [N, C, H, W]");
-  if (im.is_dynamic(node, 1)) throw Error::bad_input("the weights are computed at run time");
   const Constant& w = im.required_constant(node, 1, "weight");
   if (w.shape.size() != 4)
     throw Error::bad_input("the weight has shape " + to_string(w.shape) + ", not [O, I, kH, kW]");

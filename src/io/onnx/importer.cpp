@@ -102,6 +102,12 @@ void Importer::read_opset() {
                            "onnx.version_converter)");
 }
 
+// The first graph input that is not an initializer carries the batch: its axis 0 is the batch
+// and the rest the per-sample shape. Every other input shares that batch axis, unless its shape
+// says it cannot (a scalar, or a fixed leading size other than the batch's): such an input is
+// read once, as a constant broadcast over the batch, and needs its value when the model is
+// loaded (`input_values`; `shrink run --input NAME=FILE`). So is an input that a translation
+// needs constant (a weight, a Clip bound, ...), whatever its shape: see required_constant.
 void Importer::read_inputs() {
   const onnx::GraphProto& graph = proto_.graph();
   for (const auto& in : graph.input()) {
@@ -114,18 +120,38 @@ void Importer::read_inputs() {
       throw Error::bad_input(where + " has element type " +
                              onnx_io::data_type_name(tensor_type.elem_type()) +
                              "; shrink models take float32 input");
-    if (!tensor_type.has_shape() || tensor_type.shape().dim_size() < 2)
-      throw Error::bad_input(where + " needs a known shape [batch, ...] of rank 2 or more");
+    if (!tensor_type.has_shape())
+      throw Error::bad_input(where + " has no known shape; shrink needs one");
     const auto& dims = tensor_type.shape().dim();
-    // Every input shares the batch axis, so two inputs that fix it must agree.
-    if (dims[0].has_dim_value() && dims[0].dim_value() > 0) {
-      if (fixed_batch_ && *fixed_batch_ != dims[0].dim_value())
-        throw Error::bad_input(where + " has batch size " + std::to_string(dims[0].dim_value()) +
-                               " but graph input '" + inputs_.front().name + "' has " +
-                               std::to_string(*fixed_batch_) + "; shrink feeds every input " +
-                               "the same batch");
-      fixed_batch_ = dims[0].dim_value();
+    const auto given = input_values_.find(in.name());
+    if (given != input_values_.end()) {
+      std::vector<int64_t> declared;
+      for (const auto& d : dims) declared.push_back(d.has_dim_value() ? d.dim_value() : -1);
+      declared_dims_[in.name()] = declared;
     }
+    const bool fixed_leading = dims.size() > 0 && dims[0].has_dim_value() && dims[0].dim_value() > 0;
+    const bool shares_batch =
+        inputs_.empty() ? dims.size() > 0
+                        : dims.size() > 0 && (!fixed_leading || !fixed_batch_ ||
+                                              *fixed_batch_ == dims[0].dim_value());
+    if (!shares_batch) {
+      if (inputs_.empty())
+        throw Error::bad_input(where + " is a scalar; shrink reads the first graph input as a "
+                               "batch [N, ...]");
+      // Read once and broadcast over the batch, as an initializer would be.
+      const std::string reason =
+          dims.size() == 0 ? where + " is a scalar"
+                           : where + " has batch size " + std::to_string(dims[0].dim_value()) +
+                                 " but graph input '" + inputs_.front().name + "' has " +
+                                 std::to_string(*fixed_batch_);
+      if (given == input_values_.end())
+        throw Error::bad_input(reason + ": shrink reads it once, as a constant broadcast over " +
+                               "the batch, and needs its value when loading the model " +
+                               "(shrink run --input " + in.name() + "=FILE)");
+      constants_[in.name()] = given_value(in.name());
+      continue;
+    }
+    if (fixed_leading) fixed_batch_ = dims[0].dim_value();
     Shape sample;
     for (int i = 1; i < dims.size(); ++i) {
       if (!dims[i].has_dim_value() || dims[i].dim_value() <= 0)
@@ -145,6 +171,22 @@ void Importer::read_inputs() {
                            "take at least one batch-first input");
 }
 
+Constant Importer::given_value(const std::string& name) const {
+  const Tensor& value = input_values_.at(name);
+  const std::vector<int64_t>& declared = declared_dims_.at(name);
+  bool fits = value.rank() == declared.size();
+  for (size_t i = 0; fits && i < declared.size(); ++i)
+    fits = declared[i] < 0 || declared[i] == value.dim(i);
+  if (!fits) {
+    std::string text;
+    for (int64_t d : declared) text += (text.empty() ? "" : ", ") + (d < 0 ? "?" : std::to_string(d));
+    throw Error::bad_input("graph input '" + name + "' is declared [" + text + "] but the value " +
+                           "given for it has shape " + to_string(value.shape()));
+  }
+  read_as_constant_.insert(name);
+  return onnx_io::float_constant(value);
+}
+
 void Importer::count_uses() {
   for (const auto& node : proto_.graph().node())
     for (const auto& name : node.input())
@@ -162,12 +204,22 @@ const Constant& Importer::required_constant(const onnx::NodeProto& node, int i,
                                             const char* what) const {
   if (i >= node.input_size() || node.input(i).empty())
     throw Error::bad_input(std::string("the ") + what + " input is missing");
-  const Constant* c = constant(node, i);
-  if (!c)
-    throw Error::bad_input(std::string("the ") + what + " '" + node.input(i) +
-                           "' is computed at run time; shrink needs it to be a constant " +
-                           "(an initializer or a constant subgraph)");
-  return *c;
+  if (const Constant* c = constant(node, i)) return *c;
+  // A graph input in a slot shrink needs constant (a weight given as an input): its value
+  // given when loading, which then stands for the input everywhere it is read as a constant.
+  const std::string& name = node.input(i);
+  if (declared_dims_.count(name)) {
+    auto it = read_at_load_.find(name);
+    if (it == read_at_load_.end()) it = read_at_load_.emplace(name, given_value(name)).first;
+    return it->second;
+  }
+  if (std::any_of(inputs_.begin(), inputs_.end(), [&](const ModelInput& in) { return in.name == name; }))
+    throw Error::bad_input(std::string("the ") + what + " '" + name + "' is a graph input; " +
+                           "shrink needs it constant: give its value when loading the model " +
+                           "(shrink run --input " + name + "=FILE) or store it as an initializer");
+  throw Error::bad_input(std::string("the ") + what + " '" + name +
+                         "' is computed at run time; shrink needs it to be a constant " +
+                         "(an initializer or a constant subgraph)");
 }
 
 bool Importer::is_dynamic(const onnx::NodeProto& node, int i) const {
@@ -388,6 +440,15 @@ Model Importer::build() {
       break;
     }
 
+  // A graph input read only as a constant (its value given when loading) is no model input.
+  std::set<std::string> read_by_nodes;
+  for (const PendingNode& p : nodes_) read_by_nodes.insert(p.inputs.begin(), p.inputs.end());
+  std::erase_if(inputs_, [&](const ModelInput& in) {
+    return read_as_constant_.count(in.name) && !read_by_nodes.count(in.name);
+  });
+  if (inputs_.empty())
+    throw Error::bad_input("every graph input is read as a constant; shrink models take at "
+                           "least one batch-first input");
   Model model;
   for (const ModelInput& in : inputs_) model.add_input(in.name, in.shape);
   for (const PendingNode& p : nodes_) {
@@ -424,6 +485,12 @@ Model Importer::build() {
                             {"output", utf8(output)},
                             {"ir_version", proto_.ir_version()},
                             {"graph", utf8(graph.name())}};
+  // The graph inputs whose values were given when loading and are now constants of the model.
+  if (!read_as_constant_.empty()) {
+    model.metadata["onnx"]["constant_inputs"] = Json::array();
+    for (const std::string& name : read_as_constant_)
+      model.metadata["onnx"]["constant_inputs"].push_back(utf8(name));
+  }
   // An ONNX file carries no preprocessing; images are most often fed as pixels in [0, 1].
   if (inputs_.size() == 1 && inputs_.front().shape.size() == 3 &&
       !model.metadata.contains("normalization"))
@@ -443,22 +510,23 @@ std::vector<std::string> onnx_import_operators() {
 }
 
 Model load_onnx_bytes(const std::string& bytes, const std::string& what,
-                      const std::string& base_dir) {
+                      const std::string& base_dir,
+                      const std::map<std::string, Tensor>& input_values) {
   onnx::ModelProto proto;
   if (!proto.ParseFromString(bytes))
     throw Error::bad_input(what + " is not an ONNX model (the protobuf does not parse)");
   try {
-    return onnx_io::Importer(proto, what, base_dir).run();
+    return onnx_io::Importer(proto, what, base_dir, input_values).run();
   } catch (Error& e) {
     throw e.add_context(what);
   }
 }
 
-Model load_onnx(const std::string& path) {
+Model load_onnx(const std::string& path, const std::map<std::string, Tensor>& input_values) {
   const std::string bytes = read_file(path, "ONNX model");
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  return load_onnx_bytes(bytes, path, dir);
+  return load_onnx_bytes(bytes, path, dir, input_values);
 }
 
 }  // namespace shrink

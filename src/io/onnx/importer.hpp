@@ -53,8 +53,10 @@ struct PendingNode {
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& proto, std::string what, std::string base_dir)
-      : proto_(proto), what_(std::move(what)), base_dir_(std::move(base_dir)) {}
+  Importer(const onnx::ModelProto& proto, std::string what, std::string base_dir,
+           const std::map<std::string, Tensor>& input_values)
+      : proto_(proto), what_(std::move(what)), base_dir_(std::move(base_dir)),
+        input_values_(input_values) {}
 
   Model run();
 
@@ -95,6 +97,8 @@ class Importer {
  private:
   void read_opset();
   void read_inputs();
+  // The value given for a graph input as a constant, checked against its declared shape.
+  Constant given_value(const std::string& name) const;
   void count_uses();
   void import_node(const onnx::NodeProto& node);
   std::string unique_name(const onnx::NodeProto& node, const std::string& weight_name);
@@ -103,6 +107,12 @@ class Importer {
   const onnx::ModelProto& proto_;
   std::string what_;
   std::string base_dir_;
+  const std::map<std::string, Tensor>& input_values_;
+  // The declared shape (-1: symbolic) of each graph input with a value given when loading; the
+  // values read as constants so far (weights given as inputs) and the names of all of those.
+  std::map<std::string, std::vector<int64_t>> declared_dims_;
+  mutable std::map<std::string, Constant> read_at_load_;
+  mutable std::set<std::string> read_as_constant_;
   int opset_ = 0;
   std::vector<ModelInput> inputs_;      // the graph inputs that are not initializers
   std::optional<int64_t> fixed_batch_;  // the batch size when an input fixes it

@@ -35,8 +35,6 @@ void gemm(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
   if (a.sample.size() != 1)
     throw Error::bad_input("A has per-sample shape " + to_string(a.sample) +
                            "; Gemm needs a matrix [batch, K]");
-  if (im.is_dynamic(node, 1))
-    throw Error::bad_input("B is computed at run time; shrink supports a constant B (the weights)");
   const Constant& b = im.required_constant(node, 1, "B");
   if (b.shape.size() != 2) throw Error::bad_input("B has shape " + to_string(b.shape) + ", not 2-D");
   Tensor weight = b.to_tensor();
@@ -50,8 +48,6 @@ void gemm(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
   std::vector<std::pair<std::string, Tensor>> params{{"weight", std::move(weight)}};
   const bool has_c = node.input_size() > 2 && !node.input(2).empty();
   if (has_c) {
-    if (im.is_dynamic(node, 2))
-      throw Error::bad_input("C is computed at run time; shrink supports a constant C (the bias)");
     const Constant& c = im.required_constant(node, 2, "C");
     const int64_t rows = c.shape.size() == 2 ? c.shape[0] : 1;
     const int64_t cols = c.shape.empty() ? 1 : c.shape.back();
