@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Distillation on Fashion-MNIST, measured over several seeds:
-#  1. a student (MLP 784-64-10) trained alone and distilled with kd from a LeNet-5 teacher trained
-#     by shrink, with the same recipe, epochs, seed, initial weights and batch order (shrink
-#     distill --baseline trains both in one run);
-#  2. LeNet-5 pruned 95% by magnitude, then fine-tuned for 2 epochs plainly (train.finetune) or
-#     by distillation from the model before pruning (distill.recover, --recover kd).
+# Knowledge distillation on Fashion-MNIST, measured over several seeds, beside PyTorch:
+#  a student (MLP 784-64-10) trained alone and distilled with kd (T=4, alpha=0.9) from a LeNet-5
+#  teacher trained by shrink, with the same recipe, epochs, seed, initial weights and batch order
+#  (shrink distill --baseline trains both in one run); then the same recipe in PyTorch
+#  (bench/pytorch_distill.py) with the same teacher, exported to ONNX and loaded into PyTorch.
 # Prints each run's test accuracy, then the means, spreads (sample standard deviation) and gains.
+# Recovery after pruning is measured by bench/distill_recovery.sh.
 #   bash bench/distill_accuracy.sh [SEEDS="1 2 3"] [THREADS=2]
 # Environment: SHRINK (default build/shrink), TEACHER_EPOCHS (10), STUDENT_EPOCHS (10),
-# WORK (a directory to keep the models and reports in; default a temporary one).
+# PYTHON (/usr/bin/python3, with torch and onnx; PYTHON=none skips the PyTorch side),
+# WORK (a directory to keep the models and reports in, and to reuse the teacher from; default a
+# temporary one).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seeds="${1:-1 2 3}"
 threads="${2:-2}"
 shrink="${SHRINK:-$here/build/shrink}"
+python="${PYTHON:-/usr/bin/python3}"
 teacher_epochs="${TEACHER_EPOCHS:-10}"
 student_epochs="${STUDENT_EPOCHS:-10}"
 [[ -x $shrink ]] || { echo "error: $shrink is not built (cmake --build build --target shrink_cli)" >&2; exit 2; }
@@ -23,6 +26,8 @@ for k in sys.argv[2:]: r = r[int(k)] if isinstance(r, list) else r[k]
 print(r)' "$@"; }
 stats() { python3 -c 'import statistics as s, sys; v = [100 * float(x) for x in sys.argv[1:]]
 print(f"{s.mean(v):.2f} ± {s.stdev(v) if len(v) > 1 else 0:.2f}")' "$@"; }
+mean_gain() { python3 -c 'import sys; n = len(sys.argv) // 2; a = sys.argv[1:n + 1]; b = sys.argv[n + 1:]
+print(f"{100 * sum(float(y) - float(x) for x, y in zip(a, b)) / n:+.2f}")' "$@"; }
 
 teacher="$work/lenet5.shrk"
 if [[ ! -f $teacher ]]; then
@@ -31,30 +36,40 @@ if [[ ! -f $teacher ]]; then
 fi
 echo "teacher lenet5 ($teacher_epochs epochs, seed 0): test accuracy $(field "$work/teacher.json" accuracy)"
 
-alone=(); kd=(); finetune=(); recover=()
+alone=(); kd=()
 for seed in $seeds; do
   "$shrink" distill --teacher "$teacher" --student mlp --hidden 64 --loss kd:T=4,alpha=0.9 \
     --epochs "$student_epochs" --baseline --seed "$seed" --threads "$threads" -q \
     -o "$work/mlp64-kd-$seed.shrk" --report "$work/kd-$seed.json" >/dev/null
   alone+=("$(field "$work/kd-$seed.json" baseline accuracy)")
   kd+=("$(field "$work/kd-$seed.json" accuracy)")
-  echo "seed $seed: mlp 784-64-10 alone ${alone[-1]}, kd ${kd[-1]}"
-
-  "$shrink" compress "$teacher" --prune magnitude:0.95 --finetune-epochs 2 --seed "$seed" \
-    --threads "$threads" -q -o "$work/p95-ft-$seed.shrk" --report "$work/ft-$seed.json" >/dev/null
-  "$shrink" compress "$teacher" --prune magnitude:0.95 --recover kd --finetune-epochs 2 --seed "$seed" \
-    --threads "$threads" -q -o "$work/p95-kd-$seed.shrk" --report "$work/rec-$seed.json" >/dev/null
-  finetune+=("$(field "$work/ft-$seed.json" accuracy_after)")
-  recover+=("$(field "$work/rec-$seed.json" accuracy_after)")
-  echo "seed $seed: lenet5 pruned 95%, 2 epochs: fine-tune ${finetune[-1]}, distill.recover ${recover[-1]}"
+  echo "shrink  seed $seed: mlp 784-64-10 alone ${alone[-1]}, kd ${kd[-1]}"
 done
 
-mean_gain() { python3 -c 'import sys; n = len(sys.argv) // 2; a = sys.argv[1:n + 1]; b = sys.argv[n + 1:]
-print(f"{100 * sum(float(y) - float(x) for x, y in zip(a, b)) / n:+.2f}")' "$@"; }
 echo
 echo "| run (test accuracy %, mean ± sd over seeds: $seeds) | | gain |"
 echo "|---|---|---|"
-echo "| MLP 784-64-10 alone, $student_epochs epochs | $(stats "${alone[@]}") | |"
-echo "| MLP 784-64-10, kd (T=4, α=0.9) from LeNet-5 | $(stats "${kd[@]}") | $(mean_gain "${alone[@]}" "${kd[@]}") |"
-echo "| LeNet-5 pruned 95%, train.finetune 2 epochs | $(stats "${finetune[@]}") | |"
-echo "| LeNet-5 pruned 95%, distill.recover (kd) 2 epochs | $(stats "${recover[@]}") | $(mean_gain "${finetune[@]}" "${recover[@]}") |"
+echo "| shrink: MLP 784-64-10 alone, $student_epochs epochs | $(stats "${alone[@]}") | |"
+echo "| shrink: MLP 784-64-10, kd (T=4, α=0.9) from LeNet-5 | $(stats "${kd[@]}") | $(mean_gain "${alone[@]}" "${kd[@]}") |"
+[[ $python == none ]] && exit 0
+
+# PyTorch: the same teacher through ONNX, the same recipe (shrink's defaults: SGD lr 0.01,
+# momentum 0.9, batch 64, constant rate) and seeds; its own initial weights and batch order.
+"$shrink" convert "$teacher" "$work/lenet5.onnx" >/dev/null
+"$python" "$here/bench/pytorch_distill.py" "$work/lenet5.onnx" --seeds "$(echo $seeds | tr ' ' ,)" \
+  --epochs "$student_epochs" --T 4 --alpha 0.9 --lr 0.01 --momentum 0.9 --batch 64 --hidden 64 \
+  --threads "$threads" > "$work/pytorch.jsonl"
+json_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$@"; }
+py_alone=(); py_kd=()
+while read -r line; do
+  [[ $line == *'"summary"'* ]] && continue
+  py_alone+=("$(json_field "$line" alone)")
+  py_kd+=("$(json_field "$line" kd)")
+  echo "PyTorch seed $(json_field "$line" seed): mlp 784-64-10 alone ${py_alone[-1]}, kd ${py_kd[-1]}"
+done < "$work/pytorch.jsonl"
+first="$(head -1 "$work/pytorch.jsonl")"
+echo
+echo "| PyTorch $(json_field "$first" version): the teacher, loaded from ONNX | $(python3 -c 'import sys; print(f"{100 * float(sys.argv[1]):.2f}")' "$(json_field "$first" teacher_accuracy)") | |"
+echo "| PyTorch: MLP 784-64-10 alone | $(stats "${py_alone[@]}") | |"
+echo "| PyTorch: MLP 784-64-10, kd (T=4, α=0.9) | $(stats "${py_kd[@]}") | $(mean_gain "${py_alone[@]}" "${py_kd[@]}") |"
+echo "| shrink kd − PyTorch kd (difference of the means) | $(mean_gain "${py_kd[@]}" "${kd[@]}") | |"
