@@ -62,4 +62,50 @@ struct LinearQuantization {
   }
 };
 
+// What QuantizeLinear and DequantizeLinear share: one input, an output of its shape, and their
+// attributes. Each says its map (forward) and its derivative (backward) over blocks of elements.
+class LinearQuantizationOp : public Op {
+ public:
+  explicit LinearQuantizationOp(const LinearQuantization& q) : q_(q) {}
+
+  Shape output_shape(const std::vector<Shape>& inputs) const override {
+    return same_shape_output(type(), inputs);
+  }
+
+  void forward(const OpArgs& args, Tensor& output) override {
+    const Tensor& x = single_input(type(), args);
+    require_same_numel(type(), output, "output", x, "input");
+    for_each_block(x.numel(), [&](int64_t begin, int64_t count) {
+      map_block(array_block(x.data(), begin, count), array_block(output.data(), begin, count));
+    });
+  }
+
+  void backward(const OpArgs& args, const Tensor& output, const Tensor& grad_output,
+                const std::vector<Tensor*>& grad_inputs) override {
+    (void)output;
+    const Tensor& x = single_input(type(), args);
+    if (grad_inputs.empty() || grad_inputs[0] == nullptr) return;
+    require_same_numel(type(), grad_output, "output gradient", x, "input");
+    Tensor& gx = *grad_inputs[0];
+    gx.resize(x.shape());
+    for_each_block(x.numel(), [&](int64_t begin, int64_t count) {
+      gradient_block(array_block(x.data(), begin, count),
+                     array_block(grad_output.data(), begin, count),
+                     array_block(gx.data(), begin, count));
+    });
+  }
+
+  nlohmann::json attributes() const override { return q_.attributes(); }
+
+ protected:
+  using ConstBlock = Eigen::Map<const Eigen::ArrayXf>;
+  using Block = Eigen::Map<Eigen::ArrayXf>;
+  // y = f(x) over one block.
+  virtual void map_block(ConstBlock x, Block y) const = 0;
+  // dx = dy * f'(x) over one block.
+  virtual void gradient_block(ConstBlock x, ConstBlock dy, Block dx) const = 0;
+
+  LinearQuantization q_;
+};
+
 }  // namespace shrink::ops
