@@ -391,6 +391,13 @@ def error_fixtures():
                [2, 3, 3], [2, 3, 3], initializers=bn, opset=8,
                error="node 'bn' (BatchNormalization, opset 8): spatial=0 normalizes every "
                      "element separately; shrink supports spatial=1 (per channel)")
+    # An operator across the batch axis is read only as the one giving the graph output.
+    make_model("across_batch_not_last_error",
+               [helper.make_node("Softmax", ["x"], ["s"], name="norm", axis=0),
+                helper.make_node("Relu", ["s"], ["y"])],
+               [4], [4],
+               error="node 'norm' (Softmax, opset 13): axis 0 normalizes across the batch; shrink "
+                     "supports that only in the operator that gives the graph output")
     make_model("older_opset_batchnorm_training_error",
                [helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"],
                                  name="bn")],

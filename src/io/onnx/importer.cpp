@@ -240,10 +240,37 @@ const Dynamic& Importer::batch_first(const onnx::NodeProto& node, int i) const {
   if (!it->second.perm.empty())
     throw Error::bad_input("input '" + name + "' is a transpose that moves the batch axis; " +
                            "shrink keeps every activation batch-first");
+  dynamic(name);  // throws for a value across the batch axis
   if (it->second.zero_pad != std::array<int64_t, 2>{0, 0})
     throw Error::bad_input("input '" + name + "' comes from a Pad; shrink supports Pad only " +
                            "directly before a Conv or an AveragePool");
   return it->second;
+}
+
+const Dynamic& Importer::dynamic(const std::string& onnx_name) const {
+  const Dynamic& value = dynamics_.at(onnx_name);
+  if (value.mixed_batch)
+    throw Error::bad_input("input '" + onnx_name + "' comes from an operator across the batch " +
+                           "axis; shrink supports such an operator only as the last one, giving " +
+                           "the graph output");
+  return value;
+}
+
+bool Importer::is_graph_output(const std::string& onnx_name) const {
+  for (const auto& out : proto_.graph().output())
+    if (out.name() == onnx_name) return true;
+  return false;
+}
+
+void Importer::emit_across_batch(const onnx::NodeProto& node, const std::string& type,
+                                 Json attributes, const std::vector<std::string>& inputs,
+                                 const std::string& why) {
+  if (!is_graph_output(node.output(0)) || uses_.at(node.output(0)) != 1)
+    throw Error::bad_input(why + "; shrink supports that only in the operator that gives the " +
+                           "graph output (the model then runs for inference only)");
+  attributes["across_batch"] = true;
+  emit(node, type, std::move(attributes), inputs);
+  dynamics_.at(node.output(0)).mixed_batch = true;
 }
 
 const Dynamic& Importer::padded_input(const onnx::NodeProto& node, int i,
@@ -251,7 +278,7 @@ const Dynamic& Importer::padded_input(const onnx::NodeProto& node, int i,
   pad = {0, 0};
   if (i < node.input_size()) {
     auto it = dynamics_.find(node.input(i));
-    if (it != dynamics_.end() && it->second.perm.empty()) {
+    if (it != dynamics_.end() && it->second.perm.empty() && !it->second.mixed_batch) {
       pad = it->second.zero_pad;
       return it->second;
     }

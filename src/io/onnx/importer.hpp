@@ -37,6 +37,10 @@ struct Dynamic {
   // (PyTorch writes AvgPool2d(count_include_pad=True) as Pad + AveragePool). A Conv or an
   // AveragePool absorbs it into its own padding.
   std::array<int64_t, 2> zero_pad{0, 0};
+  // True: an operator across the batch axis made this value (a Concat, Softmax or Transpose
+  // along axis 0, a Flatten that merges it), so its axis 0 is no longer the batch. Only the
+  // graph output may be such a value; the model then runs for inference only.
+  bool mixed_batch = false;
 };
 
 // A node waiting to become part of the Model once the whole graph has been read, so a later
@@ -68,8 +72,10 @@ class Importer {
   const Constant* constant(const onnx::NodeProto& node, int i) const;
   const Constant& required_constant(const onnx::NodeProto& node, int i, const char* what) const;
   bool is_dynamic(const onnx::NodeProto& node, int i) const;
-  // The activation an ONNX value names, as stored (possibly transposed or padded).
-  const Dynamic& dynamic(const std::string& onnx_name) const { return dynamics_.at(onnx_name); }
+  // The activation an ONNX value names, as stored (possibly transposed or padded); throws for
+  // a value across the batch axis, which no operator may read.
+  const Dynamic& dynamic(const std::string& onnx_name) const;
+  bool is_graph_output(const std::string& onnx_name) const;
   // The i-th input as a batch-first activation; throws if it is a constant or not batch-first.
   const Dynamic& batch_first(const onnx::NodeProto& node, int i) const;
   // Like batch_first, but also accepts a pending zero padding and returns it in `pad`.
@@ -87,6 +93,11 @@ class Importer {
   // Makes the node's first output name an existing (or pending-transposed/padded) activation.
   void alias(const onnx::NodeProto& node, const Dynamic& value);
   void emit_reshape(const onnx::NodeProto& node, const Dynamic& x, const Shape& sample);
+  // Emits an op that acts across the batch axis 0 (its "across_batch" attribute set): allowed
+  // only when the node's output is the graph output, which then is no batch-first value. The
+  // op refuses training (src/nn/ops/across_batch.hpp).
+  void emit_across_batch(const onnx::NodeProto& node, const std::string& type, Json attributes,
+                         const std::vector<std::string>& inputs, const std::string& why);
   // Makes an ONNX value a constant computed from the graph's shapes (Shape of an activation).
   void define_constant(const std::string& onnx_name, Constant value);
   // Adds constant `c` as the bias of the bias-free MatMul that produced `x` when the Add is its

@@ -45,8 +45,9 @@ void softmax(Importer& im, const onnx::NodeProto& node, const Attributes& attrs)
   const int64_t rank = static_cast<int64_t>(x.sample.size()) + 1;
   const int64_t axis =
       onnx_io::normalize_axis(attrs.get_int("axis", im.opset() < 13 ? 1 : -1), rank, "axis");
-  if (axis == 0)
-    throw Error::bad_input("axis 0 normalizes across the batch; shrink keeps samples independent");
+  if (axis == 0 && im.opset() >= 13)
+    return im.emit_across_batch(node, node.op_type(), {{"dim", 0}}, {x.source},
+                                "axis 0 normalizes across the batch");
   if (im.opset() < 13 && axis != rank - 1)
     throw Error::bad_input("before opset 13 " + node.op_type() + " flattens the axes from " +
                            std::to_string(axis) + " on; shrink supports the last axis there");

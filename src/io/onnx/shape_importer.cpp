@@ -14,10 +14,20 @@ void flatten(Importer& im, const onnx::NodeProto& node, const Attributes& attrs)
   const int64_t rank = static_cast<int64_t>(x.sample.size()) + 1;
   int64_t axis = attrs.get_int("axis", 1);
   if (axis < 0) axis += rank;
-  if (axis != 1)
+  if (axis < 0 || axis > rank)
     throw Error::bad_input("axis " + std::to_string(attrs.get_int("axis", 1)) +
-                           " would merge the batch axis with others; shrink supports axis 1");
-  im.emit_reshape(node, x, {element_count(x.sample)});
+                           " is out of range for rank " + std::to_string(rank));
+  if (axis == 1) return im.emit_reshape(node, x, {element_count(x.sample)});
+  // [d0 * ... * d(axis-1), the rest]: the batch axis merges with others, or (axis 0) all of it
+  // becomes one row.
+  const int64_t rest = element_count(Shape(x.sample.begin() + (axis == 0 ? 0 : axis - 1),
+                                           x.sample.end()));
+  im.emit_across_batch(node, "Reshape",
+                       {{"shape", axis == 0 ? std::vector<int64_t>{1, -1}
+                                            : std::vector<int64_t>{-1, rest}}},
+                       {x.source},
+                       "axis " + std::to_string(attrs.get_int("axis", 1)) +
+                           " merges the batch axis with others");
 }
 
 void reshape(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
@@ -122,6 +132,11 @@ void transpose(Importer& im, const onnx::NodeProto& node, const Attributes& attr
   for (size_t i = 0; i < composed.size(); ++i) identity = identity && composed[i] == static_cast<int64_t>(i);
   if (identity) return im.alias(node, Dynamic{x.source, source_sample, {}});
   if (composed[0] != 0) {
+    // The graph output: transposed across the batch axis. Elsewhere a pending transpose that
+    // Gemm(transA=1) or a second Transpose can consume.
+    if (im.is_graph_output(node.output(0)))
+      return im.emit_across_batch(node, "Transpose", {{"perm", composed}}, {x.source},
+                                  "perm " + to_string(composed) + " moves the batch axis");
     im.alias(node, Dynamic{x.source, {}, composed});
     return;
   }
@@ -138,7 +153,9 @@ void concat(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) 
     inputs.push_back(x.source);
   }
   const int64_t axis = onnx_io::normalize_axis(attrs.get_int("axis", 0), rank, "axis");
-  if (axis == 0) throw Error::bad_input("axis 0 concatenates along the batch axis");
+  if (axis == 0)
+    return im.emit_across_batch(node, "Concat", {{"axis", 0}}, inputs,
+                                "axis 0 concatenates along the batch axis");
   im.emit(node, "Concat", {{"axis", axis}}, inputs);
 }
 

@@ -1,5 +1,7 @@
 // Concat (ONNX): joins any number of inputs along "axis" (negative counts from the end); all
-// other dims must agree. Joining along the batch axis 0 would mix samples and is an error.
+// other dims must agree. Joining along the batch axis 0 would mix samples and is an error unless
+// "across_batch" allows it (inference only; see across_batch.hpp).
+#include "nn/ops/across_batch.hpp"
 #include "nn/ops/axes.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
@@ -11,7 +13,7 @@ namespace {
 
 class Concat final : public Op {
  public:
-  explicit Concat(int64_t axis) : axis_(axis) {}
+  Concat(int64_t axis, AcrossBatch across_batch) : axis_(axis), across_batch_(across_batch) {}
 
   std::string type() const override { return "Concat"; }
   int arity() const override { return -1; }
@@ -37,8 +39,10 @@ class Concat final : public Op {
   }
 
   void forward(const OpArgs& args, Tensor& output) override {
+    across_batch_.check_inference(args, "Concat");
     const std::vector<Shape> shapes = input_shapes(args);
     const Shape out_shape = output_shape(shapes);
+    if (across_batch_.allowed) output.resize(out_shape);
     if (element_count(out_shape) != output.numel())
       throw Error::internal("Concat: output of shape " + to_string(output.shape()) +
                             " does not match " + to_string(out_shape));
@@ -76,7 +80,11 @@ class Concat final : public Op {
     }
   }
 
-  Json attributes() const override { return {{"axis", axis_}}; }
+  Json attributes() const override {
+    Json j{{"axis", axis_}};
+    across_batch_.write(j);
+    return j;
+  }
 
  private:
   // Each input seen as [outer, width]: outer = product of dims before the axis.
@@ -89,8 +97,9 @@ class Concat final : public Op {
   int64_t resolve(const Shape& shape) const {
     const int64_t axis =
         normalize_axis("Concat", "axis", axis_, static_cast<int64_t>(shape.size()), shape);
-    require(axis != 0, "Concat: axis " + std::to_string(axis_) + " is the batch axis of input " +
-                           to_string(shape) + "; concatenate along a feature axis (>= 1)");
+    require(axis != 0 || across_batch_.allowed,
+            "Concat: axis " + std::to_string(axis_) + " is the batch axis of input " +
+                to_string(shape) + "; concatenate along a feature axis (>= 1)");
     return axis;
   }
 
@@ -115,14 +124,16 @@ class Concat final : public Op {
   }
 
   int64_t axis_;
+  AcrossBatch across_batch_;
 };
 
 }  // namespace
 
 std::unique_ptr<Op> make_concat(const Json& attributes) {
-  reject_unknown_attributes("Concat", attributes, {"axis"});
+  reject_unknown_attributes("Concat", attributes, {"axis", "across_batch"});
   require(attributes.contains("axis"), "Concat needs the attribute 'axis'");
-  return std::make_unique<Concat>(attributes.at("axis").get<int64_t>());
+  return std::make_unique<Concat>(attributes.at("axis").get<int64_t>(),
+                                  AcrossBatch::read(attributes, "Concat"));
 }
 
 }  // namespace shrink::ops

@@ -1,6 +1,7 @@
 // LogSoftmax along one dimension (ONNX LogSoftmax's axis, default -1 as in opset 13; negative
 // counts from the end): y = x - max - log(sum(exp(x - max))), stable for large logits.
 // The batch axis 0 is rejected: normalising across samples would make results batch-dependent.
+#include "nn/ops/across_batch.hpp"
 #include "nn/ops/axes.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
@@ -14,7 +15,7 @@ using ConstSliceMap =
 
 class LogSoftmax final : public Op {
  public:
-  explicit LogSoftmax(int64_t dim) : dim_(dim) {}
+  LogSoftmax(int64_t dim, AcrossBatch across_batch) : dim_(dim), across_batch_(across_batch) {}
 
   std::string type() const override { return "LogSoftmax"; }
 
@@ -26,6 +27,8 @@ class LogSoftmax final : public Op {
 
   void forward(const OpArgs& args, Tensor& output) override {
     const Tensor& x = single_input(type(), args);
+    across_batch_.check_inference(args, type());
+    if (across_batch_.allowed) output.resize(x.shape());
     require_same_numel(type(), output, "output", x, "input");
     const Layout l = layout(x.shape());
     for_each_slice(l, [&](int64_t o) {
@@ -59,7 +62,11 @@ class LogSoftmax final : public Op {
     });
   }
 
-  Json attributes() const override { return {{"dim", dim_}}; }
+  Json attributes() const override {
+    Json j{{"dim", dim_}};
+    across_batch_.write(j);
+    return j;
+  }
 
  private:
   // The tensor seen as [outer, axis, inner].
@@ -70,7 +77,7 @@ class LogSoftmax final : public Op {
   size_t resolve_dim(const Shape& shape) const {
     const int64_t dim =
         normalize_axis(type(), "dim", dim_, static_cast<int64_t>(shape.size()), shape);
-    require(dim != 0, "LogSoftmax: dim " + std::to_string(dim_) + " is the batch axis of input " +
+    require(dim != 0 || across_batch_.allowed, "LogSoftmax: dim " + std::to_string(dim_) + " is the batch axis of input " +
                           to_string(shape) + "; normalise over a feature axis (>= 1)");
     return static_cast<size_t>(dim);
   }
@@ -92,13 +99,15 @@ class LogSoftmax final : public Op {
   }
 
   int64_t dim_;
+  AcrossBatch across_batch_;
 };
 
 }  // namespace
 
 std::unique_ptr<Op> make_log_softmax(const Json& attributes) {
-  reject_unknown_attributes("LogSoftmax", attributes, {"dim"});
-  return std::make_unique<LogSoftmax>(attributes.value("dim", int64_t{-1}));
+  reject_unknown_attributes("LogSoftmax", attributes, {"dim", "across_batch"});
+  return std::make_unique<LogSoftmax>(attributes.value("dim", int64_t{-1}),
+                                 AcrossBatch::read(attributes, "LogSoftmax"));
 }
 
 }  // namespace shrink::ops

@@ -2,7 +2,9 @@
 // input's dim at that position (unless "allowzero"), -1 (at most one) is inferred. The batch
 // axis must stay axis 0 with the same size, so write 0 (or -1) at the batch position; a
 // literal equal to the build-time batch (1 for a Model) is also accepted, the Model sizing
-// axis 0 with the batch it runs.
+// axis 0 with the batch it runs. "across_batch" lifts that rule (an ONNX Flatten at an axis
+// other than 1; inference only, see across_batch.hpp).
+#include "nn/ops/across_batch.hpp"
 #include "nn/ops/axes.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
@@ -12,8 +14,8 @@ namespace {
 
 class Reshape final : public Op {
  public:
-  Reshape(std::vector<int64_t> shape, bool allow_zero)
-      : shape_(std::move(shape)), allow_zero_(allow_zero) {}
+  Reshape(std::vector<int64_t> shape, bool allow_zero, AcrossBatch across_batch)
+      : shape_(std::move(shape)), allow_zero_(allow_zero), across_batch_(across_batch) {}
 
   std::string type() const override { return "Reshape"; }
 
@@ -52,7 +54,7 @@ class Reshape final : public Op {
                                              std::to_string(total) + " elements and " +
                                              to_string(out) + " holds " +
                                              std::to_string(element_count(out)));
-    require(out[0] == x[0],
+    require(out[0] == x[0] || across_batch_.allowed,
             context + " gives " + to_string(out) +
                 ", which moves or merges the batch axis 0; keep the batch size first "
                 "(write 0 at the batch position)");
@@ -61,6 +63,8 @@ class Reshape final : public Op {
 
   void forward(const OpArgs& args, Tensor& output) override {
     const Tensor& x = single_input(type(), args);
+    across_batch_.check_inference(args, type());
+    if (across_batch_.allowed) output.resize(output_shape({x.shape()}));
     require_same_numel(type(), output, "output", x, "input");
     for_each_block(x.numel(), [&](int64_t begin, int64_t count) {
       array_block(output.data(), begin, count) = array_block(x.data(), begin, count);
@@ -80,21 +84,27 @@ class Reshape final : public Op {
     });
   }
 
-  Json attributes() const override { return {{"shape", shape_}, {"allowzero", allow_zero_}}; }
+  Json attributes() const override {
+    Json j{{"shape", shape_}, {"allowzero", allow_zero_}};
+    across_batch_.write(j);
+    return j;
+  }
 
  private:
   std::vector<int64_t> shape_;
   bool allow_zero_;
+  AcrossBatch across_batch_;
 };
 
 }  // namespace
 
 std::unique_ptr<Op> make_reshape(const Json& attributes) {
-  reject_unknown_attributes("Reshape", attributes, {"shape", "allowzero"});
+  reject_unknown_attributes("Reshape", attributes, {"shape", "allowzero", "across_batch"});
   require(attributes.contains("shape"), "Reshape needs the attribute 'shape'");
   std::vector<int64_t> shape = json_ints(attributes, "shape");
   require(!shape.empty(), "Reshape: shape [] would drop the batch axis");
-  return std::make_unique<Reshape>(std::move(shape), json_flag(attributes, "allowzero", false));
+  return std::make_unique<Reshape>(std::move(shape), json_flag(attributes, "allowzero", false),
+                                   AcrossBatch::read(attributes, "Reshape"));
 }
 
 }  // namespace shrink::ops

@@ -2,6 +2,7 @@
 // the end). The maximum is subtracted before exponentiating so large logits cannot overflow.
 // The batch axis 0 is rejected, as LogSoftmax does: normalising across samples would make one
 // sample's result depend on the others in its batch.
+#include "nn/ops/across_batch.hpp"
 #include "nn/ops/axes.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
@@ -22,7 +23,7 @@ using ConstColumnsMap =
 
 class Softmax final : public Op {
  public:
-  explicit Softmax(int64_t dim) : dim_(dim) {}
+  Softmax(int64_t dim, AcrossBatch across_batch) : dim_(dim), across_batch_(across_batch) {}
 
   std::string type() const override { return "Softmax"; }
 
@@ -34,6 +35,8 @@ class Softmax final : public Op {
 
   void forward(const OpArgs& args, Tensor& output) override {
     const Tensor& x = single_input(type(), args);
+    across_batch_.check_inference(args, type());
+    if (across_batch_.allowed) output.resize(x.shape());
     require_same_numel(type(), output, "output", x, "input");
     const SoftmaxLayout l = layout(x.shape());
     for_each_slice(l, [&](int64_t o) {
@@ -64,13 +67,17 @@ class Softmax final : public Op {
     });
   }
 
-  Json attributes() const override { return {{"dim", dim_}}; }
+  Json attributes() const override {
+    Json j{{"dim", dim_}};
+    across_batch_.write(j);
+    return j;
+  }
 
  private:
   size_t resolve_dim(const Shape& shape) const {
     const int64_t dim =
         normalize_axis(type(), "dim", dim_, static_cast<int64_t>(shape.size()), shape);
-    require(dim != 0, "Softmax: dim " + std::to_string(dim_) + " is the batch axis of input " +
+    require(dim != 0 || across_batch_.allowed, "Softmax: dim " + std::to_string(dim_) + " is the batch axis of input " +
                           to_string(shape) + "; normalise over a feature axis (>= 1)");
     return static_cast<size_t>(dim);
   }
@@ -92,13 +99,15 @@ class Softmax final : public Op {
   }
 
   int64_t dim_;
+  AcrossBatch across_batch_;
 };
 
 }  // namespace
 
 std::unique_ptr<Op> make_softmax(const Json& attributes) {
-  reject_unknown_attributes("Softmax", attributes, {"dim"});
-  return std::make_unique<Softmax>(attributes.value("dim", int64_t{1}));
+  reject_unknown_attributes("Softmax", attributes, {"dim", "across_batch"});
+  return std::make_unique<Softmax>(attributes.value("dim", int64_t{1}),
+                                 AcrossBatch::read(attributes, "Softmax"));
 }
 
 }  // namespace shrink::ops

@@ -1,5 +1,7 @@
 // Transpose (ONNX): output axis i is input axis perm[i]; no perm reverses the axes. perm[0]
-// must be 0, since the batch axis stays first.
+// must be 0, since the batch axis stays first, unless "across_batch" allows moving it (inference
+// only; see across_batch.hpp).
+#include "nn/ops/across_batch.hpp"
 #include "nn/ops/axes.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
@@ -9,7 +11,8 @@ namespace {
 
 class Transpose final : public Op {
  public:
-  explicit Transpose(std::vector<int64_t> perm) : perm_(std::move(perm)) {}
+  Transpose(std::vector<int64_t> perm, AcrossBatch across_batch)
+      : perm_(std::move(perm)), across_batch_(across_batch) {}
 
   std::string type() const override { return "Transpose"; }
 
@@ -25,6 +28,8 @@ class Transpose final : public Op {
 
   void forward(const OpArgs& args, Tensor& output) override {
     const Tensor& x = single_input(type(), args);
+    across_batch_.check_inference(args, type());
+    if (across_batch_.allowed) output.resize(output_shape({x.shape()}));
     require_same_numel(type(), output, "output", x, "input");
     permute(x.shape(), x.data(), output.data(), false);
   }
@@ -41,8 +46,10 @@ class Transpose final : public Op {
   }
 
   Json attributes() const override {
-    if (perm_.empty()) return Json::object();
-    return {{"perm", perm_}};
+    Json j = Json::object();
+    if (!perm_.empty()) j["perm"] = perm_;
+    across_batch_.write(j);
+    return j;
   }
 
  private:
@@ -61,7 +68,7 @@ class Transpose final : public Op {
               "Transpose: perm " + to_string(perm_) + " is not a permutation");
       seen[static_cast<size_t>(p)] = 1;
     }
-    require(perm[0] == 0, "Transpose: perm " + to_string(perm) + " moves the batch axis 0 of input " +
+    require(perm[0] == 0 || across_batch_.allowed, "Transpose: perm " + to_string(perm) + " moves the batch axis 0 of input " +
                               to_string(x) + "; the batch axis must stay first (perm[0] = 0)");
     return perm;
   }
@@ -78,13 +85,13 @@ class Transpose final : public Op {
       out_shape[i] = in_shape[static_cast<size_t>(perm[i])];
       stride[i] = in_strides[static_cast<size_t>(perm[i])];
     }
-    // Each sample is independent (perm[0] = 0): parallel over the batch.
+    // Each slice of output axis 0 (a sample when perm[0] = 0) is independent: parallel over it.
     const int64_t batch = out_shape[0];
     const int64_t per_sample = batch == 0 ? 0 : element_count(in_shape) / batch;
 #pragma omp parallel for schedule(static) if (element_count(in_shape) > kParallelElements)
     for (int64_t n = 0; n < batch; ++n) {
       std::vector<int64_t> index(rank, 0);
-      int64_t in_offset = n * in_strides[0];
+      int64_t in_offset = n * stride[0];
       const int64_t out_base = n * per_sample;
       for (int64_t o = 0; o < per_sample; ++o) {
         if (inverse)
@@ -103,15 +110,16 @@ class Transpose final : public Op {
   }
 
   std::vector<int64_t> perm_;
+  AcrossBatch across_batch_;
 };
 
 }  // namespace
 
 std::unique_ptr<Op> make_transpose(const Json& attributes) {
-  reject_unknown_attributes("Transpose", attributes, {"perm"});
+  reject_unknown_attributes("Transpose", attributes, {"perm", "across_batch"});
   std::vector<int64_t> perm;
   if (attributes.contains("perm")) perm = json_ints(attributes, "perm");
-  return std::make_unique<Transpose>(std::move(perm));
+  return std::make_unique<Transpose>(std::move(perm), AcrossBatch::read(attributes, "Transpose"));
 }
 
 }  // namespace shrink::ops
