@@ -9,11 +9,16 @@
 #   int8 avx512         SHRINK_ISA=avx512: AVX-512 VNNI, no AMX
 #   int8 avx2           SHRINK_ISA=avx2: AVX2 without VNNI (vpmaddubsw; weights split in two)
 #   int8 portable       SHRINK_ISA=portable: SSE4.1
-# beside ONNX Runtime running the exported QDQ file (bench/ort_time.mjs: session.run alone on a
-# random batch, the same number of repeats) and PyTorch's own eager int8 (onednn engine,
-# bench/pytorch_int8_ptq.py, its evaluation loop over the test set). The shrink rows alternate,
-# REPEATS times; each figure is the median samples/s, each ratio against shrink fp32 at the same
-# batch (the AVX2 int8 row against fp32 (AVX2)). Accuracy: shrink eval's, and ORT's on the QDQ file.
+# beside ONNX Runtime evaluating the exported QDQ file the same way (bench/ort_eval.mjs: the test
+# set in batches, pixels converted on the way, REPEATS runs) and PyTorch's own eager int8
+# (onednn engine, bench/pytorch_int8_ptq.py, its evaluation loop over the test set). The shrink
+# rows alternate, REPEATS times; each figure is the median samples/s, each ratio against shrink
+# fp32 at the same batch (the AVX2 int8 row against fp32 (AVX2)). Accuracy: shrink eval's, and
+# ORT's on the QDQ file.
+# Then the forward passes alone: shrink compress's latency of the fp32 model and the int8 model
+# (alternating, medians of 100 on a random batch) under each oneDNN cap, beside ONNX Runtime's
+# session.run on the QDQ file (bench/ort_time.mjs), with the int8 GMAC/s; and the int8 peak of
+# one core (build/bench/int8_peak_bench).
 #
 #   bash bench/int8_speed.sh [OUT=bench-out/int8] [THREADS=1] [REPEATS=5]
 #
@@ -75,8 +80,10 @@ print("%d int8 layers, oneDNN %s" % (len(r["layers"]), r["kernels"]))')"
         accuracy[$name]=$(field "$work/e.json" accuracy)
       done
     done
-    ort_ms=$(node bench/ort_time.mjs --batch "$batch" --threads "$threads" --repeats $((repeats * 20)) \
-      "$work/$arch-int8.onnx" | get median_ms)
+    ort_eval=()
+    for ((r = 0; r < repeats; r++)); do
+      ort_eval+=("$(node bench/ort_eval.mjs "$work/$arch-int8.onnx" --batch "$batch" --threads "$threads" | get samples_per_s)")
+    done
     torch=$(/usr/bin/python3 bench/pytorch_int8_ptq.py "$out/$arch.shrk" "$arch" --threads "$threads" \
       --eval-batch "$batch")
     echo "-- batch $batch"
@@ -92,8 +99,8 @@ print("%d int8 layers, oneDNN %s" % (len(r["layers"]), r["kernels"]))')"
       printf '%-26s %14.0f %10s %9.2f%%\n' "shrink $name" "$s" "$(ratio "$s" "$base")" \
         "$(python3 -c "print(100 * ${accuracy[$name]})")"
     done
-    ort=$(python3 -c "print($batch / $ort_ms * 1000)")
-    printf '%-26s %14.0f %10s %9.2f%%   (session.run only)\n' "ORT QDQ file" "$ort" "$(ratio "$ort" "$fp32")" \
+    ort=$(median "${ort_eval[@]}")
+    printf '%-26s %14.0f %10s %9.2f%%\n' "ORT QDQ file" "$ort" "$(ratio "$ort" "$fp32")" \
       "$(python3 -c "print(100 * $ort_accuracy)")"
     for kind in fp32 int8; do
       s=$(echo "$torch" | get ${kind}_samples_per_s)

@@ -101,7 +101,8 @@ std::string int8_table(const Model& model, nlohmann::json& report) {
     const std::string output =
         plan.output.empty() ? std::string("fp32") : plan.output_type + " codes of " + plan.output;
     std::string via;
-    for (const std::string& node : plan.through) via += (via.empty() ? " (through " : ", ") + node;
+    if (!plan.pool.empty()) via = " (pooled by " + plan.pool + " inside";
+    for (const std::string& node : plan.through) via += (via.empty() ? " (through " : ", then ") + node;
     report["int8"]["layers"].push_back({{"layer", plan.layer},
                                         {"type", plan.type},
                                         {"input", plan.input},
@@ -110,6 +111,7 @@ std::string int8_table(const Model& model, nlohmann::json& report) {
                                         {"relu", plan.relu.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.relu)},
                                         {"output", plan.output.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.output)},
                                         {"output_type", plan.output_type},
+                                        {"pool", plan.pool.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.pool)},
                                         {"through", plan.through},
                                         {"removed_nodes", plan.removed}});
     table += fmt::format("{:<22} {:<8} {:<28} {:<12} {}\n", plan.layer, plan.type,

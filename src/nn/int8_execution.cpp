@@ -2,6 +2,7 @@
 
 #include "nn/kernels/int8_layers.hpp"
 #include "nn/kernels/onednn.hpp"
+#include "nn/kernels/pool_window.hpp"
 #include "nn/ops/int8_ops.hpp"
 #include "shrink/core/error.hpp"
 
@@ -38,6 +39,25 @@ bool preserves_codes(const Node& node) {
   const std::string type = node.op->type();
   return type == "MaxPool2d" || type == "GlobalMaxPool" || type == "Flatten" || type == "Reshape" ||
          type == "Identity";
+}
+
+// Whether oneDNN's max pooling can run `pool` inside the int8 convolution before it: no
+// dilation, every window holds an input position, and the windows end within the padding
+// after (oneDNN takes the padding the output size implies, which cannot be negative).
+bool fusable_pool(const Model& model, const Node& pool) {
+  if (pool.op->type() != "MaxPool2d") return false;
+  const auto axes = kernels::read_pool_axes(pool.op->attributes(), "MaxPool2d", true);
+  const Shape input = model.input_shapes(pool)[0];  // [1, C, H, W]
+  for (int k = 0; k < 2; ++k) {
+    const kernels::PoolAxis& axis = axes[static_cast<size_t>(k)];
+    const int64_t in = input[static_cast<size_t>(2 + k)];
+    const int64_t out = axis.output_size(in);
+    if (axis.dilation != 1 || out < 1 || !axis.every_window_real(in) ||
+        (out - 1) * axis.stride + axis.kernel - in - axis.pad_begin < 0 ||
+        (out - 1) * axis.stride + axis.kernel - in - axis.pad_begin > axis.pad_end)
+      return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -100,6 +120,11 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
       plan.output_type = codes_of(*next).is_signed ? "int8" : "uint8";
       plan.through = through;
       plan.removed.push_back(next->name);
+      if (plan.type == "Conv2d" && !through.empty() && fusable_pool(model, model.node(through.front()))) {
+        plan.pool = through.front();
+        plan.through.erase(plan.through.begin());
+        plan.removed.push_back(plan.pool);
+      }
     }
     lowered.insert(node.name);
     plans.push_back(std::move(plan));
@@ -133,6 +158,7 @@ Model lower_to_int8(const Model& model) {
     by_layer[plan.layer] = &plan;
     for (const std::string& name : plan.removed) removed.insert(name);
     if (!plan.relu.empty()) alias[plan.relu] = plan.layer;
+    if (!plan.pool.empty()) alias[plan.pool] = plan.layer;
     if (!plan.output.empty()) alias[plan.output] = plan.through.empty() ? plan.layer : plan.through.back();
   }
   const auto resolve = [&](std::string name) {
@@ -155,7 +181,12 @@ Model lower_to_int8(const Model& model) {
       epilogue.quantize_input = plan.quantizes_input;
       epilogue.relu = !plan.relu.empty();
       if (!plan.output.empty()) epilogue.output = codes_of(model.node(plan.output));
-      op = ops::make_int8_layer(std::move(op), epilogue);
+      std::unique_ptr<Op> pool;
+      if (!plan.pool.empty()) {
+        const Node& pooling = model.node(plan.pool);
+        pool = make_op(pooling.op->type(), pooling.op->attributes());
+      }
+      op = ops::make_int8_layer(std::move(op), epilogue, std::move(pool));
       inputs = {resolve(plan.quantizes_input ? quantize.inputs[0] : plan.input)};
     }
     lowered.add_node(node.name, std::move(op), std::move(inputs));

@@ -38,7 +38,11 @@ struct Int8LayerPlan {
   std::string relu;         // the ReLU fused into it, or empty
   std::string output;       // the QuantizeLinear whose codes it writes, or empty: fp32
   std::string output_type;  // "uint8", "int8" or "fp32"
-  // The max pooling and reshapes between the layer and `output`, which then run on the codes.
+  // A MaxPool2d right behind a requantizing Conv2d (its ReLU): oneDNN pools the codes inside
+  // the int8 op. Empty when none.
+  std::string pool;
+  // The max pooling and reshapes between the layer (its pool) and `output`, which then run on
+  // the codes.
   std::vector<std::string> through;
   std::vector<std::string> removed;  // the nodes the lowering drops (DequantizeLinear, ReLU, ...)
 };

@@ -204,10 +204,16 @@ struct Int8Convolution::Cached {
   int64_t batch = 0;
   dnnl::convolution_forward primitive;
   dnnl::memory source, weights, bias, destination;
+  // NCHW bytes -> channels-last source (one copy of the channels), destination -> NCHW floats.
+  dnnl::reorder to_channels_last, to_planar;
+  dnnl::memory planar, channels_last, result;
+  dnnl::pooling_forward pooling;  // when a max pooling is fused
+  dnnl::memory pooled;
 };
 
-Int8Convolution::Int8Convolution(Int8Epilogue epilogue, ConvolutionGeometry geometry)
-    : epilogue_(epilogue), geometry_(geometry) {}
+Int8Convolution::Int8Convolution(Int8Epilogue epilogue, ConvolutionGeometry geometry,
+                                 std::optional<PoolingGeometry> pool)
+    : epilogue_(epilogue), geometry_(geometry), pool_(pool) {}
 Int8Convolution::~Int8Convolution() = default;
 Int8Convolution::Int8Convolution(Int8Convolution&&) noexcept = default;
 Int8Convolution& Int8Convolution::operator=(Int8Convolution&&) noexcept = default;
@@ -215,8 +221,11 @@ Int8Convolution& Int8Convolution::operator=(Int8Convolution&&) noexcept = defaul
 void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, const Tensor& x,
                               Tensor& y) {
   const int64_t n = x.dim(0), channels = x.dim(1), height = x.dim(2), width = x.dim(3);
-  const int64_t out = y.dim(1), out_h = y.dim(2), out_w = y.dim(3);
   const int64_t kh = geometry_.kernel_h, kw = geometry_.kernel_w;
+  // The convolution's output size (y is pooled when a pooling is fused).
+  const int64_t out = y.dim(1);
+  const int64_t out_h = (height + 2 * geometry_.pad_h - geometry_.dilation_h * (kh - 1) - 1) / geometry_.stride_h + 1;
+  const int64_t out_w = (width + 2 * geometry_.pad_w - geometry_.dilation_w * (kw - 1) - 1) / geometry_.stride_w + 1;
   const int64_t depth = onednn_has_vnni() ? channels : 2 * channels;  // split without VNNI
   const uint64_t weight_version = weight.effective_version();
   const uint64_t bias_version = bias ? bias->effective_version() : 0;
@@ -299,6 +308,29 @@ void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, co
       }
       entry->source = dnnl::memory(pd.src_desc(), engine, DNNL_MEMORY_NONE);
       entry->destination = dnnl::memory(pd.dst_desc(), engine, DNNL_MEMORY_NONE);
+      const dnnl::memory::dims planar_dims = {n, channels, height, width};
+      entry->planar = dnnl::memory({planar_dims, dt::u8, tag::nchw}, engine, DNNL_MEMORY_NONE);
+      // One copy of the channels inside the channels-last source of `depth` channels.
+      const dnnl::memory::desc copy_desc(planar_dims, dt::u8,
+                                         dnnl::memory::dims{height * width * depth, 1, width * depth, depth});
+      entry->channels_last = dnnl::memory(copy_desc, engine, DNNL_MEMORY_NONE);
+      entry->to_channels_last = dnnl::reorder(entry->planar, entry->channels_last);
+      entry->result = dnnl::memory({{n, out, y.dim(2), y.dim(3)}, dt::f32, tag::nchw}, engine, DNNL_MEMORY_NONE);
+      dnnl::memory* last = &entry->destination;
+      if (pool_) {
+        const dnnl::memory::desc pooled_desc({n, out, y.dim(2), y.dim(3)}, pd.dst_desc().data_type(), tag::nhwc);
+        const dnnl::pooling_forward::primitive_desc pool_pd(
+            dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
+                                        pd.dst_desc(), pooled_desc, {pool_->stride_h, pool_->stride_w},
+                                        {pool_->kernel_h, pool_->kernel_w}, {pool_->pad_top, pool_->pad_left},
+                                        {(y.dim(2) - 1) * pool_->stride_h + pool_->kernel_h - out_h - pool_->pad_top,
+                                         (y.dim(3) - 1) * pool_->stride_w + pool_->kernel_w - out_w - pool_->pad_left}),
+            engine);
+        entry->pooling = dnnl::pooling_forward(pool_pd);
+        entry->pooled = dnnl::memory(pool_pd.dst_desc(), engine, DNNL_MEMORY_NONE);
+        last = &entry->pooled;
+      }
+      entry->to_planar = dnnl::reorder(*last, entry->result);
       stream.wait();
       implementation_ = pd.impl_info_str();
       if (cache_.size() == kCachedBatches) cache_.erase(cache_.begin());
@@ -310,50 +342,39 @@ void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, co
     }
   }
 
-  // NCHW codes -> channels-last bytes (each pixel's channels twice when split), a plane at a
-  // time through a row of bytes.
+  // NCHW codes -> NCHW bytes (int8 codes + 128 as uint8: flipping the top bit) -> oneDNN's
+  // reorder into channels-last, twice (at channel offsets 0 and C) when split.
   const int64_t plane = height * width;
+  planar_.resize(static_cast<size_t>(n * channels * plane));
+  input_to_bytes(x.data(), n * channels * plane, epilogue_, planar_.data());
+  if (shift != 0)
+    for (uint8_t& byte : planar_) byte ^= 0x80;
   source_.resize(static_cast<size_t>(n * plane * depth));
-  plane_.resize(static_cast<size_t>(plane));
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t c = 0; c < channels; ++c) {
-      input_to_bytes(x.data() + (b * channels + c) * plane, plane, epilogue_, plane_.data());
-      uint8_t* to = source_.data() + b * plane * depth + c;
-      for (int64_t p = 0; p < plane; ++p) {
-        const auto byte = static_cast<uint8_t>(plane_[static_cast<size_t>(p)] + shift);
-        to[p * depth] = byte;
-        if (depth != channels) to[p * depth + channels] = byte;
-      }
-    }
+  cached->planar.set_data_handle(planar_.data());
+  for (int half = 0; half < (depth == channels ? 1 : 2); ++half) {
+    cached->channels_last.set_data_handle(source_.data() + half * channels);
+    cached->to_channels_last.execute(stream, cached->planar, cached->channels_last);
+  }
   cached->source.set_data_handle(source_.data());
   const int64_t out_plane = out_h * out_w;
-  if (output) {
-    destination_.resize(static_cast<size_t>(n * out_plane * out));
-    cached->destination.set_data_handle(destination_.data());
-  } else {
-    destination_fp32_.resize(static_cast<size_t>(n * out_plane * out));
-    cached->destination.set_data_handle(destination_fp32_.data());
-  }
+  destination_.resize(static_cast<size_t>(n * out_plane * out * (output ? 1 : 4)));
+  cached->destination.set_data_handle(destination_.data());
   std::unordered_map<int, dnnl::memory> arguments = {{DNNL_ARG_SRC, cached->source},
                                                      {DNNL_ARG_WEIGHTS, cached->weights},
                                                      {DNNL_ARG_DST, cached->destination}};
   if (bias) arguments.emplace(DNNL_ARG_BIAS, cached->bias);
   cached->primitive.execute(stream, arguments);
+  dnnl::memory* last = &cached->destination;
+  if (pool_) {
+    pooled_.resize(static_cast<size_t>(y.numel()) * (output ? 1 : 4));
+    cached->pooled.set_data_handle(pooled_.data());
+    cached->pooling.execute(stream, {{DNNL_ARG_SRC, cached->destination}, {DNNL_ARG_DST, cached->pooled}});
+    last = &cached->pooled;
+  }
+  // Channels-last codes or values -> NCHW floats.
+  cached->result.set_data_handle(y.data());
+  cached->to_planar.execute(stream, *last, cached->result);
   stream.wait();
-  // Channels-last -> NCHW.
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t o = 0; o < out; ++o) {
-      float* to = y.data() + (b * out + o) * out_plane;
-      const int64_t from = b * out_plane * out + o;
-      if (!output)
-        for (int64_t p = 0; p < out_plane; ++p) to[p] = destination_fp32_[static_cast<size_t>(from + p * out)];
-      else if (output->is_signed)
-        for (int64_t p = 0; p < out_plane; ++p)
-          to[p] = static_cast<float>(static_cast<int8_t>(destination_[static_cast<size_t>(from + p * out)]));
-      else
-        for (int64_t p = 0; p < out_plane; ++p)
-          to[p] = static_cast<float>(destination_[static_cast<size_t>(from + p * out)]);
-    }
 }
 
 }  // namespace shrink::kernels

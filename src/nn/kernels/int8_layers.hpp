@@ -93,14 +93,22 @@ struct ConvolutionGeometry {
   int64_t dilation_h = 1, dilation_w = 1;
 };
 
-// y [N, O, OH, OW] (already sized) = conv(x [N, C, H, W], weight [O, C, kh, kw]) + b, for
+// A max pooling fused behind the convolution (it commutes with requantization): window,
+// stride and padding before, per axis. The padding after is what the output size implies.
+struct PoolingGeometry {
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+};
+
+// y [N, O, OH, OW] (already sized; pooled when a pooling is given) = conv(x [N, C, H, W],
+// weight [O, C, kh, kw]) + b, for
 // Conv2d with one group; x holds the input's codes. oneDNN runs it on channels-last bytes, so
-// the input is transposed on its way to bytes and the output on its way back. An int8 (signed)
+// oneDNN reorders transpose the input's bytes in and the output back to NCHW floats. An int8 (signed)
 // input goes in as uint8 codes + 128 with its zero point moved by 128: the same sums, on the
 // u8 x s8 kernels every oneDNN path has.
 class Int8Convolution {
  public:
-  Int8Convolution(Int8Epilogue epilogue, ConvolutionGeometry geometry);
+  Int8Convolution(Int8Epilogue epilogue, ConvolutionGeometry geometry,
+                  std::optional<PoolingGeometry> pool = std::nullopt);
   ~Int8Convolution();
   Int8Convolution(Int8Convolution&&) noexcept;
   Int8Convolution& operator=(Int8Convolution&&) noexcept;
@@ -112,10 +120,11 @@ class Int8Convolution {
   struct Cached;
   Int8Epilogue epilogue_;
   ConvolutionGeometry geometry_;
+  std::optional<PoolingGeometry> pool_;
   uint64_t weight_version_ = 0, bias_version_ = 0;
   std::vector<std::unique_ptr<Cached>> cache_;
-  std::vector<uint8_t> source_, destination_, plane_;
-  std::vector<float> destination_fp32_;
+  std::vector<uint8_t> pooled_;  // the pooled codes, channels-last
+  std::vector<uint8_t> planar_, source_, destination_;  // destination: bytes of codes or floats
   std::string implementation_;
 };
 

@@ -3,6 +3,7 @@
 // layer's DequantizeLinear read; the output is fp32, or the codes of the QuantizeLinear that
 // followed the layer (and its ReLU), which the next int8 layer reads directly.
 #include "nn/kernels/attributes.hpp"
+#include "nn/kernels/pool_window.hpp"
 #include "nn/ops/int8_ops.hpp"
 #include "nn/ops/op_support.hpp"
 #include "shrink/core/error.hpp"
@@ -20,8 +21,8 @@ nlohmann::json codes_json(const kernels::ActivationCodes& codes) {
 
 class Int8Layer final : public Op {
  public:
-  Int8Layer(std::unique_ptr<Op> layer, const kernels::Int8Epilogue& epilogue)
-      : layer_(std::move(layer)), epilogue_(epilogue) {
+  Int8Layer(std::unique_ptr<Op> layer, const kernels::Int8Epilogue& epilogue, std::unique_ptr<Op> pool)
+      : layer_(std::move(layer)), pool_(std::move(pool)), epilogue_(epilogue) {
     if (layer_->type() != "Conv2d") {
       matmul_.emplace(epilogue, layer_->type() == "Linear");
       return;
@@ -30,15 +31,22 @@ class Int8Layer final : public Op {
     const auto pair = [&](const char* key) { return kernels::read_pair(a, "Conv2d", key, std::nullopt, 0); };
     const kernels::Pair kernel = pair("kernel_size"), stride = pair("stride"), padding = pair("padding"),
                         dilation = pair("dilation");
+    std::optional<kernels::PoolingGeometry> pooling;
+    if (pool_) {
+      const auto axes = kernels::read_pool_axes(pool_->attributes(), "MaxPool2d", true);
+      pooling = kernels::PoolingGeometry{axes[0].kernel, axes[1].kernel,    axes[0].stride,
+                                         axes[1].stride, axes[0].pad_begin, axes[1].pad_begin};
+    }
     convolution_.emplace(epilogue, kernels::ConvolutionGeometry{kernel[0], kernel[1], stride[0], stride[1],
                                                                 padding[0], padding[1], dilation[0],
-                                                                dilation[1]});
+                                                                dilation[1]},
+                         pooling);
   }
 
   std::string type() const override { return "Int8" + layer_->type(); }
 
   Shape output_shape(const std::vector<Shape>& inputs) const override {
-    const Shape out = layer_->output_shape(inputs);
+    const Shape out = pool_ ? pool_->output_shape({layer_->output_shape(inputs)}) : layer_->output_shape(inputs);
     if (layer_->type() == "MatMul")
       require(inputs[0].size() == 2, "Int8MatMul takes a 2-D input [N, K], got " + to_string(inputs[0]));
     return out;
@@ -69,12 +77,14 @@ class Int8Layer final : public Op {
     a["quantizes_input"] = epilogue_.quantize_input;
     a["output_codes"] = epilogue_.output ? codes_json(*epilogue_.output) : nlohmann::json(nullptr);
     a["relu"] = epilogue_.relu;
+    if (pool_) a["pool"] = pool_->attributes();
     a["kernel"] = matmul_ ? matmul_->implementation() : convolution_->implementation();
     return a;
   }
 
  private:
   std::unique_ptr<Op> layer_;
+  std::unique_ptr<Op> pool_;  // a fused MaxPool2d, or null
   kernels::Int8Epilogue epilogue_;
   std::optional<kernels::Int8Matmul> matmul_;            // Linear, MatMul
   std::optional<kernels::Int8Convolution> convolution_;  // Conv2d
@@ -82,12 +92,15 @@ class Int8Layer final : public Op {
 
 }  // namespace
 
-std::unique_ptr<Op> make_int8_layer(std::unique_ptr<Op> layer, const kernels::Int8Epilogue& epilogue) {
+std::unique_ptr<Op> make_int8_layer(std::unique_ptr<Op> layer, const kernels::Int8Epilogue& epilogue,
+                                    std::unique_ptr<Op> pool) {
   const std::string type = layer->type();
   if (type != "Linear" && type != "MatMul" &&
       !(type == "Conv2d" && layer->attributes().value("groups", 1) == 1))
     throw Error::internal("no int8 op for " + type + " " + layer->attributes().dump());
-  return std::make_unique<Int8Layer>(std::move(layer), epilogue);
+  if (pool && (type != "Conv2d" || pool->type() != "MaxPool2d" || !epilogue.output))
+    throw Error::internal("int8 op: only a requantizing Conv2d takes a MaxPool2d");
+  return std::make_unique<Int8Layer>(std::move(layer), epilogue, std::move(pool));
 }
 
 }  // namespace shrink::ops

@@ -11,7 +11,9 @@
 
 namespace shrink::ops {
 
-// `layer` is the Linear, MatMul (with a weight, 2-D input) or Conv2d the op computes.
-std::unique_ptr<Op> make_int8_layer(std::unique_ptr<Op> layer, const kernels::Int8Epilogue& epilogue);
+// `layer` is the Linear, MatMul (with a weight, 2-D input) or Conv2d the op computes; `pool`, a
+// MaxPool2d (dilation 1) behind a Conv2d that requantizes, run on its codes, or null.
+std::unique_ptr<Op> make_int8_layer(std::unique_ptr<Op> layer, const kernels::Int8Epilogue& epilogue,
+                                    std::unique_ptr<Op> pool = nullptr);
 
 }  // namespace shrink::ops
