@@ -27,7 +27,8 @@ void gemm(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
   if (trans_a) {
     if (a_value.perm != std::vector<int64_t>{1, 0})
       throw Error::bad_input("transA=1 would multiply along the batch axis of the batch-first "
-                             "input '" + node.input(0) + "'");
+                             "input '" + node.input(0) + "'; shrink supports transA=0, and " +
+                             "transA=1 only of a Transpose that moved the batch axis");
     a = Dynamic{a_value.source, im.value_shape(a_value.source), {}};
   } else if (!a_value.perm.empty()) {
     a = im.batch_first(node, 0);  // throws: A is a transposed activation

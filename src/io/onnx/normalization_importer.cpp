@@ -19,8 +19,8 @@ void batch_norm(Importer& im, const onnx::NodeProto& node, const Attributes& att
     attrs.allow_only({"epsilon", "momentum", "training_mode"});
   }
   if (attrs.get_int("training_mode", 0) != 0)
-    throw Error::bad_input("training_mode=1 normalizes with batch statistics; export the model "
-                           "in eval mode");
+    throw Error::bad_input("training_mode=1 normalizes with batch statistics; shrink supports "
+                           "training_mode=0 (running statistics): export the model in eval mode");
   const Dynamic& x = im.batch_first(node, 0);
   const char* type = x.sample.size() == 3 ? "BatchNorm2d" : "BatchNorm1d";
   if (x.sample.size() < 1 || x.sample.size() > 3)

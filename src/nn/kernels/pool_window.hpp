@@ -49,10 +49,15 @@ struct PoolAxis {
     return std::min(start + kernel, in + pad_end) - start;  // dilation 1: average pools
   }
 
-  // Whether every window of an input of size `in` holds at least one real position.
+  // Whether every window of an input of size `in` holds at least one real position. Windows
+  // start before the input's end (output_size sees to that, the end padding being smaller than
+  // the extent), so only those starting in the begin padding can miss it; without dilation they
+  // cannot (the begin padding is smaller than the kernel), nor when the taps' step is no wider
+  // than the input.
   bool every_window_real(int64_t in) const {
+    if (dilation == 1 || in >= dilation) return true;
     const int64_t out = output_size(in);
-    for (int64_t o = 0; o < out; ++o)
+    for (int64_t o = 0; o < out && o * stride < pad_begin; ++o)
       if (taps(o, in).count == 0) return false;
     return true;
   }
