@@ -42,6 +42,7 @@ const run = async (start, n) => {
 
 await run(0, Math.min(batch, count));  // warm-up
 let correct = 0;
+const cpu0 = process.cpuUsage();
 const t0 = process.hrtime.bigint();
 for (let start = 0; start < count; start += batch) {
   const n = Math.min(batch, count - start);
@@ -54,7 +55,11 @@ for (let start = 0; start < count; start += batch) {
   }
 }
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+// CPU seconds of the whole process (ONNX Runtime's threads included), user and system.
+const cpu = process.cpuUsage(cpu0);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 console.log(JSON.stringify({
   peer: 'onnxruntime-node', model, batch, threads, samples: count,
   accuracy: correct / count, samples_per_s: count / seconds,
+  cpu_seconds: cpuSeconds, samples_per_cpu_s: count / cpuSeconds,
 }));

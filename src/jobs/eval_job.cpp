@@ -11,7 +11,6 @@
 #include <cstdlib>
 
 namespace shrink {
-
 nlohmann::json run_eval_job(const EvalJob& job) {
   const EnergyMeter meter;
   require(job.changed_samples_svg.empty() || !job.compare.empty(),
@@ -24,8 +23,13 @@ nlohmann::json run_eval_job(const EvalJob& job) {
   // any other its layers fused with the BatchNorm, residual and ReLU after them (SHRINK_FUSE=off:
   // node by node).
   std::optional<Model> lowered = inference_model(model);
+  const double cpu_start = process_cpu_seconds();
   const Evaluation evaluation = evaluate(lowered ? *lowered : model, data, job.batch_size);
+  const double cpu_seconds = process_cpu_seconds() - cpu_start;
   nlohmann::json report = evaluation.to_json();
+  // The whole pass, first batch included; with one thread, the time the pass keeps a core busy.
+  report["cpu_seconds"] = cpu_seconds;
+  report["samples_per_cpu_s"] = cpu_seconds > 0.0 ? static_cast<double>(data.size()) / cpu_seconds : 0.0;
   report["command"] = "eval";
   report["model"] = job.model;
   report["data"] = job.data;

@@ -1,6 +1,6 @@
 // The SHRINK_FUSE environment variable, through the binary: `shrink run` of PyTorch-exported
 // CNNs gives the reference output fused (the default) and node by node (off), `shrink eval`
-// reports how many layers fused, and a value that is no mode is a clear error. The switch is
+// reports how many layers fused (and its CPU time), and a value that is no mode is a clear error. The switch is
 // read once per process, hence a process per case.
 #include "shrink/io/tensor_file.hpp"
 #include "support/cli.hpp"
@@ -74,6 +74,8 @@ TEST(FusionCli, EvalReportsTheFusedLayers) {
     reports[k++] = read_json(report);
   }
   EXPECT_GT(reports[0]["fused_layers"].get<int>(), 0);
+  EXPECT_GT(reports[0]["samples_per_cpu_s"].get<double>(), 0.0);
+  EXPECT_GT(reports[0]["cpu_seconds"].get<double>(), 0.0);
   EXPECT_EQ(reports[1]["fused_layers"].get<int>(), 0);
   EXPECT_NEAR(reports[0]["loss"].get<double>(), reports[1]["loss"].get<double>(), 1e-5);
   EXPECT_EQ(reports[0]["accuracy"], reports[1]["accuracy"]);

@@ -102,6 +102,12 @@ std::vector<Conv2dGeometry> geometries() {
       make_geometry(4, 6, 6, 1, 1, 2, 2, 0, 0, 1, 1),
       make_geometry(1, 4, 4, 3, 3, 1, 1, 3, 3, 1, 1),  // padding wider than the image
       make_geometry(2, 5, 13, 3, 5, 1, 4, 0, 2, 2, 1),
+      // resnet-small's and vgg-small's padded 3x3 layers: row by row or on the grid,
+      // depending on the vector width
+      make_geometry(4, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1),
+      make_geometry(8, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),
+      make_geometry(8, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1),
+      make_geometry(4, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1),
   };
 }
 
@@ -235,12 +241,29 @@ TEST(ConvForwardTest, PlaneMethodMatchesTheReferenceOnEveryInstructionSet) {
       }
 }
 
+// The geometries above run both ways on every instruction set: the plane kernel row by row
+// into the output, and on the grid with the junk columns dropped afterwards.
+TEST(ConvForwardTest, PaddedConvolutionsRunRowByRowOrOnTheGrid) {
+  for (const Isa isa : runnable_isas()) {
+    int rows = 0, grid = 0;
+    for (const Conv2dGeometry& g : geometries()) {
+      const ConvForward conv(g, 8, 1, conv_kernels(isa));
+      if (conv.by_rows()) ++rows;
+      else if (g.pad_w > 0 || g.stride_w > 1) ++grid;
+    }
+    EXPECT_GT(rows, 0) << isa_name(isa);
+    EXPECT_GT(grid, 0) << isa_name(isa);
+  }
+}
+
 TEST(ConvForwardTest, GroupedAndDepthwiseConvolutionsMatchTheReference) {
   uint64_t seed = 700;
   for (const Isa isa : runnable_isas()) {
     // Depthwise (one input channel per group), with channel multipliers 1 and 2.
     for (const Conv2dGeometry& g :
          {make_geometry(8, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1),
+          make_geometry(16, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1),  // the separable net's first layer
+          make_geometry(8, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1),
           make_geometry(5, 15, 13, 3, 3, 2, 2, 1, 1, 1, 1),  // MobileNet's strided layer
           make_geometry(3, 9, 20, 5, 3, 1, 2, 2, 1, 2, 1), make_geometry(4, 6, 7, 1, 1, 1, 1, 0, 0, 1, 1)})
       for (const int64_t multiplier : {1, 2}) {

@@ -13,6 +13,10 @@ namespace {
 // fit in the L2 cache beside the input planes and OpenBLAS's blocked GEMM wins.
 constexpr int64_t kPlaneMaxWeights = int64_t{1} << 17;
 
+// Floats after the planes that the row-by-row kernels' whole-vector loads may read past the
+// last row (at most one vector of any instruction set); kept zero.
+constexpr int64_t kSlack = 16;
+
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // The epilogue of channels [first, ...) of an output whose channels are `plane` floats apart.
@@ -71,6 +75,15 @@ ConvForward::ConvForward(const Conv2dGeometry& g, int64_t out_channels, int64_t 
   plane_w_ = ceil_div(g.width + 2 * g.pad_w, sw);
   copy_input_ = g.pad_h > 0 || g.pad_w > 0 || sh > 1 || sw > 1;
   positions_ = (out_h_ - 1) * plane_w_ + out_w_;
+  if (plane_w_ != out_w_ && copy_input_) {
+    // Vectors of work per output channel: row by row, every row ends in a partial vector; on
+    // the grid, the junk columns are computed and then a pass drops them (about 12 taps' worth
+    // per vector in perf profiles of resnet-small). Row by row reads past the planes (kSlack),
+    // so only on planes of our own.
+    const int64_t lanes = kernels_.lanes, taps = in_per_group_ * g.kernel_h * g.kernel_w;
+    const int64_t row_vectors = out_h_ * ceil_div(out_w_, lanes);
+    by_rows_ = row_vectors * taps <= ceil_div(positions_, lanes) * taps + row_vectors * 12;
+  }
   const int64_t channel_floats = phases_ * plane_h_ * plane_w_;
   require(in_per_group_ * channel_floats < std::numeric_limits<int32_t>::max(),
           "Conv2d: an input of " + std::to_string(g.channels * channel_floats) +
@@ -99,8 +112,8 @@ void ConvForward::pack_weights(const float* weights) {
 
 int64_t ConvForward::scratch_floats() const {
   if (method_ == Method::Gemm) return g_.column_rows() / groups_ * out_h_ * out_w_;
-  const int64_t planes = copy_input_ ? g_.channels * phases_ * plane_h_ * plane_w_ : 0;
-  const bool direct = plane_w_ == out_w_;
+  const int64_t planes = copy_input_ ? g_.channels * phases_ * plane_h_ * plane_w_ + kSlack : 0;
+  const bool direct = plane_w_ == out_w_ || by_rows_;
   const int64_t grid = direct ? 0 : (method_ == Method::Depthwise ? out_channels_ : out_per_group_) *
                                         positions_;
   return planes + grid;
@@ -108,6 +121,29 @@ int64_t ConvForward::scratch_floats() const {
 
 void ConvForward::split_planes(const float* image, int64_t channels, float* planes) const {
   const int64_t sh = g_.stride_h, sw = g_.stride_w;
+  if (sh == 1 && sw == 1) {
+    // One phase: zero rows above and below the image, its rows padded by the vector kernel.
+    const int64_t top = std::min(g_.pad_h, plane_h_);
+    const int64_t inside = std::clamp<int64_t>(plane_h_ - top, 0, g_.height);
+    const int64_t left = std::min(g_.pad_w, plane_w_);
+    const int64_t width = std::clamp<int64_t>(plane_w_ - left, 0, g_.width);
+    for (int64_t c = 0; c < channels; ++c) {
+      float* plane = planes + c * plane_h_ * plane_w_;
+      std::fill(plane, plane + top * plane_w_, 0.0f);
+      PadRowsArgs args{};
+      args.source = image + c * g_.height * g_.width;
+      args.source_stride = g_.width;
+      args.target = plane + top * plane_w_;
+      args.target_stride = plane_w_;
+      args.rows = inside;
+      args.width = width;
+      args.left = left;
+      args.right = plane_w_ - left - width;
+      kernels_.pad_rows(args);
+      std::fill(plane + (top + inside) * plane_w_, plane + plane_h_ * plane_w_, 0.0f);
+    }
+    return;
+  }
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t a = 0; a < sh; ++a)
       for (int64_t b = 0; b < sw; ++b) {
@@ -130,10 +166,15 @@ void ConvForward::split_planes(const float* image, int64_t channels, float* plan
             std::fill(out + left + inside, out + plane_w_, 0.0f);
             continue;
           }
-          for (int64_t x = 0; x < plane_w_; ++x) {
-            const int64_t col = x * sw + b - g_.pad_w;
-            out[x] = col >= 0 && col < g_.width ? in[col] : 0.0f;
-          }
+          // Columns x0..x1 of the phase read the image (col = x * sw + b - pad_w inside it),
+          // the rest are padding: no test per column.
+          const int64_t x0 = std::min(plane_w_, ceil_div(std::max<int64_t>(g_.pad_w - b, 0), sw));
+          const int64_t x1 =
+              std::clamp<int64_t>(ceil_div(g_.width + g_.pad_w - b, sw), x0, plane_w_);
+          std::fill(out, out + x0, 0.0f);
+          const float* column = in + x0 * sw + b - g_.pad_w;
+          for (int64_t x = x0; x < x1; ++x) out[x] = column[(x - x0) * sw];
+          std::fill(out + x1, out + plane_w_, 0.0f);
         }
       }
 }
@@ -146,8 +187,10 @@ void ConvForward::run(const float* image, const Epilogue& epilogue, float* scrat
   float* grid = scratch;
   if (copy_input_) {
     split_planes(image, g_.channels, scratch);
+    const int64_t planes_floats = g_.channels * phases_ * plane_h_ * plane_w_;
+    std::fill(scratch + planes_floats, scratch + planes_floats + kSlack, 0.0f);
     planes = scratch;
-    grid = scratch + g_.channels * phases_ * plane_h_ * plane_w_;
+    grid = scratch + planes_floats + kSlack;
   }
   if (method_ == Method::Depthwise)
     run_depthwise(planes, epilogue, grid, y);
@@ -173,7 +216,7 @@ void ConvForward::finish(const float* grid, int64_t grid_channel_stride, int64_t
 void ConvForward::run_plane(const float* planes, const Epilogue& epilogue, float* grid,
                             float* y) const {
   const int64_t plane = out_h_ * out_w_;
-  const bool direct = plane_w_ == out_w_;
+  const bool direct = plane_w_ == out_w_ || by_rows_;
   const int64_t channel_floats = phases_ * plane_h_ * plane_w_;
   for (int64_t grp = 0; grp < groups_; ++grp) {
     const int64_t first = grp * out_per_group_;
@@ -188,6 +231,7 @@ void ConvForward::run_plane(const float* planes, const Epilogue& epilogue, float
     args.output = direct ? y + first * plane : grid;
     args.output_stride = direct ? plane : positions_;
     if (direct) args.epilogue = slice;
+    set_rows(args);
     kernels_.plane_conv(args);
     if (!direct) finish(grid, positions_, plane_w_, slice, out_per_group_, y + first * plane);
   }
@@ -196,13 +240,14 @@ void ConvForward::run_plane(const float* planes, const Epilogue& epilogue, float
 void ConvForward::run_depthwise(const float* planes, const Epilogue& epilogue, float* grid,
                                 float* y) const {
   const int64_t plane = out_h_ * out_w_;
-  const bool direct = plane_w_ == out_w_;
+  const bool direct = plane_w_ == out_w_ || by_rows_;
   const int64_t channel_floats = phases_ * plane_h_ * plane_w_;
   DepthwiseConvArgs args{};
   args.taps = taps_.data();
   args.tap_count = taps_per_group_;
   args.positions = positions_;
   args.output_stride = direct ? plane : positions_;
+  set_rows(args);
   // With one output channel per group every channel reads its own planes; with a channel
   // multiplier m the m outputs of a group read the group's one input channel.
   const int64_t calls = out_per_group_ == 1 ? 1 : groups_;
@@ -218,6 +263,15 @@ void ConvForward::run_depthwise(const float* planes, const Epilogue& epilogue, f
     kernels_.depthwise_conv(args);
   }
   if (!direct) finish(grid, positions_, plane_w_, epilogue, out_channels_, y);
+}
+
+template <class Args>
+void ConvForward::set_rows(Args& args) const {
+  if (!by_rows_) return;
+  args.positions = out_w_;
+  args.rows = out_h_;
+  args.input_row_stride = plane_w_;
+  args.output_row_stride = out_w_;
 }
 
 void ConvForward::run_gemm(const float* image, const Epilogue& epilogue, float* columns,

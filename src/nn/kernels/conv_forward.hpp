@@ -11,7 +11,9 @@
 //
 // Every method ends in the epilogue (bias, folded BatchNorm, residual, clamp), inside the kernel
 // when it writes the output directly, else in one pass that also drops the plane rows' junk
-// columns.
+// columns. The plane and depthwise kernels write the output directly when the planes are as
+// wide as the output rows, or when running them row by row (no junk columns) costs no more
+// vectors of work than the junk columns and that extra pass.
 #include "conv_kernels.hpp"
 #include "im2col.hpp"
 
@@ -29,6 +31,9 @@ class ConvForward {
               const ConvKernels& kernels = conv_kernels());
 
   Method method() const { return method_; }
+  // Whether the plane or depthwise kernel runs row by row into the output (else on the grid
+  // of the planes' width, or directly when that is the output's width).
+  bool by_rows() const { return by_rows_; }
   static const char* method_name(Method method);
 
   // Packs OIHW weights [out_channels, channels / groups, kh, kw]; again whenever they change.
@@ -47,6 +52,10 @@ class ConvForward {
   void run_plane(const float* planes, const Epilogue& epilogue, float* grid, float* y) const;
   void run_depthwise(const float* planes, const Epilogue& epilogue, float* grid, float* y) const;
   void run_gemm(const float* image, const Epilogue& epilogue, float* columns, float* y) const;
+  // Row by row (by_rows_): each of the out_h_ rows of out_w_ positions reads the planes at its
+  // row and writes the dense output's row.
+  template <class Args>
+  void set_rows(Args& args) const;
   // Copies `channels` channels of out_h_ rows of out_w_ values, rows grid_row_stride apart,
   // into y through the epilogue (in place when grid == y).
   void finish(const float* grid, int64_t grid_channel_stride, int64_t grid_row_stride,
@@ -59,6 +68,7 @@ class ConvForward {
   Method method_ = Method::Plane;
   // The plane layout: every input channel's used stride phases, each plane_h_ x plane_w_.
   bool copy_input_ = false;
+  bool by_rows_ = false;           // the kernels run row by row into the output (no grid)
   std::vector<int32_t> phase_of_;  // phase index by (row phase * stride_w + column phase), -1 unused
   int64_t phases_ = 1, plane_h_ = 0, plane_w_ = 0, positions_ = 0;
   std::vector<int32_t> taps_;      // per group: offsets of (channel, kernel row, kernel column)

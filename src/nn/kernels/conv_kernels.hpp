@@ -33,16 +33,22 @@ struct Epilogue {
 // over the output rows laid end to end at the planes' width: a row's last few positions are
 // junk that the caller drops (or none, when the planes are as wide as the output).
 // Vectorized over positions, so any channel count uses every lane.
+//
+// Or row by row: with rows > 1 the kernel runs `rows` stretches of `positions` positions, row r
+// reading the input from r * input_row_stride and writing the output (and reading the
+// residual) from r * output_row_stride, so a padded or strided convolution's output rows go
+// straight into a dense output, with no junk positions computed or dropped.
 struct PlaneConvArgs {
   const float* input;
   const int32_t* taps;    // offset of each tap in `input`
   int64_t tap_count;
   const float* weights;   // packed by pack_plane_weights
   int64_t channels;       // output channels
-  int64_t positions;      // q runs over [0, positions)
+  int64_t positions;      // q runs over [0, positions) (per row)
   float* output;          // channel c, position q at output[c * output_stride + q]
   int64_t output_stride;
   Epilogue epilogue;      // residual indexed like output
+  int64_t rows = 1, input_row_stride = 0, output_row_stride = 0;
 };
 
 // Depthwise convolution (one input channel per output channel): each channel's taps over its
@@ -58,6 +64,7 @@ struct DepthwiseConvArgs {
   float* output;
   int64_t output_stride;
   Epilogue epilogue;
+  int64_t rows = 1, input_row_stride = 0, output_row_stride = 0;  // as PlaneConvArgs
 };
 
 // Applies the epilogue while copying rows of `width` values out of rows `source_row_stride`
@@ -71,6 +78,16 @@ struct EpilogueArgs {
   Epilogue epilogue;      // residual laid out like output
 };
 
+// Copies `rows` rows of `width` floats, `source_stride` apart, into rows `target_stride` apart
+// with `left` zeros before and `right` zeros after each: the inside of a zero-padded plane.
+struct PadRowsArgs {
+  const float* source;
+  int64_t source_stride;
+  float* target;
+  int64_t target_stride;
+  int64_t rows, width, left, right;
+};
+
 struct ConvKernels {
   Isa isa;
   int lanes;              // floats per vector
@@ -78,6 +95,7 @@ struct ConvKernels {
   void (*plane_conv)(const PlaneConvArgs&);
   void (*depthwise_conv)(const DepthwiseConvArgs&);
   void (*apply_epilogue)(const EpilogueArgs&);
+  void (*pad_rows)(const PadRowsArgs&);
 };
 
 // The kernels of one instruction set (it must be in runnable_isas()), or the best one.

@@ -47,14 +47,16 @@ inline void store_vector(float* p, V a, int count) {
 
 // ---- plane kernel ---------------------------------------------------------------------------
 
-// R channels x N vectors of positions starting at q; the last vector holds `tail` positions
-// (kLanes unless Partial). `w` is the block's packed weights, tap-major with R per tap.
+// R channels x N vectors of positions, reading the input from `from` and writing the output
+// from `to`; the last vector holds `tail` positions (kLanes unless Partial). `w` is the block's
+// packed weights, tap-major with R per tap.
 template <int R, int N, bool Partial>
-void plane_tile(const PlaneConvArgs& a, const float* w, int64_t channel, int64_t q, int tail) {
+void plane_tile(const PlaneConvArgs& a, const float* w, int64_t channel, int64_t from, int64_t to,
+                int tail) {
   V acc[R][N];
   for (int r = 0; r < R; ++r)
     for (int n = 0; n < N; ++n) acc[r][n] = zero();
-  const float* in = a.input + q;
+  const float* in = a.input + from;
   for (int64_t k = 0; k < a.tap_count; ++k) {
     const float* src = in + a.taps[k];
     V x[N];
@@ -68,15 +70,89 @@ void plane_tile(const PlaneConvArgs& a, const float* w, int64_t channel, int64_t
   }
   for (int r = 0; r < R; ++r) {
     const ChannelEpilogue e(a.epilogue, channel + r, a.output_stride);
-    float* out = a.output + (channel + r) * a.output_stride + q;
+    float* out = a.output + (channel + r) * a.output_stride + to;
     for (int n = 0; n < N; ++n) {
       const int count = Partial && n == N - 1 ? tail : kLanes;
-      store_vector(out + n * kLanes, e.apply(acc[r][n], q + n * kLanes, count), count);
+      store_vector(out + n * kLanes, e.apply(acc[r][n], to + n * kLanes, count), count);
     }
   }
 }
 
-using PlaneTile = void (*)(const PlaneConvArgs&, const float*, int64_t, int64_t, int);
+// Row by row: N vectors, each at its own place (`from`, `to`), the n-th holding count[n]
+// positions of one output row. The loads are whole vectors (the lanes past a row read the
+// padding, the next row or the buffer's slack, and are never stored), so the tap loop runs
+// without masks; only the stores are partial.
+struct RowVectors {
+  int64_t from[kVectors], to[kVectors];
+  int count[kVectors];
+};
+
+// The `n`-th vector of the row-by-row output, and how many positions it holds.
+inline void row_vector(int64_t positions, int64_t input_row_stride, int64_t output_row_stride,
+                       int64_t per_row, int64_t v, int64_t& from, int64_t& to, int& count) {
+  const int64_t row = v / per_row, q = (v % per_row) * kLanes;
+  from = row * input_row_stride + q;
+  to = row * output_row_stride + q;
+  count = static_cast<int>(smaller(kLanes, positions - q));
+}
+
+template <int R, int N>
+void plane_rows_tile(const PlaneConvArgs& a, const float* w, int64_t channel, const RowVectors& v) {
+  V acc[R][N];
+  for (int r = 0; r < R; ++r)
+    for (int n = 0; n < N; ++n) acc[r][n] = zero();
+  for (int64_t k = 0; k < a.tap_count; ++k) {
+    const float* src = a.input + a.taps[k];
+    V x[N];
+    for (int n = 0; n < N; ++n) x[n] = load(src + v.from[n]);
+    const float* wk = w + k * R;
+    for (int r = 0; r < R; ++r) {
+      const V wr = set1(wk[r]);
+      for (int n = 0; n < N; ++n) acc[r][n] = fma(wr, x[n], acc[r][n]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const ChannelEpilogue e(a.epilogue, channel + r, a.output_stride);
+    float* out = a.output + (channel + r) * a.output_stride;
+    for (int n = 0; n < N; ++n)
+      store_vector(out + v.to[n], e.apply(acc[r][n], v.to[n], v.count[n]), v.count[n]);
+  }
+}
+
+using PlaneRowsTile = void (*)(const PlaneConvArgs&, const float*, int64_t, const RowVectors&);
+template <int R, int... Ns>
+constexpr void fill_rows_row(PlaneRowsTile (&row)[kVectors], std::integer_sequence<int, Ns...>) {
+  ((row[Ns] = &plane_rows_tile<R, Ns + 1>), ...);
+}
+struct PlaneRowsTiles {
+  PlaneRowsTile tiles[kRows][kVectors];
+  template <int... Rs>
+  constexpr explicit PlaneRowsTiles(std::integer_sequence<int, Rs...>) : tiles{} {
+    (fill_rows_row<Rs + 1>(tiles[Rs], std::make_integer_sequence<int, kVectors>{}), ...);
+  }
+};
+constexpr PlaneRowsTiles kPlaneRowsTiles{std::make_integer_sequence<int, kRows>{}};
+
+void plane_conv_rows(const PlaneConvArgs& a) {
+  const int64_t blocks = (a.channels + kRows - 1) / kRows;
+  const int64_t per_row = (a.positions + kLanes - 1) / kLanes;
+  const int64_t total = a.rows * per_row;
+  RowVectors v{};
+  for (int64_t v0 = 0; v0 < total; v0 += kVectors) {
+    const int64_t vectors = smaller(kVectors, total - v0);
+    for (int64_t n = 0; n < vectors; ++n)
+      row_vector(a.positions, a.input_row_stride, a.output_row_stride, per_row, v0 + n, v.from[n],
+                 v.to[n], v.count[n]);
+    const float* w = a.weights;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t c0 = a.channels * b / blocks, c1 = a.channels * (b + 1) / blocks;
+      kPlaneRowsTiles.tiles[c1 - c0 - 1][vectors - 1](a, w, c0, v);
+      w += (c1 - c0) * a.tap_count;
+    }
+  }
+}
+
+using PlaneTile = void (*)(const PlaneConvArgs&, const float*, int64_t, int64_t, int64_t, int);
 
 struct TilePair {
   PlaneTile full, partial;
@@ -99,6 +175,7 @@ constexpr PlaneTiles kPlaneTiles{std::make_integer_sequence<int, kRows>{}};
 // blocks of kVectors vectors of positions, so one stretch of the input stays in the L1 cache
 // while every block of weights passes over it.
 void plane_conv(const PlaneConvArgs& a) {
+  if (a.rows > 1) return plane_conv_rows(a);
   const int64_t blocks = (a.channels + kRows - 1) / kRows;
   const int64_t span = kVectors * kLanes;
   for (int64_t q = 0; q < a.positions; q += span) {
@@ -109,7 +186,7 @@ void plane_conv(const PlaneConvArgs& a) {
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t c0 = a.channels * b / blocks, c1 = a.channels * (b + 1) / blocks;
       const auto& pair = kPlaneTiles.tiles[c1 - c0 - 1][vectors - 1];
-      (tail < kLanes ? pair.partial : pair.full)(a, w, c0, q, tail);
+      (tail < kLanes ? pair.partial : pair.full)(a, w, c0, q, q, tail);
       w += (c1 - c0) * a.tap_count;
     }
   }
@@ -118,10 +195,10 @@ void plane_conv(const PlaneConvArgs& a) {
 // ---- depthwise kernel -----------------------------------------------------------------------
 
 template <int N, bool Partial>
-void depthwise_tile(const DepthwiseConvArgs& a, int64_t c, int64_t q, int tail) {
+void depthwise_tile(const DepthwiseConvArgs& a, int64_t c, int64_t from, int64_t to, int tail) {
   V acc[N];
   for (int n = 0; n < N; ++n) acc[n] = zero();
-  const float* in = a.input + c * a.input_stride + q;
+  const float* in = a.input + c * a.input_stride + from;
   const float* w = a.weights + c * a.tap_count;
   for (int64_t k = 0; k < a.tap_count; ++k) {
     const float* src = in + a.taps[k];
@@ -132,14 +209,14 @@ void depthwise_tile(const DepthwiseConvArgs& a, int64_t c, int64_t q, int tail) 
                    acc[n]);
   }
   const ChannelEpilogue e(a.epilogue, c, a.output_stride);
-  float* out = a.output + c * a.output_stride + q;
+  float* out = a.output + c * a.output_stride + to;
   for (int n = 0; n < N; ++n) {
     const int count = Partial && n == N - 1 ? tail : kLanes;
-    store_vector(out + n * kLanes, e.apply(acc[n], q + n * kLanes, count), count);
+    store_vector(out + n * kLanes, e.apply(acc[n], to + n * kLanes, count), count);
   }
 }
 
-using DepthwiseTile = void (*)(const DepthwiseConvArgs&, int64_t, int64_t, int);
+using DepthwiseTile = void (*)(const DepthwiseConvArgs&, int64_t, int64_t, int64_t, int);
 template <int... Ns>
 constexpr auto depthwise_tiles(std::integer_sequence<int, Ns...>) {
   struct Table {
@@ -150,14 +227,61 @@ constexpr auto depthwise_tiles(std::integer_sequence<int, Ns...>) {
 constexpr auto kDepthwiseTiles =
     depthwise_tiles(std::make_integer_sequence<int, kDepthwiseVectors>{});
 
+// Row by row, as plane_rows_tile: whole-vector loads, partial stores.
+template <int N>
+void depthwise_rows_tile(const DepthwiseConvArgs& a, int64_t c, const int64_t* from,
+                         const int64_t* to, const int* count) {
+  V acc[N];
+  for (int n = 0; n < N; ++n) acc[n] = zero();
+  const float* in = a.input + c * a.input_stride;
+  const float* w = a.weights + c * a.tap_count;
+  for (int64_t k = 0; k < a.tap_count; ++k) {
+    const float* src = in + a.taps[k];
+    const V wk = set1(w[k]);
+    for (int n = 0; n < N; ++n) acc[n] = fma(wk, load(src + from[n]), acc[n]);
+  }
+  const ChannelEpilogue e(a.epilogue, c, a.output_stride);
+  float* out = a.output + c * a.output_stride;
+  for (int n = 0; n < N; ++n) store_vector(out + to[n], e.apply(acc[n], to[n], count[n]), count[n]);
+}
+
+using DepthwiseRowsTile = void (*)(const DepthwiseConvArgs&, int64_t, const int64_t*,
+                                   const int64_t*, const int*);
+template <int... Ns>
+constexpr auto depthwise_rows_tiles(std::integer_sequence<int, Ns...>) {
+  struct Table {
+    DepthwiseRowsTile tiles[kDepthwiseVectors];
+  };
+  return Table{{&depthwise_rows_tile<Ns + 1>...}};
+}
+constexpr auto kDepthwiseRowsTiles =
+    depthwise_rows_tiles(std::make_integer_sequence<int, kDepthwiseVectors>{});
+
+void depthwise_conv_rows(const DepthwiseConvArgs& a) {
+  const int64_t per_row = (a.positions + kLanes - 1) / kLanes;
+  const int64_t total = a.rows * per_row;
+  int64_t from[kDepthwiseVectors], to[kDepthwiseVectors];
+  int count[kDepthwiseVectors];
+  for (int64_t c = 0; c < a.channels; ++c)
+    for (int64_t v0 = 0; v0 < total; v0 += kDepthwiseVectors) {
+      const int64_t vectors = smaller(kDepthwiseVectors, total - v0);
+      for (int64_t n = 0; n < vectors; ++n)
+        row_vector(a.positions, a.input_row_stride, a.output_row_stride, per_row, v0 + n,
+                   from[n], to[n], count[n]);
+      kDepthwiseRowsTiles.tiles[vectors - 1](a, c, from, to, count);
+    }
+}
+
 void depthwise_conv(const DepthwiseConvArgs& a) {
+  if (a.rows > 1) return depthwise_conv_rows(a);
   const int64_t span = kDepthwiseVectors * kLanes;
   for (int64_t c = 0; c < a.channels; ++c)
     for (int64_t q = 0; q < a.positions; q += span) {
       const int64_t count = smaller(span, a.positions - q);
       const int64_t vectors = (count + kLanes - 1) / kLanes;
       const int tail = static_cast<int>(count - (vectors - 1) * kLanes);
-      (tail < kLanes ? kDepthwiseTiles.partial : kDepthwiseTiles.full)[vectors - 1](a, c, q, tail);
+      (tail < kLanes ? kDepthwiseTiles.partial : kDepthwiseTiles.full)[vectors - 1](a, c, q, q,
+                                                                                   tail);
     }
 }
 
@@ -179,8 +303,26 @@ void apply_epilogue(const EpilogueArgs& a) {
   }
 }
 
+// ---- padded planes ---------------------------------------------------------------------------
+
+void pad_rows(const PadRowsArgs& a) {
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const float* src = a.source + r * a.source_stride;
+    float* out = a.target + r * a.target_stride;
+    for (int64_t i = 0; i < a.left; ++i) out[i] = 0.0f;
+    out += a.left;
+    int64_t x = 0;
+    for (; x + kLanes <= a.width; x += kLanes) store(out + x, load(src + x));
+    if (x < a.width) {
+      const int count = static_cast<int>(a.width - x);
+      store_first(out + x, load_first(src + x, count), count);
+    }
+    for (int64_t i = 0; i < a.right; ++i) out[a.width + i] = 0.0f;
+  }
+}
+
 constexpr ConvKernels table(Isa isa) {
-  return {isa, kLanes, kRows, &plane_conv, &depthwise_conv, &apply_epilogue};
+  return {isa, kLanes, kRows, &plane_conv, &depthwise_conv, &apply_epilogue, &pad_rows};
 }
 
 }  // namespace shrink::kernels::SHRINK_VEC_NAMESPACE
