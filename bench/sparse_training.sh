@@ -19,6 +19,8 @@ runs=(
   "dense||"
   "agp 95%|--prune agp:0.95|0.5"
   "snip 95% at init|--prune-at-init snip:0.95|1.0"
+  "set 90%|--sparse-training set:0.9|1.0"
+  "rigl 90%|--sparse-training rigl:0.9|1.0"
 )
 
 echo "$arch, $epochs epochs, lr 0.01, momentum 0.9, batch 64, seed $seed, 1 thread; $(nproc) cores" \

@@ -11,6 +11,8 @@ using Factory = std::shared_ptr<TrainingTerm> (*)(const nlohmann::json&);
 const std::pair<const char*, Factory> kTerms[] = {
     {"bn_l1", make_batch_norm_l1},
     {"agp", make_gradual_pruning},
+    {"set", make_sparse_evolutionary_training},
+    {"rigl", make_rigged_lottery},
     {"kd", make_knowledge_distillation},
     {"hint", make_hint},
     {"attention", make_attention_transfer},

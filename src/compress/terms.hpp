@@ -9,6 +9,9 @@ namespace shrink {
 std::shared_ptr<TrainingTerm> make_batch_norm_l1(const nlohmann::json& options);
 // Pruning schedules (src/compress/prune/).
 std::shared_ptr<TrainingTerm> make_gradual_pruning(const nlohmann::json& options);
+// Sparse training from scratch: SET and RigL (src/compress/prune/sparse_training.cpp).
+std::shared_ptr<TrainingTerm> make_sparse_evolutionary_training(const nlohmann::json& options);
+std::shared_ptr<TrainingTerm> make_rigged_lottery(const nlohmann::json& options);
 // Distillation losses (src/compress/distill/).
 std::shared_ptr<TrainingTerm> make_knowledge_distillation(const nlohmann::json& options);
 std::shared_ptr<TrainingTerm> make_hint(const nlohmann::json& options);

@@ -138,12 +138,48 @@ TEST_F(PruneCliTest, AgpPrunesGraduallyWhileTraining) {
   };
   expect_clear_error(with({"--prune", "magnitude:0.9"}), "use --prune-at-init magnitude:0.9");
   expect_clear_error(with({"--prune", "agp:1.5"}), "term agp: sparsity must be in [0, 1), got 1.5");
-  expect_clear_error(with({"--prune", "agp"}), "give the final sparsity as a number");
+  expect_clear_error(with({"--prune", "agp"}), "give the sparsity as a number");
   expect_clear_error(with({"--prune", "agp:0.9,end=3"}), "end = 3 lies past the run's 2 epochs");
   expect_clear_error(with({"--prune", "agp:0.9,every=5"}), "unknown option 'every'");
   expect_clear_error(run_cli({"compress", model_, "--prune", "agp:0.9", "--data", data_, "-q", "-o",
                               dir_->file("bad2.shrk")}),
                      "--prune agp:S prunes gradually while fine-tuning; add --finetune-epochs N");
+}
+
+TEST_F(PruneCliTest, SparseTrainingKeepsTheNetworkSparseFromTheFirstStep) {
+  for (const std::string method : {"set", "rigl"}) {
+    const std::string output = dir_->file(method + ".shrk"), report_path = output + ".json";
+    const CliResult r = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2",
+                                 "--sparse-training", method + ":0.9,frequency=8", "--threads", "2",
+                                 "-q", "-o", output, "--report", report_path});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("trained sparse from scratch by " + method + " at 90."), std::string::npos)
+        << r.out;
+    const auto report = read_json(report_path);
+    EXPECT_EQ(report["terms"][0]["term"], method);
+    EXPECT_EQ(report["terms"][0]["distribution"], "erk");
+    EXPECT_NEAR(report["sparsity"].get<double>(), 0.9, 0.005);
+    // 32 steps an epoch, updates every 8 steps before 3/4 of 64: steps 8, 16 and 24 in epoch 1.
+    EXPECT_EQ(report["epochs"][0][method]["updates"], 3);
+    EXPECT_GT(report["epochs"][0][method]["regrown"].get<int64_t>(), 0);
+    EXPECT_GT(report["accuracy"].get<double>(), 0.25);  // it learns (chance is 10%)
+  }
+  const std::vector<std::string> train = {"train", "--arch", "lenet-300-100", "--data", data_,
+                                          "--epochs", "1", "-q", "-o", dir_->file("bad.shrk")};
+  const auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = train;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  expect_clear_error(with({"--sparse-training", "lottery:0.9"}),
+                     "--sparse-training lottery:0.9: unknown method 'lottery' (known: set, rigl)");
+  expect_clear_error(with({"--sparse-training", "rigl"}), "give the sparsity as a number");
+  expect_clear_error(with({"--sparse-training", "rigl:0.9,distribution=normal"}),
+                     "term rigl: distribution must be 'erk', 'er' or 'uniform'");
+  expect_clear_error(with({"--sparse-training", "set:0.9,alpha=2"}),
+                     "term set: alpha (the first update's fraction) must be in (0, 1]");
+  expect_clear_error(with({"--sparse-training", "set:0.9", "--prune-at-init", "snip:0.9"}),
+                     "give it without --prune and --prune-at-init");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -148,12 +149,20 @@ bool is_pruning_schedule(const std::string& text) {
   return text == "agp" || text.rfind("agp:", 0) == 0;
 }
 
-nlohmann::json pruning_schedule(const std::string& flag, const std::string& text) {
+namespace {
+
+// "METHOD:SPARSITY[,KEY=VALUE...]" -> {"term": METHOD, "sparsity": SPARSITY, KEY: VALUE...}, for
+// the training terms that prune; `known` lists the methods the flag takes.
+nlohmann::json sparsity_term(const std::string& flag, const std::string& text,
+                             const std::vector<std::string>& known) {
   const MethodSpec spec = parse_method_spec(flag, text);
-  require(spec.method == "agp", flag + " " + text + ": unknown pruning schedule '" +
-                                    spec.method + "' (known: agp); write it as agp:SPARSITY");
-  require(spec.value.is_number(), flag + " " + text +
-                                      ": give the final sparsity as a number in [0, 1), e.g. agp:0.9");
+  std::string list;
+  for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
+  require(std::find(known.begin(), known.end(), spec.method) != known.end(),
+          flag + " " + text + ": unknown method '" + spec.method + "' (known: " + list +
+              "); write it as METHOD:SPARSITY");
+  require(spec.value.is_number(), flag + " " + text + ": give the sparsity as a number in [0, 1), "
+                                  "e.g. " + spec.method + ":0.9");
   nlohmann::json term = spec.options;
   // One layer on the command line; a recipe lists several.
   if (term.contains("exclude") && term["exclude"].is_string())
@@ -161,6 +170,16 @@ nlohmann::json pruning_schedule(const std::string& flag, const std::string& text
   term["term"] = spec.method;
   term["sparsity"] = spec.value;
   return term;
+}
+
+}  // namespace
+
+nlohmann::json pruning_schedule(const std::string& flag, const std::string& text) {
+  return sparsity_term(flag, text, {"agp"});
+}
+
+nlohmann::json sparse_training(const std::string& flag, const std::string& text) {
+  return sparsity_term(flag, text, {"set", "rigl"});
 }
 
 void add_training_options(CLI::App& command, TrainConfig& c) {

@@ -66,6 +66,9 @@ TrainingTerms sparsity_reg_terms(const std::vector<std::string>& specs);
 // `flag` names the flag in errors. is_pruning_schedule says whether text names one (agp).
 bool is_pruning_schedule(const std::string& text);
 nlohmann::json pruning_schedule(const std::string& flag, const std::string& text);
+// "rigl:0.9[,distribution=erk,alpha=0.3,frequency=100,end=EPOCH,init=random,seed=N,exclude=L]"
+// or "set:0.9[,...]" -> the {"term": "rigl"|"set", ...} JSON of sparse training from scratch.
+nlohmann::json sparse_training(const std::string& flag, const std::string& text);
 // "METHOD:SPARSITY[,KEY=VALUE...]" -> the JSON of the pruning pass METHOD names (the table is in
 // compress.cpp); `flag` names the flag in errors.
 nlohmann::json pruning_pass(const std::string& flag, const std::string& text);

@@ -22,6 +22,7 @@ struct TrainFlags {
   std::vector<std::string> sparsity_reg;
   std::vector<std::string> prune_at_init;
   std::vector<std::string> prune;  // schedules that prune while training (agp)
+  std::string sparse_training;     // set or rigl
   QuantizeFlags quantize;
 };
 
@@ -38,6 +39,12 @@ void run(TrainFlags& flags) {
             "(gradual magnitude pruning); to prune the initialised network once, use "
             "--prune-at-init " + spec);
     schedules.push_back(pruning_schedule("--prune", spec));
+  }
+  if (!flags.sparse_training.empty()) {
+    require(schedules.empty() && flags.prune_at_init.empty(),
+            "--sparse-training chooses the masks itself, from the first step to the last; give it "
+            "without --prune and --prune-at-init");
+    schedules.push_back(sparse_training("--sparse-training", flags.sparse_training));
   }
   for (const auto& term : make_training_terms(schedules)) job.terms.push_back(term);
   nlohmann::json at_init = {{"passes", nlohmann::json::array()}};
@@ -73,7 +80,11 @@ void run(TrainFlags& flags) {
       std::printf("pruned at initialisation by %s to %.1f%% weight sparsity\n",
                   section["pass"].get<std::string>().c_str(),
                   100.0 * section["weight_sparsity_after"].get<double>());
-  if (!schedules.empty())
+  if (!flags.sparse_training.empty())
+    std::printf("trained sparse from scratch by %s at %.1f%% weight sparsity\n",
+                schedules.back()["term"].get<std::string>().c_str(),
+                100.0 * report["sparsity"].get<double>());
+  else if (!schedules.empty())
     std::printf("pruned gradually while training to %.1f%% weight sparsity\n",
                 100.0 * report["sparsity"].get<double>());
   std::printf("training throughput %.0f samples/s; saved %s (%lld bytes)\n",
@@ -106,6 +117,11 @@ void register_train(CLI::App& app) {
                   "Prune gradually while training: agp:SPARSITY[,start=EPOCH,end=EPOCH,"
                   "frequency=STEPS,initial_sparsity=S,scope=global|layer,exclude=LAYER] "
                   "(Zhu & Gupta's cubic schedule; see docs/passes.md)");
+  cmd->add_option("--sparse-training", flags->sparse_training,
+                  "Train sparse from the first step, moving the weights every so often: "
+                  "set:SPARSITY (regrowth at random) or rigl:SPARSITY (where the gradient is "
+                  "largest)[,distribution=erk|er|uniform,alpha=0.3,frequency=STEPS,end=EPOCH,"
+                  "init=random|magnitude,seed=N,exclude=LAYER] (see docs/passes.md)");
   add_quantize_options(*cmd, flags->quantize);
   cmd->add_option("-o,--output", flags->job.output, "Where to save the model (.shrk or .onnx)")->required();
   add_common_options(*cmd, flags->common);

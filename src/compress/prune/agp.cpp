@@ -6,6 +6,7 @@
 #include "compress/prune/scored_pruner.hpp"
 #include "compress/prune/sparsity_schedules.hpp"
 #include "compress/terms.hpp"
+#include "core/json_options.hpp"
 #include "shrink/train/trainer.hpp"
 
 #include <spdlog/spdlog.h>
@@ -27,7 +28,7 @@ std::string number(double value) {
 class GradualPruning final : public TrainingTerm {
  public:
   explicit GradualPruning(const nlohmann::json& json) {
-    PassOptions options("term agp", json);
+    JsonOptions options("term agp", json);
     target_ = PruningTarget::read(options, "term agp");
     initial_ = options.get<double>("initial_sparsity", 0.0);
     start_ = options.get<double>("start", 0.0);

@@ -94,7 +94,7 @@ class ScoredPruner final : public Pass {
 
 }  // namespace
 
-PruningTarget PruningTarget::read(PassOptions& options, const std::string& what,
+PruningTarget PruningTarget::read(JsonOptions& options, const std::string& what,
                                   double default_sparsity) {
   PruningTarget target;
   target.sparsity = options.get<double>("sparsity", default_sparsity);

@@ -21,7 +21,7 @@ struct PruningTarget {
   std::vector<std::string> exclude;  // layers (node or parameter names) left dense
 
   // Reads "sparsity", "scope" and "exclude"; `what` names the pass or term in errors.
-  static PruningTarget read(PassOptions& options, const std::string& what,
+  static PruningTarget read(JsonOptions& options, const std::string& what,
                             double default_sparsity = 0.5);
   nlohmann::json to_json() const;
   // The weights this target prunes: the model's compressible weights minus `exclude`, each
