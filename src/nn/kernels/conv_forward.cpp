@@ -144,39 +144,34 @@ void ConvForward::split_planes(const float* image, int64_t channels, float* plan
     }
     return;
   }
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t a = 0; a < sh; ++a)
-      for (int64_t b = 0; b < sw; ++b) {
-        const int32_t phase = phase_of_[static_cast<size_t>(a * sw + b)];
-        if (phase < 0) continue;
+  // Strided: phase (a, b)'s rows r0..r1 and columns x0..x1 read the image (row r * sh + a -
+  // pad_h and column x * sw + b - pad_w inside it), the rest is padding. Bounds per phase, so
+  // the rows, a few floats long, pay no test per row or column.
+  for (int64_t a = 0; a < sh; ++a)
+    for (int64_t b = 0; b < sw; ++b) {
+      const int32_t phase = phase_of_[static_cast<size_t>(a * sw + b)];
+      if (phase < 0) continue;
+      const int64_t r0 = std::min(plane_h_, ceil_div(std::max<int64_t>(g_.pad_h - a, 0), sh));
+      const int64_t r1 = std::clamp<int64_t>(ceil_div(g_.height + g_.pad_h - a, sh), r0, plane_h_);
+      const int64_t x0 = std::min(plane_w_, ceil_div(std::max<int64_t>(g_.pad_w - b, 0), sw));
+      const int64_t x1 = std::clamp<int64_t>(ceil_div(g_.width + g_.pad_w - b, sw), x0, plane_w_);
+      for (int64_t c = 0; c < channels; ++c) {
         float* plane = planes + (c * phases_ + phase) * plane_h_ * plane_w_;
-        for (int64_t r = 0; r < plane_h_; ++r) {
+        std::fill(plane, plane + r0 * plane_w_, 0.0f);
+        for (int64_t r = r0; r < r1; ++r) {
           float* out = plane + r * plane_w_;
-          const int64_t y = r * sh + a - g_.pad_h;
-          if (y < 0 || y >= g_.height) {
-            std::fill(out, out + plane_w_, 0.0f);
-            continue;
-          }
-          const float* in = image + (c * g_.height + y) * g_.width;
-          if (sw == 1) {
-            const int64_t left = std::min(g_.pad_w, plane_w_);
-            const int64_t inside = std::clamp<int64_t>(plane_w_ - left, 0, g_.width);
-            std::fill(out, out + left, 0.0f);
-            std::copy(in, in + inside, out + left);
-            std::fill(out + left + inside, out + plane_w_, 0.0f);
-            continue;
-          }
-          // Columns x0..x1 of the phase read the image (col = x * sw + b - pad_w inside it),
-          // the rest are padding: no test per column.
-          const int64_t x0 = std::min(plane_w_, ceil_div(std::max<int64_t>(g_.pad_w - b, 0), sw));
-          const int64_t x1 =
-              std::clamp<int64_t>(ceil_div(g_.width + g_.pad_w - b, sw), x0, plane_w_);
-          std::fill(out, out + x0, 0.0f);
-          const float* column = in + x0 * sw + b - g_.pad_w;
-          for (int64_t x = x0; x < x1; ++x) out[x] = column[(x - x0) * sw];
-          std::fill(out + x1, out + plane_w_, 0.0f);
+          const float* in =
+              image + (c * g_.height + r * sh + a - g_.pad_h) * g_.width + x0 * sw + b - g_.pad_w;
+          for (int64_t x = 0; x < x0; ++x) out[x] = 0.0f;
+          if (sw == 2)  // a constant stride the compiler vectorizes
+            for (int64_t x = x0; x < x1; ++x) out[x] = in[(x - x0) * 2];
+          else
+            for (int64_t x = x0; x < x1; ++x) out[x] = in[(x - x0) * sw];
+          for (int64_t x = x1; x < plane_w_; ++x) out[x] = 0.0f;
         }
+        std::fill(plane + r1 * plane_w_, plane + plane_h_ * plane_w_, 0.0f);
       }
+    }
 }
 
 void ConvForward::run(const float* image, const Epilogue& epilogue, float* scratch,
