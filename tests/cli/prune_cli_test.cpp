@@ -182,5 +182,37 @@ TEST_F(PruneCliTest, SparseTrainingKeepsTheNetworkSparseFromTheFirstStep) {
                      "give it without --prune and --prune-at-init");
 }
 
+TEST_F(PruneCliTest, SensitivityPrunesEachLayerAlone) {
+  const std::string svg = dir_->file("sensitivity.svg"), report_path = dir_->file("sensitivity.json");
+  const CliResult r = run_cli({"sensitivity", model_, "--data", data_, "--sparsities", "0.5,0.95",
+                               "--samples", "200", "--svg", svg, "--threads", "2", "--report",
+                               report_path});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");  // the per-run pass logs stay quiet
+  EXPECT_NE(r.out.find("on 200 test samples; each layer pruned alone by prune.magnitude"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fc1.weight"), std::string::npos) << r.out;
+  const auto report = read_json(report_path);
+  ASSERT_EQ(report["layers"].size(), 3u);
+  EXPECT_EQ(report["layers"][0]["weight"], "fc1.weight");
+  EXPECT_EQ(report["layers"][0]["size"], 784 * 300);
+  EXPECT_EQ(report["samples"], 200);
+  EXPECT_EQ(report["sparsities"], nlohmann::json({0.5, 0.95}));
+  for (const auto& layer : report["layers"]) EXPECT_EQ(layer["accuracy"].size(), 2u);
+  const std::string plot = read_text(svg);
+  EXPECT_NE(plot.find("<svg"), std::string::npos);
+  EXPECT_NE(plot.find("fc3.weight"), std::string::npos);
+
+  const auto bad = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"sensitivity", model_, "--data", data_, "--samples", "50"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  expect_clear_error(bad({"--sparsities", "0.5,1.5"}), "must be a number in [0, 1)");
+  expect_clear_error(bad({"--prune", "magnitude:0.9"}), "give the criterion without a sparsity");
+  expect_clear_error(bad({"--prune", "lottery"}), "prune.lottery");
+  expect_clear_error(bad({"--svg", dir_->file("plot.png")}), ".svg");
+}
+
 }  // namespace
 }  // namespace shrink::testing

@@ -111,5 +111,6 @@ void register_sweep(CLI::App& app);
 void register_plot(CLI::App& app);
 void register_report(CLI::App& app);
 void register_exemplars(CLI::App& app);
+void register_sensitivity(CLI::App& app);
 
 }  // namespace shrink::cli

@@ -31,6 +31,7 @@ const std::pair<const char*, void (*)(CLI::App&)> kCommands[] = {
     {"plot", shrink::cli::register_plot},
     {"report", shrink::cli::register_report},
     {"exemplars", shrink::cli::register_exemplars},
+    {"sensitivity", shrink::cli::register_sensitivity},
 };
 
 int fail(const char* message, int code) {
