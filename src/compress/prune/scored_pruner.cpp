@@ -1,4 +1,5 @@
 #include "compress/prune/scored_pruner.hpp"
+#include "compress/prune/layer_sparsity.hpp"
 
 #include "shrink/nn/weights.hpp"
 
@@ -55,6 +56,11 @@ class ScoredPruner final : public Pass {
       : name_(std::move(name)) {
     PassOptions options(name_, json);
     target_ = PruningTarget::read(options, "pass " + name_);
+    layers_ = LayerSparsities::read(options, "pass " + name_);
+    require(layers_.empty() || !options.has("scope") || target_.scope == "layer",
+            "pass " + name_ + ": per-layer sparsities prune each layer on its own; give scope "
+            "'layer' or leave it out");
+    if (!layers_.empty()) target_.scope = "layer";
     steps_ = options.get<int>("steps", 1);
     criterion_ = factory(options);
     options.finish();
@@ -65,6 +71,7 @@ class ScoredPruner final : public Pass {
   std::string name() const override { return name_; }
   nlohmann::json options() const override {
     nlohmann::json json = target_.to_json();
+    if (!layers_.empty()) json.update(layers_.to_json());
     json["steps"] = steps_;
     json.update(criterion_->options());
     return json;
@@ -73,13 +80,20 @@ class ScoredPruner final : public Pass {
  private:
   nlohmann::json apply(Model& model, PassContext& context) override {
     const std::vector<Parameter*> weights = target_.weights(model);
+    const std::vector<double> own =
+        layers_.for_weights(weights, target_.sparsity, "pass " + name_);
     // In several steps, the scores are taken again on the weights each step leaves.
     for (int step = 1; step <= steps_; ++step) {
       const std::vector<Tensor> scores = criterion_->scores(model, weights, context);
       std::vector<Tensor> masks_before;
       for (const Parameter* p : weights) masks_before.push_back(p->mask);
       // Select without zeroing, so the criterion can still read the removed weights' values.
-      prune_lowest_scores(weights, scores, target_.sparsity * step / steps_, target_.scope);
+      if (layers_.empty()) {
+        prune_lowest_scores(weights, scores, target_.sparsity * step / steps_, target_.scope);
+      } else {
+        for (size_t i = 0; i < weights.size(); ++i)
+          prune_lowest_scores({weights[i]}, {scores[i]}, own[i] * step / steps_, "layer");
+      }
       criterion_->compensate(weights, masks_before);
       for (Parameter* p : weights) p->apply_mask();
     }
@@ -88,6 +102,7 @@ class ScoredPruner final : public Pass {
 
   std::string name_;
   PruningTarget target_;
+  LayerSparsities layers_;
   int steps_ = 1;
   std::unique_ptr<PruningCriterion> criterion_;
 };
