@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Recovery after pruning on Fashion-MNIST, measured over several seeds: a LeNet-5 trained by
-# shrink is pruned 95% by magnitude (one global threshold), then fine-tuned for EPOCHS (2) at
-# shrink compress's fine-tuning rate (0.001) either plainly (train.finetune: cross-entropy on the
-# labels) or by distill.recover with the model before pruning as the teacher, with each set of
-# losses given as an argument after the seeds (--recover specs, separated by spaces; default
-# "kd:T=4,alpha=0.9"). Every run of a seed sees the same batches.
+# shrink (10 epochs, cosine rate) is pruned 95% by magnitude (one global threshold), then
+# fine-tuned for EPOCHS (2) at shrink compress's fine-tuning rate (0.001) either plainly
+# (train.finetune: cross-entropy on the labels) or by distill.recover with the model before
+# pruning as the teacher, with each set of losses given as an argument after the seeds
+# (--recover specs, separated by spaces; default "kd:T=4,alpha=0.9"). Every run of a seed sees
+# the same batches.
 # Prints each run's test accuracy, then the means, spreads (sample standard deviation) and the
 # gain of each recovery over plain fine-tuning.
 #   bash bench/distill_recovery.sh [SEEDS="1 2 3"] [THREADS=2] [LOSSES...]
 #   e.g. bash bench/distill_recovery.sh "1 2 3" 1 kd:T=4,alpha=0.9 "kd:T=1,alpha=0.5 hint:student=fc1,teacher=fc1,regressor=false,weight=1"
-# Environment: SHRINK (default build/shrink), TEACHER_EPOCHS (10), TEACHER_SCHEDULE (constant;
-# cosine trains the teacher to a decayed rate), EPOCHS (2), LR (0.001), WORK (a directory to keep
-# the models and reports in, and to reuse the teacher from; default a temporary one).
+# Environment: SHRINK (default build/shrink), TEACHER_EPOCHS (10), TEACHER_SCHEDULE (cosine: the
+# model is trained to convergence, as models are before they are compressed; constant keeps lr
+# 0.01 to the end, and then plain fine-tuning at the lower rate gains from the decay alone, see
+# docs/distillation.md), EPOCHS (2), LR (0.001), WORK (a directory to keep the models and reports
+# in, and to reuse the teacher from; default a temporary one).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seeds="${1:-1 2 3}"
@@ -21,7 +24,7 @@ variants=("$@")
 [[ ${#variants[@]} -gt 0 ]] || variants=("kd:T=4,alpha=0.9")
 shrink="${SHRINK:-$here/build/shrink}"
 teacher_epochs="${TEACHER_EPOCHS:-10}"
-teacher_schedule="${TEACHER_SCHEDULE:-constant}"
+teacher_schedule="${TEACHER_SCHEDULE:-cosine}"
 epochs="${EPOCHS:-2}"
 lr="${LR:-0.001}"
 [[ -x $shrink ]] || { echo "error: $shrink is not built (cmake --build build --target shrink_cli)" >&2; exit 2; }
