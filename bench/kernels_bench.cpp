@@ -194,7 +194,7 @@ void xnor_gemm_1024x1024_batch64(benchmark::State& s) {
   kernels::PackedBinaryRows packed;
   kernels::pack_binary_rows(w.data(), 1024, 1024, packed);
   std::vector<uint64_t> bits;
-  kernels::pack_plus_minus_one(x.data(), 64, 1024, bits);
+  kernels::pack_plus_minus_one(path, x.data(), 64, 1024, bits);
   for (auto _ : s) {
     kernels::xnor_gemm(path, bits.data(), 64, packed, nullptr, 0, packed.blocks(), y.data(), 1024);
     benchmark::DoNotOptimize(y.data());

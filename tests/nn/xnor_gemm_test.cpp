@@ -45,12 +45,12 @@ TEST(XnorGemm, EveryPathMatchesTheFloatGemm) {
       continue;
     }
     SCOPED_TRACE(xnor_path_name(path));
-    for (const auto& [n, in, out] : {std::tuple{1, 1, 1}, {3, 64, 8}, {5, 100, 13}, {7, 2100, 17}, {2, 63, 9}}) {
+    for (const auto& [n, in, out] : {std::tuple{1, 1, 1}, {3, 64, 8}, {5, 100, 13}, {7, 2100, 17}, {2, 63, 9}, {9, 1000, 43}, {1, 1024, 1024}}) {
       const Case c(n, in, out, static_cast<uint64_t>(n * 1000 + in));
       PackedBinaryRows w;
       ASSERT_TRUE(pack_binary_rows(c.w.data(), out, in, w));
       std::vector<uint64_t> x_bits;
-      ASSERT_TRUE(pack_plus_minus_one(c.x.data(), n, in, x_bits));
+      ASSERT_TRUE(pack_plus_minus_one(path, c.x.data(), n, in, x_bits));
       std::vector<float> y(static_cast<size_t>(n * out), 123.0f);
       xnor_gemm(path, x_bits.data(), n, w, c.bias.data(), 0, w.blocks(), y.data(), out);
       const std::vector<float> expected = c.reference();
@@ -74,9 +74,33 @@ TEST(XnorGemm, PackingRejectsWhatIsNotBinary) {
   EXPECT_TRUE(pack_binary_rows(rows.data(), 2, 2, w));
   std::vector<uint64_t> bits;
   const std::vector<float> x = {1.0f, -1.0f, 1.0f, 0.999f};
-  EXPECT_FALSE(pack_plus_minus_one(x.data(), 1, 4, bits));
-  EXPECT_TRUE(pack_plus_minus_one(x.data(), 1, 3, bits));
+  EXPECT_FALSE(pack_plus_minus_one(XnorPath::Portable, x.data(), 1, 4, bits));
+  EXPECT_TRUE(pack_plus_minus_one(XnorPath::Portable, x.data(), 1, 3, bits));
   EXPECT_EQ(bits[0], 0b010u);
+}
+
+// The vector packers give the portable packer's words, and reject a value that is not +-1
+// wherever it sits: in a whole word (their loop) or in the partial last word (the portable one).
+TEST(XnorGemm, EveryPathPacksInputsAlike) {
+  const int64_t rows = 3, cols = 200;  // three whole words and 8 values of a fourth
+  std::vector<float> x(static_cast<size_t>(rows * cols));
+  Rng rng(11);
+  for (float& v : x) v = rng.uniform() < 0.5f ? -1.0f : 1.0f;
+  std::vector<uint64_t> expected;
+  ASSERT_TRUE(pack_plus_minus_one(XnorPath::Portable, x.data(), rows, cols, expected));
+  for (XnorPath path : {XnorPath::Avx2, XnorPath::Avx512}) {
+    if (!xnor_path_supported(path)) continue;
+    SCOPED_TRACE(xnor_path_name(path));
+    std::vector<uint64_t> bits;
+    ASSERT_TRUE(pack_plus_minus_one(path, x.data(), rows, cols, bits));
+    EXPECT_EQ(bits, expected);
+    for (const int64_t at : {int64_t{0}, int64_t{cols + 70}, int64_t{2 * cols + 195}})
+      for (const float bad : {0.0f, -0.0f, 2.0f, -0.5f, std::nanf("")}) {
+        std::vector<float> wrong = x;
+        wrong[static_cast<size_t>(at)] = bad;
+        EXPECT_FALSE(pack_plus_minus_one(path, wrong.data(), rows, cols, bits)) << at << " " << bad;
+      }
+  }
 }
 
 // A Linear layer with XNOR-Net weights behind a Sign: inference takes the XNOR kernel, and its

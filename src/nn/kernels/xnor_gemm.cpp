@@ -1,5 +1,6 @@
 #include "nn/kernels/xnor_gemm.hpp"
 
+#include "nn/kernels/isa.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "shrink/core/threading.hpp"
 
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <type_traits>
 
 namespace shrink::kernels {
 namespace {
@@ -29,84 +31,153 @@ void store_block(const uint64_t* counts, const PackedBinaryRows& w, const float*
   }
 }
 
-void xnor_portable(const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w,
-                   const float* bias, int64_t b0, int64_t b1, float* y, int64_t ldy) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint64_t* x = x_bits + r * w.words;
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint64_t* block = w.bits.data() + b * w.words * kLanes;
-      uint64_t counts[kLanes] = {};
-      for (int64_t k = 0; k < w.words; ++k)
-        for (int64_t j = 0; j < kLanes; ++j)
-          counts[j] += static_cast<uint64_t>(std::popcount(x[k] ^ block[k * kLanes + j]));
-      store_block(counts, w, bias, b, y + r * ldy);
-    }
+// Every path computes a tile of kRows batch rows by a few weight blocks per pass over the words,
+// so each weight word loaded serves every row and each broadcast input word every block; the
+// counts stay in registers until the tile is stored. Rows left over at the end of the batch
+// take the same loop with fewer rows (the templates below are instantiated for 1..kRows).
+constexpr int64_t kRows = 4;
+
+// Calls tile(r, rows_in_tile) with a compile-time rows_in_tile for each tile of the batch.
+template <class Tile>
+void for_each_row_tile(int64_t rows, Tile&& tile) {
+  int64_t r = 0;
+  for (; r + kRows <= rows; r += kRows) tile(r, std::integral_constant<int64_t, kRows>{});
+  switch (rows - r) {
+    case 3: tile(r, std::integral_constant<int64_t, 3>{}); break;
+    case 2: tile(r, std::integral_constant<int64_t, 2>{}); break;
+    case 1: tile(r, std::integral_constant<int64_t, 1>{}); break;
+    default: break;
   }
 }
 
+// R rows by one block with std::popcount (a POPCNT instruction where the build allows it).
+template <int64_t R>
+void xnor_portable_tile(const uint64_t* x, const PackedBinaryRows& w, const float* bias,
+                        int64_t b, float* y, int64_t ldy) {
+  const uint64_t* block = w.bits.data() + b * w.words * kLanes;
+  uint64_t counts[R][kLanes] = {};
+  for (int64_t j = 0; j < kLanes; ++j)
+    for (int64_t k = 0; k < w.words; ++k) {
+      const uint64_t word = block[k * kLanes + j];
+      for (int64_t i = 0; i < R; ++i)
+        counts[i][j] += static_cast<uint64_t>(std::popcount(x[i * w.words + k] ^ word));
+    }
+  for (int64_t i = 0; i < R; ++i) store_block(counts[i], w, bias, b, y + i * ldy);
+}
+
+void xnor_portable(const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w,
+                   const float* bias, int64_t b0, int64_t b1, float* y, int64_t ldy) {
+  for_each_row_tile(rows, [&](int64_t r, auto tile_rows) {
+    for (int64_t b = b0; b < b1; ++b)
+      xnor_portable_tile<tile_rows()>(x_bits + r * w.words, w, bias, b, y + r * ldy, ldy);
+  });
+}
+
 // Popcount of each byte by a table of the 16 nibbles (Mula's method); the byte counts add up
-// for up to 31 words before they are summed into 64-bit lanes.
-__attribute__((target("avx2,fma"))) void xnor_avx2(const uint64_t* x_bits, int64_t rows,
-                                               const PackedBinaryRows& w, const float* bias,
-                                               int64_t b0, int64_t b1, float* y, int64_t ldy) {
+// for up to 31 words before they are summed into 64-bit lanes. A tile is R rows by one block
+// (two 256-bit halves of four outputs): 2R byte counters, the table and the mask fill the
+// sixteen registers.
+template <int64_t R>
+__attribute__((target("avx2,fma"))) void xnor_avx2_tile(const uint64_t* x,
+                                                        const PackedBinaryRows& w,
+                                                        const float* bias, int64_t b, float* y,
+                                                        int64_t ldy) {
   const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
   constexpr int64_t kWordsPerFlush = 31;  // 31 * 8 = 248 fits a byte
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint64_t* x = x_bits + r * w.words;
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint64_t* block = w.bits.data() + b * w.words * kLanes;
-      alignas(32) uint64_t counts[kLanes];
-      for (int half = 0; half < 2; ++half) {
-        __m256i total = _mm256_setzero_si256();
-        for (int64_t k0 = 0; k0 < w.words; k0 += kWordsPerFlush) {
-          __m256i bytes = _mm256_setzero_si256();
-          for (int64_t k = k0; k < std::min(w.words, k0 + kWordsPerFlush); ++k) {
-            const __m256i v = _mm256_xor_si256(
-                _mm256_set1_epi64x(static_cast<long long>(x[k])),
-                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + k * kLanes + 4 * half)));
-            const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low_nibbles));
-            const __m256i hi =
-                _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles));
-            bytes = _mm256_add_epi8(bytes, _mm256_add_epi8(lo, hi));
-          }
-          total = _mm256_add_epi64(total, _mm256_sad_epu8(bytes, _mm256_setzero_si256()));
+  const uint64_t* block = w.bits.data() + b * w.words * kLanes;
+  __m256i total[R][2];
+  for (int64_t i = 0; i < R; ++i) total[i][0] = total[i][1] = _mm256_setzero_si256();
+  for (int64_t k0 = 0; k0 < w.words; k0 += kWordsPerFlush) {
+    __m256i bytes[R][2];
+    for (int64_t i = 0; i < R; ++i) bytes[i][0] = bytes[i][1] = _mm256_setzero_si256();
+    const int64_t k1 = std::min(w.words, k0 + kWordsPerFlush);
+    for (int64_t k = k0; k < k1; ++k) {
+      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + k * kLanes));
+      const __m256i w1 =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + k * kLanes + 4));
+      for (int64_t i = 0; i < R; ++i) {
+        const __m256i xi = _mm256_set1_epi64x(static_cast<long long>(x[i * w.words + k]));
+        for (int h = 0; h < 2; ++h) {
+          const __m256i v = _mm256_xor_si256(xi, h ? w1 : w0);
+          const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low_nibbles));
+          const __m256i hi =
+              _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles));
+          bytes[i][h] = _mm256_add_epi8(bytes[i][h], _mm256_add_epi8(lo, hi));
         }
-        _mm256_store_si256(reinterpret_cast<__m256i*>(counts + 4 * half), total);
       }
-      store_block(counts, w, bias, b, y + r * ldy);
+    }
+    for (int64_t i = 0; i < R; ++i)
+      for (int h = 0; h < 2; ++h)
+        total[i][h] =
+            _mm256_add_epi64(total[i][h], _mm256_sad_epu8(bytes[i][h], _mm256_setzero_si256()));
+  }
+  for (int64_t i = 0; i < R; ++i) {
+    alignas(32) uint64_t counts[kLanes];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(counts), total[i][0]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(counts + 4), total[i][1]);
+    store_block(counts, w, bias, b, y + i * ldy);
+  }
+}
+
+__attribute__((target("avx2,fma"))) void xnor_avx2(const uint64_t* x_bits, int64_t rows,
+                                               const PackedBinaryRows& w, const float* bias,
+                                               int64_t b0, int64_t b1, float* y, int64_t ldy) {
+  for_each_row_tile(rows, [&](int64_t r, auto tile_rows) {
+    for (int64_t b = b0; b < b1; ++b)
+      xnor_avx2_tile<tile_rows()>(x_bits + r * w.words, w, bias, b, y + r * ldy, ldy);
+  });
+}
+
+// One 512-bit register holds word k of a block's 8 rows: XOR with the broadcast input word,
+// VPOPCNTQ, add; the 8 counts become 8 outputs with no horizontal reduction. A tile is R rows
+// by B blocks: R * B counters, and per word B loads and R broadcasts for R * B popcounts.
+template <int64_t R, int64_t B>
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq,fma"))) void xnor_avx512_tile(
+    const uint64_t* x, const PackedBinaryRows& w, const float* bias, int64_t b, float* y,
+    int64_t ldy) {
+  const uint64_t* block = w.bits.data() + b * w.words * kLanes;
+  const int64_t block_stride = w.words * kLanes;
+  __m512i counts[R][B];
+  for (int64_t i = 0; i < R; ++i)
+    for (int64_t j = 0; j < B; ++j) counts[i][j] = _mm512_setzero_si512();
+  for (int64_t k = 0; k < w.words; ++k) {
+    __m512i wk[B];
+    for (int64_t j = 0; j < B; ++j) wk[j] = _mm512_loadu_si512(block + j * block_stride + k * kLanes);
+    for (int64_t i = 0; i < R; ++i) {
+      const __m512i xi = _mm512_set1_epi64(static_cast<long long>(x[i * w.words + k]));
+      for (int64_t j = 0; j < B; ++j)
+        counts[i][j] = _mm512_add_epi64(counts[i][j], _mm512_popcnt_epi64(_mm512_xor_si512(xi, wk[j])));
+    }
+  }
+  const __m256 cols = _mm256_set1_ps(static_cast<float>(w.cols));
+  const __m256 minus_two = _mm256_set1_ps(-2.0f);
+  for (int64_t j = 0; j < B; ++j) {
+    const int64_t o = (b + j) * kLanes;
+    const __m256 scale = _mm256_loadu_ps(w.scale.data() + o);
+    const int64_t valid = std::min<int64_t>(kLanes, w.rows - o);
+    const __mmask8 mask = static_cast<__mmask8>((1u << valid) - 1u);
+    const __m256 shift = bias ? _mm256_maskz_loadu_ps(mask, bias + o) : _mm256_setzero_ps();
+    for (int64_t i = 0; i < R; ++i) {
+      const __m256 dot = _mm256_fmadd_ps(minus_two, _mm512_cvtepi64_ps(counts[i][j]), cols);
+      _mm256_mask_storeu_ps(y + i * ldy + o, mask, _mm256_fmadd_ps(scale, dot, shift));
     }
   }
 }
 
-// One 512-bit register holds word k of the block's 8 rows: XOR with the broadcast input word,
-// VPOPCNTQ, add; the 8 counts become 8 outputs with no horizontal reduction.
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq,fma"))) void xnor_avx512(
     const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w, const float* bias,
     int64_t b0, int64_t b1, float* y, int64_t ldy) {
-  const __m256 cols = _mm256_set1_ps(static_cast<float>(w.cols));
-  const __m256 minus_two = _mm256_set1_ps(-2.0f);
-  for (int64_t r = 0; r < rows; ++r) {
+  constexpr int64_t kBlocks = 2;
+  for_each_row_tile(rows, [&](int64_t r, auto tile_rows) {
+    constexpr int64_t R = tile_rows();
     const uint64_t* x = x_bits + r * w.words;
-    float* y_row = y + r * ldy;
-    for (int64_t b = b0; b < b1; ++b) {
-      const uint64_t* block = w.bits.data() + b * w.words * kLanes;
-      __m512i counts = _mm512_setzero_si512();
-      for (int64_t k = 0; k < w.words; ++k) {
-        const __m512i v = _mm512_xor_si512(_mm512_set1_epi64(static_cast<long long>(x[k])),
-                                           _mm512_loadu_si512(block + k * kLanes));
-        counts = _mm512_add_epi64(counts, _mm512_popcnt_epi64(v));
-      }
-      const __m256 dot = _mm256_fmadd_ps(minus_two, _mm512_cvtepi64_ps(counts), cols);
-      const int64_t o = b * kLanes;
-      const __m256 scale = _mm256_loadu_ps(w.scale.data() + o);
-      const int64_t valid = std::min<int64_t>(kLanes, w.rows - o);
-      const __mmask8 mask = static_cast<__mmask8>((1u << valid) - 1u);
-      const __m256 shift = bias ? _mm256_maskz_loadu_ps(mask, bias + o) : _mm256_setzero_ps();
-      _mm256_mask_storeu_ps(y_row + o, mask, _mm256_fmadd_ps(scale, dot, shift));
-    }
-  }
+    float* y_tile = y + r * ldy;
+    int64_t b = b0;
+    for (; b + kBlocks <= b1; b += kBlocks) xnor_avx512_tile<R, kBlocks>(x, w, bias, b, y_tile, ldy);
+    if (b < b1) xnor_avx512_tile<R, 1>(x, w, bias, b, y_tile, ldy);
+  });
 }
 
 }  // namespace
@@ -123,9 +194,14 @@ bool xnor_path_supported(XnorPath path) {
 }
 
 XnorPath best_xnor_path() {
-  static const XnorPath best = xnor_path_supported(XnorPath::Avx512) ? XnorPath::Avx512
-                               : xnor_path_supported(XnorPath::Avx2) ? XnorPath::Avx2
-                                                                     : XnorPath::Portable;
+  // Capped by the instruction set the other kernels run (SHRINK_ISA, the build's cap), so
+  // SHRINK_ISA=avx2 times this path too; AVX-512 without VPOPCNTDQ falls back to AVX2.
+  static const XnorPath best = [] {
+    const Isa isa = best_isa();
+    if (isa == Isa::Avx512 && xnor_path_supported(XnorPath::Avx512)) return XnorPath::Avx512;
+    if (isa != Isa::Portable && xnor_path_supported(XnorPath::Avx2)) return XnorPath::Avx2;
+    return XnorPath::Portable;
+  }();
   return best;
 }
 
@@ -157,24 +233,63 @@ bool pack_binary_rows(const float* m, int64_t rows, int64_t cols, PackedBinaryRo
   return true;
 }
 
-bool pack_plus_minus_one(const float* x, int64_t rows, int64_t cols, std::vector<uint64_t>& bits) {
-  const int64_t words = words_for(cols);
-  bits.assign(static_cast<size_t>(rows * words), 0);
+namespace {
+
+// The sign bit of 64 values and whether all of them are exactly +-1 (|v| has the bits of 1.0f).
+// The last word of a row takes the portable loop, which stops at `count`.
+bool pack_word_portable(const float* v, int64_t count, uint64_t& word) {
+  // No early exit inside the word, so the loop vectorizes; the check is per word.
+  bool plus_minus_one = true;
+  word = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    plus_minus_one &= std::abs(v[i]) == 1.0f;
+    word |= uint64_t{std::bit_cast<uint32_t>(v[i]) >> 31} << i;
+  }
+  return plus_minus_one;
+}
+
+__attribute__((target("avx2"))) bool pack_word_avx2(const float* v, uint64_t& word) {
+  const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), one = _mm256_set1_epi32(0x3F800000);
+  word = 0;
+  int all_one = -1;
+  for (int i = 0; i < 8; ++i) {
+    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 8 * i));
+    word |= uint64_t{static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(bits)))} << (8 * i);
+    all_one &= _mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_and_si256(bits, magnitude), one));
+  }
+  return all_one == -1;
+}
+
+__attribute__((target("avx512f,avx512dq"))) bool pack_word_avx512(const float* v, uint64_t& word) {
+  const __m512i magnitude = _mm512_set1_epi32(0x7FFFFFFF), one = _mm512_set1_epi32(0x3F800000);
+  word = 0;
+  __mmask16 all_one = 0xFFFF;
+  for (int i = 0; i < 4; ++i) {
+    const __m512i bits = _mm512_loadu_si512(v + 16 * i);
+    word |= uint64_t{_mm512_movepi32_mask(bits)} << (16 * i);
+    all_one &= _mm512_cmpeq_epi32_mask(_mm512_and_si512(bits, magnitude), one);
+  }
+  return all_one == 0xFFFF;
+}
+
+}  // namespace
+
+bool pack_plus_minus_one(XnorPath path, const float* x, int64_t rows, int64_t cols,
+                         std::vector<uint64_t>& bits) {
+  const int64_t words = words_for(cols), full = cols / 64;
+  bits.resize(static_cast<size_t>(rows * words));
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * cols;
-    for (int64_t k = 0; k < words; ++k) {
-      const int64_t begin = k * 64, count = std::min<int64_t>(64, cols - begin);
-      // No early exit inside the word, so the loop vectorizes; the check is per word.
-      uint64_t word = 0;
-      bool plus_minus_one = true;
-      for (int64_t i = 0; i < count; ++i) {
-        const float v = row[begin + i];
-        plus_minus_one &= std::abs(v) == 1.0f;
-        word |= uint64_t{std::bit_cast<uint32_t>(v) >> 31} << i;
-      }
-      if (!plus_minus_one) return false;
-      bits[static_cast<size_t>(r * words + k)] = word;
-    }
+    uint64_t* out = bits.data() + r * words;
+    bool plus_minus_one = true;
+    int64_t k = 0;
+    if (path == XnorPath::Avx512)
+      for (; k < full; ++k) plus_minus_one &= pack_word_avx512(row + 64 * k, out[k]);
+    else if (path == XnorPath::Avx2)
+      for (; k < full; ++k) plus_minus_one &= pack_word_avx2(row + 64 * k, out[k]);
+    for (; k < words; ++k)
+      plus_minus_one &= pack_word_portable(row + 64 * k, std::min<int64_t>(64, cols - 64 * k), out[k]);
+    if (!plus_minus_one) return false;
   }
   return true;
 }
@@ -198,8 +313,8 @@ bool BinaryLinear::forward(const Parameter& weight, const Tensor& x, const float
   }
   if (!binary_ || x.rank() != 2 || x.dim(1) != packed_.cols) return false;
   const int64_t n = x.dim(0);
-  if (!pack_plus_minus_one(x.data(), n, packed_.cols, x_bits_)) return false;
   const XnorPath path = best_xnor_path();
+  if (!pack_plus_minus_one(path, x.data(), n, packed_.cols, x_bits_)) return false;
   const int64_t blocks = packed_.blocks();
   // A popcount does 64 multiply-adds: the team pays off from a sixty-fourth of the float size.
   const bool parallel = n * packed_.words * packed_.rows * 64 >= kParallelMacs * 64;

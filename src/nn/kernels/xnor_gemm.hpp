@@ -16,7 +16,7 @@ namespace shrink::kernels {
 
 enum class XnorPath { Portable, Avx2, Avx512 };
 
-// The fastest path this CPU runs, and whether it runs `path`.
+// The fastest path this CPU runs (within SHRINK_ISA), and whether it runs `path`.
 XnorPath best_xnor_path();
 bool xnor_path_supported(XnorPath path);
 const char* xnor_path_name(XnorPath path);
@@ -36,8 +36,10 @@ struct PackedBinaryRows {
 bool pack_binary_rows(const float* m, int64_t rows, int64_t cols, PackedBinaryRows& out);
 
 // Packs the signs of rows x cols values that are all exactly +-1 into `bits` ([rows][words],
-// 64 values a word, zero-padded); false as soon as a value is not +-1.
-bool pack_plus_minus_one(const float* x, int64_t rows, int64_t cols, std::vector<uint64_t>& bits);
+// 64 values a word, zero-padded) with `path`'s instructions; false as soon as a row holds a
+// value that is not +-1.
+bool pack_plus_minus_one(XnorPath path, const float* x, int64_t rows, int64_t cols,
+                         std::vector<uint64_t>& bits);
 
 // y[r, o] = scale[o] * (cols - 2 popcount(x_r ^ w_o)) + bias[o] for rows [0, rows) of x and the
 // weight blocks [block_begin, block_end); bias may be null. y has leading dimension ldy.
