@@ -35,7 +35,8 @@ nlohmann::json run_eval_job(const EvalJob& job) {
   report["data"] = job.data;
   report["split"] = job.split;
   report["classes"] = data.class_names;
-  const size_t int8_layers = lowered ? plan_int8_execution(model).size() : 0;
+  // Lowered with SHRINK_INT8=off means fused in fp32: no int8 layers then.
+  const size_t int8_layers = lowered && int8_execution_enabled() ? plan_int8_execution(model).size() : 0;
   report["int8_layers"] = int8_layers;
   if (int8_layers > 0) report["int8_kernels"] = int8_kernel_isa();
   report["fused_layers"] = lowered && int8_layers == 0 ? plan_fusion(model).size() : 0;

@@ -5,9 +5,14 @@
 #include "support/fashion_mnist_suite.hpp"
 #include "support/temp_dir.hpp"
 
+#include "shrink/core/random.hpp"
+#include "shrink/io/tensor_file.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 namespace shrink::testing {
@@ -114,6 +119,36 @@ TEST_F(Int8Cli, OnnxOutputIsAQdqFileThatReadsBackAtTheSameAccuracy) {
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
   EXPECT_DOUBLE_EQ(read_json(dir_->file("int8-onnx-eval.json"))["accuracy"].get<double>(),
                    report["accuracy_after"].get<double>());
+}
+
+// shrink run executes the int8 layers too: its logits match the QDQ graph's (SHRINK_INT8=off)
+// up to the rounding of the requantized codes, with the same predicted classes.
+TEST_F(Int8Cli, RunExecutesTheInt8LayersAsTheQdqGraphComputes) {
+  ASSERT_EQ(compress({"--quantize", "int8", "--calibration-batches", "2"}, "run.shrk").exit_code, 0);
+  Tensor x({8, 1, 28, 28});
+  Rng rng(3);
+  for (float& v : x) v = rng.uniform(0.0f, 1.0f);
+  write_npy(x, dir_->file("x.npy"));
+  const auto int8 = run_cli({"run", dir_->file("run.shrk"), "--input", dir_->file("x.npy"), "-o",
+                             dir_->file("run-int8"), "-q"});
+  ASSERT_EQ(int8.exit_code, 0) << int8.err;
+  const auto off = run_command({"env", "SHRINK_INT8=off", SHRINK_CLI_PATH, "run", dir_->file("run.shrk"),
+                                "--input", dir_->file("x.npy"), "-o", dir_->file("run-off"), "-q"});
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  const Tensor a = read_npy(fs::directory_iterator(dir_->file("run-int8"))->path().string());
+  const Tensor b = read_npy(fs::directory_iterator(dir_->file("run-off"))->path().string());
+  ASSERT_EQ(a.shape(), b.shape());
+  float largest = 0.0f, difference = 0.0f;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    largest = std::max(largest, std::fabs(b[i]));
+    difference = std::max(difference, std::fabs(a[i] - b[i]));
+  }
+  EXPECT_LE(difference, 0.05f * (1.0f + largest));
+  const int64_t classes = a.dim(1);
+  for (int64_t r = 0; r < a.dim(0); ++r)
+    EXPECT_EQ(std::max_element(a.data() + r * classes, a.data() + (r + 1) * classes) - a.data(),
+              std::max_element(b.data() + r * classes, b.data() + (r + 1) * classes) - b.data())
+        << "sample " << r;
 }
 
 TEST_F(Int8Cli, BadInt8FlagsAreClearErrors) {
