@@ -1,11 +1,12 @@
 #include "shrink/nn/fused_execution.hpp"
 
+#include "core/environment.hpp"
+#include "nn/graph_readers.hpp"
 #include "nn/ops/fused_ops.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/nn/int8_execution.hpp"
 
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <map>
 #include <set>
@@ -40,26 +41,12 @@ bool residual_add(const Model& model, const Node& add, const std::string& chain)
 }  // namespace
 
 bool fusion_enabled() {
-  static const bool enabled = [] {
-    const char* mode = std::getenv("SHRINK_FUSE");
-    if (mode == nullptr || *mode == '\0' || std::string(mode) == "auto") return true;
-    if (std::string(mode) == "off") return false;
-    throw Error::bad_input("SHRINK_FUSE=" + std::string(mode) +
-                           " is not a fusion mode: auto (the default) or off");
-  }();
+  static const bool enabled = auto_or_off("SHRINK_FUSE", "a fusion");
   return enabled;
 }
 
 std::vector<FusedLayerPlan> plan_fusion(const Model& model) {
-  std::map<std::string, std::vector<const Node*>> consumers;
-  for (const Node& node : model.nodes())
-    for (const std::string& input : node.inputs) consumers[input].push_back(&node);
-  const auto only_consumer = [&](const std::string& name) -> const Node* {
-    const auto it = consumers.find(name);
-    if (name == model.output_name() || it == consumers.end() || it->second.size() != 1)
-      return nullptr;
-    return it->second[0];
-  };
+  const GraphReaders readers(model);
 
   std::vector<FusedLayerPlan> plans;
   std::set<std::string> claimed;  // an Add both of whose inputs end chains joins the first
@@ -72,18 +59,18 @@ std::vector<FusedLayerPlan> plan_fusion(const Model& model) {
     std::string last = node.name;
     const std::string norm_type = type == "Conv2d" ? "BatchNorm2d" : "BatchNorm1d";
     const bool flat = type == "Conv2d" || node.output_shape.size() == 1;
-    if (const Node* norm = only_consumer(last); norm && flat && norm->op->type() == norm_type) {
+    if (const Node* norm = readers.only(last); norm && flat && norm->op->type() == norm_type) {
       plan.batch_norm = last = norm->name;
       plan.removed.push_back(last);
     }
-    if (const Node* add = only_consumer(last);
+    if (const Node* add = readers.only(last);
         add && type == "Conv2d" && !claimed.count(add->name) && residual_add(model, *add, last)) {
       plan.add = add->name;
       plan.residual = add->inputs[0] == last ? add->inputs[1] : add->inputs[0];
       last = add->name;
       plan.removed.push_back(last);
     }
-    if (const Node* clamp = only_consumer(last);
+    if (const Node* clamp = readers.only(last);
         clamp && (clamp->op->type() == "ReLU" || clamp->op->type() == "Clip")) {
       plan.activation = last = clamp->name;
       plan.removed.push_back(last);

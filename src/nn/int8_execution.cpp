@@ -1,12 +1,13 @@
 #include "shrink/nn/int8_execution.hpp"
 
+#include "core/environment.hpp"
+#include "nn/graph_readers.hpp"
 #include "nn/kernels/int8_layers.hpp"
 #include "nn/kernels/onednn.hpp"
 #include "nn/kernels/pool_window.hpp"
 #include "nn/ops/int8_ops.hpp"
 #include "shrink/core/error.hpp"
 
-#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -63,26 +64,12 @@ bool fusable_pool(const Model& model, const Node& pool) {
 }  // namespace
 
 bool int8_execution_enabled() {
-  static const bool enabled = [] {
-    const char* mode = std::getenv("SHRINK_INT8");
-    if (mode == nullptr || *mode == '\0' || std::string(mode) == "auto") return true;
-    if (std::string(mode) == "off") return false;
-    throw Error::bad_input("SHRINK_INT8=" + std::string(mode) +
-                           " is not an int8 execution mode: auto (the default) or off");
-  }();
+  static const bool enabled = auto_or_off("SHRINK_INT8", "an int8 execution");
   return enabled;
 }
 
 std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
-  std::map<std::string, std::vector<const Node*>> consumers;
-  for (const Node& node : model.nodes())
-    for (const std::string& input : node.inputs) consumers[input].push_back(&node);
-  const auto only_consumer = [&](const std::string& name) -> const Node* {
-    const auto it = consumers.find(name);
-    if (name == model.output_name() || it == consumers.end() || it->second.size() != 1)
-      return nullptr;
-    return it->second[0];
-  };
+  const GraphReaders readers(model);
 
   std::vector<Int8LayerPlan> plans;
   std::set<std::string> lowered;
@@ -100,7 +87,7 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
     plan.input = quantize.name;
     plan.input_type = codes_of(quantize).is_signed ? "int8" : "uint8";
     std::string last = node.name;
-    if (const Node* relu = only_consumer(last); relu && relu->op->type() == "ReLU") {
+    if (const Node* relu = readers.only(last); relu && relu->op->type() == "ReLU") {
       plan.relu = relu->name;
       plan.removed.push_back(relu->name);
       last = relu->name;
@@ -109,13 +96,13 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
     // (quantization is monotone: Q(max(a, b)) = max(Q(a), Q(b))), so they can run on codes.
     std::vector<std::string> through;
     std::string tail = last;
-    for (const Node* next = only_consumer(tail); next && next->inputs.size() == 1 && preserves_codes(*next);
-         next = only_consumer(tail)) {
+    for (const Node* next = readers.only(tail); next && next->inputs.size() == 1 && preserves_codes(*next);
+         next = readers.only(tail)) {
       through.push_back(next->name);
       tail = next->name;
     }
     plan.output_type = "fp32";
-    if (const Node* next = only_consumer(tail); next && next->op->type() == "QuantizeLinear") {
+    if (const Node* next = readers.only(tail); next && next->op->type() == "QuantizeLinear") {
       plan.output = next->name;
       plan.output_type = codes_of(*next).is_signed ? "int8" : "uint8";
       plan.through = through;
@@ -137,10 +124,10 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
   for (Int8LayerPlan& plan : plans) {
     const std::string& dequantize = model.node(plan.layer).inputs[0];
     bool all = dequantize != model.output_name();
-    for (const Node* reader : consumers[dequantize]) all = all && lowered.count(reader->name) > 0;
+    for (const Node* reader : readers.of(dequantize)) all = all && lowered.count(reader->name) > 0;
     if (!all) continue;
     plan.removed.insert(plan.removed.begin(), dequantize);
-    if (consumers[dequantize].size() == 1 && only_consumer(plan.input) != nullptr &&
+    if (readers.of(dequantize).size() == 1 && readers.only(plan.input) != nullptr &&
         !written.count(plan.input)) {
       plan.quantizes_input = true;
       plan.removed.insert(plan.removed.begin(), plan.input);

@@ -1,5 +1,6 @@
 #include "nn/kernels/sparse_linear.hpp"
 
+#include "core/environment.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "shrink/core/error.hpp"
@@ -8,7 +9,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace shrink::kernels {
 namespace {
@@ -31,13 +31,7 @@ std::pair<int64_t, int64_t> balanced_rows(const SparseRows& w, int t, int nt) {
 }  // namespace
 
 bool sparse_execution_enabled() {
-  static const bool enabled = [] {
-    const char* mode = std::getenv("SHRINK_SPARSE");
-    if (mode == nullptr || *mode == '\0' || std::string(mode) == "auto") return true;
-    if (std::string(mode) == "off") return false;
-    throw Error::bad_input("SHRINK_SPARSE=" + std::string(mode) +
-                           " is not a sparse execution mode: auto (the default) or off");
-  }();
+  static const bool enabled = auto_or_off("SHRINK_SPARSE", "a sparse execution");
   return enabled;
 }
 
