@@ -511,9 +511,16 @@ Model Model::from_graph_json(const nlohmann::json& graph) {
   require(one != graph.contains("inputs") && !inputs.empty(),
           "the graph needs \"input\": {\"name\": ..., \"shape\": [...]} (or \"inputs\": a "
           "list of them)");
-  for (const auto& in : inputs)
+  for (const auto& in : inputs) {
     require(in.is_object() && in.contains("shape"),
             "every graph input needs {\"name\": ..., \"shape\": [...]}");
+    // Sizes read as integers only: a JSON number past int64 is a double, whose conversion
+    // would be undefined.
+    const nlohmann::json& shape = in["shape"];
+    bool whole = shape.is_array();
+    for (const auto& size : shape) whole = whole && size.is_number_integer();
+    require(whole, "a graph input's \"shape\" must be a list of whole numbers, got " + shape.dump());
+  }
   require(graph.contains("nodes") && graph["nodes"].is_array() && !graph["nodes"].empty(),
           "the graph needs a non-empty \"nodes\" list");
   Model model;

@@ -240,6 +240,24 @@ TEST(ModelInputs, MismatchedInputsAreBadInput) {
   EXPECT_NE(bad_input_message([&] { empty.add_input("x", {3}); }), "");  // twice
 }
 
+// Sizes past int64 parse as doubles; converting one to an integer would be undefined (a fuzzer's
+// find, tests/fixtures/fuzz/architecture/), so shapes and integer attributes must be integers.
+TEST(ModelInputs, GraphShapesAndIntegerListsMustHoldIntegers) {
+  for (const char* size : {"3.5", "3888888888888888888888888888888888", "\"4\""}) {
+    const auto graph = nlohmann::json::parse(std::string(R"({"input": {"shape": [)") + size +
+                                             R"(, 4]}, "nodes": [{"type": "ReLU"}]})");
+    EXPECT_NE(bad_input_message([&] { Model::from_graph_json(graph); })
+                  .find("\"shape\" must be a list of whole numbers"),
+              std::string::npos)
+        << size;
+  }
+  const auto reshape = nlohmann::json::parse(
+      R"({"input": {"shape": [4]}, "nodes": [{"type": "Reshape", "attributes": {"shape": [2, 2.0e70]}}]})");
+  EXPECT_NE(bad_input_message([&] { Model::from_graph_json(reshape); })
+                .find("attribute 'shape' must be a list of integers"),
+            std::string::npos);
+}
+
 TEST(ModelInputs, GraphDescriptionAndCloneKeepEveryInput) {
   const Model model = two_input_model();
   const nlohmann::json graph = model.graph_json();

@@ -35,7 +35,9 @@ inline bool json_flag(const nlohmann::json& attributes, const char* name, bool f
 
 inline std::vector<int64_t> json_ints(const nlohmann::json& attributes, const char* name) {
   const auto& value = attributes.at(name);
-  if (!value.is_array())
+  bool integers = value.is_array();
+  for (const auto& v : value) integers = integers && v.is_number_integer();
+  if (!integers)
     throw Error::bad_input(std::string("attribute '") + name + "' must be a list of integers, got " +
                            value.dump());
   return value.get<std::vector<int64_t>>();
