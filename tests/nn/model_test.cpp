@@ -255,7 +255,14 @@ TEST(ModelInputs, GraphShapesAndIntegerListsMustHoldIntegers) {
       R"({"input": {"shape": [4]}, "nodes": [{"type": "Reshape", "attributes": {"shape": [2, 2.0e70]}}]})");
   EXPECT_NE(bad_input_message([&] { Model::from_graph_json(reshape); })
                 .find("attribute 'shape' must be a list of integers"),
-            std::string::npos);
+            std::string::npos);  for (const char* node : {R"({"type": "MatMul", "attributes": {"in_features": 4, "out_features": 2.0e70}})",
+                           R"({"type": "Concat", "attributes": {"axis": 1.5}})"}) {
+    const auto graph = nlohmann::json::parse(std::string(R"({"input": {"shape": [4]}, "nodes": [)") +
+                                             node + "]}");
+    EXPECT_NE(bad_input_message([&] { Model::from_graph_json(graph); }).find("must be an integer"),
+              std::string::npos)
+        << node;
+  }
 }
 
 TEST(ModelInputs, GraphDescriptionAndCloneKeepEveryInput) {

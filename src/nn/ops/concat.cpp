@@ -1,12 +1,14 @@
 // Concat (ONNX): joins any number of inputs along "axis" (negative counts from the end); all
 // other dims must agree. Joining along the batch axis 0 would mix samples and is an error unless
 // "across_batch" allows it (inference only; see across_batch.hpp).
+#include "nn/kernels/attributes.hpp"
 #include "nn/ops/across_batch.hpp"
 #include "nn/ops/axes.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
 
 #include <cstring>
+#include <limits>
 
 namespace shrink::ops {
 namespace {
@@ -131,9 +133,9 @@ class Concat final : public Op {
 
 std::unique_ptr<Op> make_concat(const Json& attributes) {
   reject_unknown_attributes("Concat", attributes, {"axis", "across_batch"});
-  require(attributes.contains("axis"), "Concat needs the attribute 'axis'");
-  return std::make_unique<Concat>(attributes.at("axis").get<int64_t>(),
-                                  AcrossBatch::read(attributes, "Concat"));
+  const int64_t axis =
+      kernels::read_int(attributes, "Concat", "axis", std::nullopt, std::numeric_limits<int64_t>::min());
+  return std::make_unique<Concat>(axis, AcrossBatch::read(attributes, "Concat"));
 }
 
 }  // namespace shrink::ops

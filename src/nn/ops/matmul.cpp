@@ -4,6 +4,7 @@
 //     fuses MatMul + Add into Linear when it can).
 //   {}: two dynamic inputs, a batched product [N, ..., P, K] x [N, ..., K, Q] -> [N, ..., P, Q]
 //     with identical leading dims (no broadcasting between them).
+#include "nn/kernels/attributes.hpp"
 #include "nn/ops/axes.hpp"
 #include "nn/ops/op_support.hpp"
 #include "nn/ops/ops.hpp"
@@ -212,10 +213,8 @@ std::unique_ptr<Op> make_matmul(const Json& attributes) {
           "MatMul: give both in_features and out_features (the weight form) or neither (two "
           "dynamic inputs)");
   if (!has_in) return std::make_unique<MatMul>(0, 0);
-  const int64_t in = attributes.at("in_features").get<int64_t>();
-  const int64_t out = attributes.at("out_features").get<int64_t>();
-  require(in > 0 && out > 0, "MatMul: in_features and out_features must be positive, got " +
-                                 std::to_string(in) + " and " + std::to_string(out));
+  const int64_t in = kernels::read_int(attributes, "MatMul", "in_features", std::nullopt, 1);
+  const int64_t out = kernels::read_int(attributes, "MatMul", "out_features", std::nullopt, 1);
   return std::make_unique<MatMul>(in, out);
 }
 

@@ -207,7 +207,7 @@ TEST(Concat, BadInputsAreNamed) {
   EXPECT_NE(m.find("[2, 3, 5]"), std::string::npos) << m;
   EXPECT_NE(m.find("does not match"), std::string::npos) << m;
   m = error_message([] { make_op("Concat", Json::object()); });
-  EXPECT_NE(m.find("needs the attribute 'axis'"), std::string::npos) << m;
+  EXPECT_NE(m.find("attribute 'axis' is required"), std::string::npos) << m;
 }
 
 // --- Identity -----------------------------------------------------------------------------
