@@ -192,11 +192,11 @@ void xnor_gemm_1024x1024_batch64(benchmark::State& s) {
   for (float& v : w) v = rng.uniform() < 0.5f ? -0.05f : 0.05f;
   for (float& v : x) v = rng.uniform() < 0.5f ? -1.0f : 1.0f;
   kernels::PackedBinaryRows packed;
-  kernels::pack_binary_rows(w.data(), 1024, 1024, packed);
+  kernels::pack_binary_rows(path, w.data(), 1024, 1024, packed);
   std::vector<uint64_t> bits;
   kernels::pack_plus_minus_one(path, x.data(), 64, 1024, bits);
   for (auto _ : s) {
-    kernels::xnor_gemm(path, bits.data(), 64, packed, nullptr, 0, packed.blocks(), y.data(), 1024);
+    kernels::xnor_gemm(bits.data(), 64, packed, nullptr, 0, packed.blocks(), y.data(), 1024);
     benchmark::DoNotOptimize(y.data());
   }
   s.SetLabel(kernels::xnor_path_name(path));

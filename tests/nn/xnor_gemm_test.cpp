@@ -45,22 +45,53 @@ TEST(XnorGemm, EveryPathMatchesTheFloatGemm) {
       continue;
     }
     SCOPED_TRACE(xnor_path_name(path));
-    for (const auto& [n, in, out] : {std::tuple{1, 1, 1}, {3, 64, 8}, {5, 100, 13}, {7, 2100, 17}, {2, 63, 9}, {9, 1000, 43}, {1, 1024, 1024}}) {
+    // Partial words, nibbles and blocks (of 8 outputs, and of 32 on the AVX2 path), every row
+    // tile size (13 = 3 x 4 + 1), rows longer than the AVX2 path's 63-nibble counters, batch 1.
+    for (const auto& [n, in, out] : {std::tuple{1, 1, 1}, {3, 64, 8}, {5, 100, 13}, {7, 2100, 17}, {2, 63, 9}, {9, 1000, 43}, {1, 1024, 1024}, {13, 301, 100}, {6, 258, 97}}) {
       const Case c(n, in, out, static_cast<uint64_t>(n * 1000 + in));
       PackedBinaryRows w;
-      ASSERT_TRUE(pack_binary_rows(c.w.data(), out, in, w));
+      ASSERT_TRUE(pack_binary_rows(path, c.w.data(), out, in, w));
+      EXPECT_EQ(w.path, path);
       std::vector<uint64_t> x_bits;
       ASSERT_TRUE(pack_plus_minus_one(path, c.x.data(), n, in, x_bits));
       std::vector<float> y(static_cast<size_t>(n * out), 123.0f);
-      xnor_gemm(path, x_bits.data(), n, w, c.bias.data(), 0, w.blocks(), y.data(), out);
+      xnor_gemm(x_bits.data(), n, w, c.bias.data(), 0, w.blocks(), y.data(), out);
       const std::vector<float> expected = c.reference();
       for (size_t i = 0; i < y.size(); ++i)
         EXPECT_NEAR(y[i], expected[i], 1e-5f * (1.0f + std::abs(expected[i]))) << n << "x" << in << "x" << out << " @" << i;
       // A range of blocks writes only its own outputs.
       std::vector<float> part(static_cast<size_t>(n * out), 7.0f);
-      xnor_gemm(path, x_bits.data(), n, w, nullptr, 1, w.blocks(), part.data(), out);
+      xnor_gemm(x_bits.data(), n, w, nullptr, 1, w.blocks(), part.data(), out);
       for (int64_t r = 0; r < n; ++r)
-        for (int64_t o = 0; o < std::min<int64_t>(8, out); ++o) EXPECT_EQ(part[static_cast<size_t>(r * out + o)], 7.0f);
+        for (int64_t o = 0; o < out; ++o) {
+          const auto i = static_cast<size_t>(r * out + o);
+          if (o < w.lanes)
+            EXPECT_EQ(part[i], 7.0f);
+          else  // without the bias
+            EXPECT_NEAR(part[i], expected[i] - c.bias[static_cast<size_t>(o)], 1e-5f * (1.0f + std::abs(expected[i])));
+        }
+    }
+  }
+}
+
+// Every input bit against every weight bit differing (and then none): the counts reach the row
+// length, 2100 here, past what the AVX2 path's byte counters hold (it widens them every 63
+// nibbles), and give exactly -alpha * cols + b (and +alpha * cols + b).
+TEST(XnorGemm, CountsReachTheRowLength) {
+  const int64_t n = 5, in = 2100, out = 40;
+  std::vector<float> w(static_cast<size_t>(out * in), 0.125f), bias(static_cast<size_t>(out), 0.5f);
+  for (XnorPath path : {XnorPath::Portable, XnorPath::Avx2, XnorPath::Avx512}) {
+    if (!xnor_path_supported(path)) continue;
+    SCOPED_TRACE(xnor_path_name(path));
+    PackedBinaryRows packed;
+    ASSERT_TRUE(pack_binary_rows(path, w.data(), out, in, packed));
+    for (const float sign : {-1.0f, 1.0f}) {
+      const std::vector<float> x(static_cast<size_t>(n * in), sign);
+      std::vector<uint64_t> x_bits;
+      ASSERT_TRUE(pack_plus_minus_one(path, x.data(), n, in, x_bits));
+      std::vector<float> y(static_cast<size_t>(n * out));
+      xnor_gemm(x_bits.data(), n, packed, bias.data(), 0, packed.blocks(), y.data(), out);
+      for (const float v : y) EXPECT_EQ(v, sign * 0.125f * in + 0.5f);
     }
   }
 }
@@ -68,10 +99,12 @@ TEST(XnorGemm, EveryPathMatchesTheFloatGemm) {
 TEST(XnorGemm, PackingRejectsWhatIsNotBinary) {
   PackedBinaryRows w;
   const std::vector<float> mixed = {0.5f, -0.5f, 0.25f, 0.5f};
-  EXPECT_FALSE(pack_binary_rows(mixed.data(), 1, 4, w));
-  EXPECT_TRUE(pack_binary_rows(mixed.data(), 2, 2, w) == false);
+  for (XnorPath path : {XnorPath::Portable, XnorPath::Avx2, XnorPath::Avx512}) {
+    EXPECT_FALSE(pack_binary_rows(path, mixed.data(), 1, 4, w));
+    EXPECT_FALSE(pack_binary_rows(path, mixed.data(), 2, 2, w));
+  }
   const std::vector<float> rows = {0.5f, -0.5f, -0.25f, 0.25f};
-  EXPECT_TRUE(pack_binary_rows(rows.data(), 2, 2, w));
+  EXPECT_TRUE(pack_binary_rows(XnorPath::Portable, rows.data(), 2, 2, w));
   std::vector<uint64_t> bits;
   const std::vector<float> x = {1.0f, -1.0f, 1.0f, 0.999f};
   EXPECT_FALSE(pack_plus_minus_one(XnorPath::Portable, x.data(), 1, 4, bits));

@@ -2,6 +2,8 @@
 
 #include "nn/kernels/isa.hpp"
 #include "nn/kernels/parallel.hpp"
+#include "nn/kernels/xnor_nibbles.hpp"
+#include "shrink/core/error.hpp"
 #include "shrink/core/threading.hpp"
 
 #include <immintrin.h>
@@ -73,63 +75,18 @@ void xnor_portable(const uint64_t* x_bits, int64_t rows, const PackedBinaryRows&
   });
 }
 
-// Popcount of each byte by a table of the 16 nibbles (Mula's method); the byte counts add up
-// for up to 31 words before they are summed into 64-bit lanes. On this AVX-512 machine it beat
-// scalar POPCNT on each 64-bit word (8 counters a block): 0.25 ms to 1.2 ms at 1024x1024 and
-// batch 64, as POPCNT issues on one port and the table's shuffles and adds on three. A tile is
-// R rows by one block (two 256-bit halves of four outputs): the 2R byte counters, the table and
-// the mask stay in the sixteen registers; the 2R totals, touched every 31 words, may spill.
-template <int64_t R>
-__attribute__((target("avx2,fma"))) void xnor_avx2_tile(const uint64_t* x,
-                                                        const PackedBinaryRows& w,
-                                                        const float* bias, int64_t b, float* y,
-                                                        int64_t ldy) {
-  const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
-  constexpr int64_t kWordsPerFlush = 31;  // 31 * 8 = 248 fits a byte
-  const uint64_t* block = w.bits.data() + b * w.words * kLanes;
-  __m256i total[R][2];
-  for (int64_t i = 0; i < R; ++i) total[i][0] = total[i][1] = _mm256_setzero_si256();
-  for (int64_t k0 = 0; k0 < w.words; k0 += kWordsPerFlush) {
-    __m256i bytes[R][2];
-    for (int64_t i = 0; i < R; ++i) bytes[i][0] = bytes[i][1] = _mm256_setzero_si256();
-    const int64_t k1 = std::min(w.words, k0 + kWordsPerFlush);
-    for (int64_t k = k0; k < k1; ++k) {
-      const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + k * kLanes));
-      const __m256i w1 =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + k * kLanes + 4));
-      for (int64_t i = 0; i < R; ++i) {
-        const __m256i xi = _mm256_set1_epi64x(static_cast<long long>(x[i * w.words + k]));
-        for (int h = 0; h < 2; ++h) {
-          const __m256i v = _mm256_xor_si256(xi, h ? w1 : w0);
-          const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low_nibbles));
-          const __m256i hi =
-              _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low_nibbles));
-          bytes[i][h] = _mm256_add_epi8(bytes[i][h], _mm256_add_epi8(lo, hi));
-        }
-      }
-    }
-    for (int64_t i = 0; i < R; ++i)
-      for (int h = 0; h < 2; ++h)
-        total[i][h] =
-            _mm256_add_epi64(total[i][h], _mm256_sad_epu8(bytes[i][h], _mm256_setzero_si256()));
-  }
-  for (int64_t i = 0; i < R; ++i) {
-    alignas(32) uint64_t counts[kLanes];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(counts), total[i][0]);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(counts + 4), total[i][1]);
-    store_block(counts, w, bias, b, y + i * ldy);
-  }
-}
-
-__attribute__((target("avx2,fma"))) void xnor_avx2(const uint64_t* x_bits, int64_t rows,
-                                               const PackedBinaryRows& w, const float* bias,
-                                               int64_t b0, int64_t b1, float* y, int64_t ldy) {
-  for_each_row_tile(rows, [&](int64_t r, auto tile_rows) {
-    for (int64_t b = b0; b < b1; ++b)
-      xnor_avx2_tile<tile_rows()>(x_bits + r * w.words, w, bias, b, y + r * ldy, ldy);
-  });
+// The AVX2 path (a table of nibble popcounts per input nibble, indexed by the weights) is in
+// isa/xnor_avx2_impl.hpp, compiled for AVX2 alone.
+void xnor_avx2(const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w, const float* bias,
+               int64_t b0, int64_t b1, float* y, int64_t ldy) {
+#ifdef SHRINK_KERNELS_AVX2
+  std::vector<uint8_t> scratch(static_cast<size_t>(rows * w.words * kXnorNibblesPerWord));
+  avx2::xnor_nibble_gemm({x_bits, rows, w.words, scratch.data(), w.nibbles.data(), w.scale.data(),
+                          w.rows, w.cols, bias, b0, b1, y, ldy});
+#else
+  (void)x_bits, (void)rows, (void)w, (void)bias, (void)b0, (void)b1, (void)y, (void)ldy;
+  throw Error::internal("the XNOR kernel's AVX2 path is not in this build");
+#endif
 }
 
 // One 512-bit register holds word k of a block's 8 rows: XOR with the broadcast input word,
@@ -190,7 +147,10 @@ __attribute__((target("avx512f,avx512dq,avx512vl,avx512vpopcntdq,fma"))) void xn
 bool xnor_path_supported(XnorPath path) {
   switch (path) {
     case XnorPath::Portable: return true;
-    case XnorPath::Avx2: return __builtin_cpu_supports("avx2");
+    case XnorPath::Avx2: {  // compiled with the AVX2 kernel set (isa/avx2.cpp)
+      const std::vector<Isa> isas = runnable_isas();
+      return std::find(isas.begin(), isas.end(), Isa::Avx2) != isas.end();
+    }
     case XnorPath::Avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vpopcntdq");
@@ -219,21 +179,42 @@ const char* xnor_path_name(XnorPath path) {
   return "?";
 }
 
-bool pack_binary_rows(const float* m, int64_t rows, int64_t cols, PackedBinaryRows& out) {
+bool pack_binary_rows(XnorPath path, const float* m, int64_t rows, int64_t cols,
+                      PackedBinaryRows& out) {
+  out.path = path;
   out.rows = rows;
   out.cols = cols;
   out.words = words_for(cols);
-  out.bits.assign(static_cast<size_t>(out.blocks() * out.words * kLanes), 0);
-  out.scale.assign(static_cast<size_t>(out.blocks() * kLanes), 0.0f);
+  out.lanes = path == XnorPath::Avx2 ? kXnorNibbleLanes : kLanes;
+  const int64_t padded_rows = out.blocks() * out.lanes, steps = out.words * kXnorNibblesPerWord;
+  out.bits.clear();
+  out.nibbles.clear();
+  if (path == XnorPath::Avx2)
+    out.nibbles.assign(static_cast<size_t>(padded_rows * steps), 0);
+  else
+    out.bits.assign(static_cast<size_t>(padded_rows * out.words), 0);
+  out.scale.assign(static_cast<size_t>(padded_rows), 0.0f);
+  std::vector<uint64_t> row_bits(static_cast<size_t>(out.words));
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = m + r * cols;
     const float alpha = cols ? std::abs(row[0]) : 0.0f;
-    uint64_t* block = out.bits.data() + (r / kLanes) * out.words * kLanes + r % kLanes;
+    std::fill(row_bits.begin(), row_bits.end(), 0);
     for (int64_t c = 0; c < cols; ++c) {
       if (std::abs(row[c]) != alpha) return false;
-      block[(c / 64) * kLanes] |= uint64_t{std::signbit(row[c])} << (c % 64);
+      row_bits[static_cast<size_t>(c / 64)] |= uint64_t{std::signbit(row[c])} << (c % 64);
     }
     out.scale[static_cast<size_t>(r)] = alpha;
+    const int64_t block = r / out.lanes, lane = r % out.lanes;
+    if (path == XnorPath::Avx2) {
+      uint8_t* nibbles = out.nibbles.data() + block * steps * kXnorNibbleLanes + lane;
+      for (int64_t p = 0; p < steps; ++p)
+        nibbles[p * kXnorNibbleLanes] =
+            static_cast<uint8_t>((row_bits[static_cast<size_t>(p / kXnorNibblesPerWord)] >>
+                                  (4 * (p % kXnorNibblesPerWord))) & 0x0F);
+    } else {
+      uint64_t* bits = out.bits.data() + block * out.words * kLanes + lane;
+      for (int64_t k = 0; k < out.words; ++k) bits[k * kLanes] = row_bits[static_cast<size_t>(k)];
+    }
   }
   return true;
 }
@@ -301,9 +282,9 @@ bool pack_plus_minus_one(XnorPath path, const float* x, int64_t rows, int64_t co
   return true;
 }
 
-void xnor_gemm(XnorPath path, const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w,
-               const float* bias, int64_t block_begin, int64_t block_end, float* y, int64_t ldy) {
-  switch (path) {
+void xnor_gemm(const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w, const float* bias,
+               int64_t block_begin, int64_t block_end, float* y, int64_t ldy) {
+  switch (w.path) {
     case XnorPath::Avx512: return xnor_avx512(x_bits, rows, w, bias, block_begin, block_end, y, ldy);
     case XnorPath::Avx2: return xnor_avx2(x_bits, rows, w, bias, block_begin, block_end, y, ldy);
     case XnorPath::Portable: return xnor_portable(x_bits, rows, w, bias, block_begin, block_end, y, ldy);
@@ -313,14 +294,14 @@ void xnor_gemm(XnorPath path, const uint64_t* x_bits, int64_t rows, const Packed
 bool BinaryLinear::forward(const Parameter& weight, const Tensor& x, const float* bias, Tensor& y) {
   if (!weight.quantized()) return false;
   const uint64_t version = weight.effective_version();
+  const XnorPath path = best_xnor_path();
   if (version != version_) {
     const Tensor& w = weight.effective();
-    binary_ = w.rank() == 2 && pack_binary_rows(w.data(), w.dim(0), w.dim(1), packed_);
+    binary_ = w.rank() == 2 && pack_binary_rows(path, w.data(), w.dim(0), w.dim(1), packed_);
     version_ = version;
   }
   if (!binary_ || x.rank() != 2 || x.dim(1) != packed_.cols) return false;
   const int64_t n = x.dim(0);
-  const XnorPath path = best_xnor_path();
   if (!pack_plus_minus_one(path, x.data(), n, packed_.cols, x_bits_)) return false;
   const int64_t blocks = packed_.blocks();
   // A popcount does 64 multiply-adds: the team pays off from a sixty-fourth of the float size.
@@ -328,7 +309,7 @@ bool BinaryLinear::forward(const Parameter& weight, const Tensor& x, const float
 #pragma omp parallel num_threads(num_threads()) if (parallel)
   {
     const auto [b0, b1] = thread_range(blocks, omp_get_thread_num(), omp_get_num_threads());
-    if (b1 > b0) xnor_gemm(path, x_bits_.data(), n, packed_, bias, b0, b1, y.data(), packed_.rows);
+    if (b1 > b0) xnor_gemm(x_bits_.data(), n, packed_, bias, b0, b1, y.data(), packed_.rows);
   }
   return true;
 }

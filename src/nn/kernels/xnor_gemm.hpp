@@ -3,9 +3,9 @@
 // are +-1 and each weight row is +-alpha, a dot product of n elements is
 //   alpha * (n - 2 * popcount(x_bits XOR w_bits))
 // with one bit per element (1 for a negative value). 64 multiply-adds become one XOR and one
-// popcount. Paths: AVX-512 with VPOPCNTDQ, AVX2 (nibble table), and portable C++
-// (std::popcount), chosen at run time by what the CPU has; each is tested against the float
-// GEMM.
+// popcount. Paths: AVX-512 with VPOPCNTDQ, AVX2 (a table of nibble popcounts indexed by the
+// weights, one table per input nibble), and portable C++ (std::popcount), chosen at run time by
+// what the CPU has; each is tested against the float GEMM.
 #include "shrink/core/tensor.hpp"
 #include "shrink/nn/parameter.hpp"
 
@@ -21,19 +21,25 @@ XnorPath best_xnor_path();
 bool xnor_path_supported(XnorPath path);
 const char* xnor_path_name(XnorPath path);
 
-// Weight rows packed for the kernel: outputs in blocks of 8 (the last one padded with zero
-// rows), and within a block word w of the 8 rows side by side, so one 512-bit register holds
-// the same word of 8 outputs. A row's bits past `cols` are zero.
+// Weight rows packed for one path's kernel, in blocks of `lanes` outputs (the last block padded
+// with zero rows, whose scale is 0). A row's bits past `cols` are zero.
+//  - Portable and AVX-512: `bits`, [blocks][words][8], word k of 8 rows side by side, so one
+//    512-bit register holds the same word of 8 outputs.
+//  - AVX2: `nibbles`, [blocks][words * 16][32], nibble p (bits 4p..4p+3) of 32 rows side by side,
+//    one a byte, so one 256-bit register indexes a 16-entry table for 32 outputs at once.
 struct PackedBinaryRows {
-  int64_t rows = 0, cols = 0, words = 0;
-  std::vector<uint64_t> bits;  // [blocks][words][8]
-  std::vector<float> scale;    // alpha of each row, padded to whole blocks with 0
-  int64_t blocks() const { return (rows + 7) / 8; }
+  XnorPath path = XnorPath::Portable;
+  int64_t rows = 0, cols = 0, words = 0, lanes = 8;
+  std::vector<uint64_t> bits;
+  std::vector<uint8_t> nibbles;
+  std::vector<float> scale;  // alpha of each row, padded to whole blocks with 0
+  int64_t blocks() const { return (rows + lanes - 1) / lanes; }
 };
 
 // Packs a rows x cols matrix whose every row r is +-scale_r (the effective weight of a binary
-// layer); false, leaving `out` unspecified, if some row is not of that form.
-bool pack_binary_rows(const float* m, int64_t rows, int64_t cols, PackedBinaryRows& out);
+// layer) for `path`; false, leaving `out` unspecified, if some row is not of that form.
+bool pack_binary_rows(XnorPath path, const float* m, int64_t rows, int64_t cols,
+                      PackedBinaryRows& out);
 
 // Packs the signs of rows x cols values that are all exactly +-1 into `bits` ([rows][words],
 // 64 values a word, zero-padded) with `path`'s instructions; false as soon as a row holds a
@@ -42,9 +48,10 @@ bool pack_plus_minus_one(XnorPath path, const float* x, int64_t rows, int64_t co
                          std::vector<uint64_t>& bits);
 
 // y[r, o] = scale[o] * (cols - 2 popcount(x_r ^ w_o)) + bias[o] for rows [0, rows) of x and the
-// weight blocks [block_begin, block_end); bias may be null. y has leading dimension ldy.
-void xnor_gemm(XnorPath path, const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w,
-               const float* bias, int64_t block_begin, int64_t block_end, float* y, int64_t ldy);
+// weight blocks [block_begin, block_end), by the path `w` was packed for; bias may be null. y has
+// leading dimension ldy.
+void xnor_gemm(const uint64_t* x_bits, int64_t rows, const PackedBinaryRows& w, const float* bias,
+               int64_t block_begin, int64_t block_end, float* y, int64_t ldy);
 
 // What Linear keeps for its binary inference path: the packed weight, redone when the
 // effective weight changes. forward() computes y = x W^T + b with the kernel and returns true

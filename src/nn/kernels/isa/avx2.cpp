@@ -4,6 +4,7 @@
 // vec.hpp first: the kernels are written against its V.
 #include "nn/kernels/isa/conv_kernels_impl.hpp"
 #include "nn/kernels/isa/sparse_kernels_impl.hpp"
+#include "nn/kernels/isa/xnor_avx2_impl.hpp"
 
 namespace shrink::kernels {
 extern constinit const ConvKernels kAvx2ConvKernels = avx2::table(Isa::Avx2);
