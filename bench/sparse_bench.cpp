@@ -69,8 +69,8 @@ void dense(benchmark::State& state) {
 
 void sparse(benchmark::State& state) {
   Layer l(state.range(0), state.range(1), state.range(2), state.range(3));
-  const kernels::SparseRows w = kernels::compress_rows(l.weight.data(), l.out, l.in);
   const kernels::SparseKernels& k = kernels::sparse_kernels();
+  const kernels::SparseWeight w = kernels::compress_weight(k, l.weight.data(), l.out, l.in);
   kernels::SparseScratch scratch;
   for (auto _ : state) {
     kernels::sparse_linear(k, w, l.x, l.bias.data(), l.y, scratch);

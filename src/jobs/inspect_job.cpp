@@ -66,7 +66,7 @@ std::string kernel_table(const Model& model, nlohmann::json& report) {
       return kernels::runs_sparse(nonzeros, elements, batch) ? "sparse" : "dense";
     };
     const char* small = kernel(1);
-    const char* large = kernel(kernels::kSparseGatherBatch + 1);
+    const char* large = kernel(kernels::kSparseSlicesBatch + 1);
     const double density = elements ? static_cast<double>(nonzeros) / static_cast<double>(elements) : 0.0;
     report["kernels"].push_back({{"layer", node.name},
                                  {"type", node.op->type()},
@@ -77,7 +77,7 @@ std::string kernel_table(const Model& model, nlohmann::json& report) {
       table = fmt::format(
           "\ninference kernels (a Linear weight runs sparse at most {:.0f}% dense at batch 1-2, "
           "{:.0f}% above{})\n{:<22} {:<10} {:<10} {}\n",
-          100.0 * kernels::kSparseGatherDensity, 100.0 * kernels::kSparseBroadcastDensity,
+          100.0 * kernels::kSparseSlicesDensity, 100.0 * kernels::kSparseBroadcastDensity,
           kernels::sparse_execution_enabled() ? "" : "; off by SHRINK_SPARSE=off", "layer",
           "batch 1-2", "batch 3+", "weight density");
     table += fmt::format("{:<22} {:<10} {:<10} {:.1f}%\n", node.name, small, large, 100.0 * density);

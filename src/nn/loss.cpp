@@ -9,25 +9,29 @@ namespace shrink {
 
 float cross_entropy(const Tensor& logits, const std::vector<int32_t>& labels,
                     float label_smoothing, Tensor* grad_logits) {
-  require(logits.rank() == 2,
-          "cross_entropy expects logits [N, K], got shape " + to_string(logits.shape()));
+  // Each message is built only when its check fails: evaluation calls this once per batch,
+  // and at batch 1 building them cost more than the loss.
+  if (logits.rank() != 2)
+    throw Error::bad_input("cross_entropy expects logits [N, K], got shape " +
+                           to_string(logits.shape()));
   const int64_t batch = logits.dim(0);
   const int64_t classes = logits.dim(1);
-  require(batch > 0 && classes > 0,
-          "cross_entropy needs at least one sample and one class, got logits " +
-              to_string(logits.shape()));
-  require(static_cast<int64_t>(labels.size()) == batch,
-          "cross_entropy got " + std::to_string(labels.size()) + " labels for logits " +
-              to_string(logits.shape()) + "; expected one label per row");
-  require(label_smoothing >= 0.0f && label_smoothing <= 1.0f,
-          "cross_entropy: label_smoothing must be in [0, 1], got " +
-              std::to_string(label_smoothing));
+  if (!(batch > 0 && classes > 0))
+    throw Error::bad_input("cross_entropy needs at least one sample and one class, got logits " +
+                           to_string(logits.shape()));
+  if (static_cast<int64_t>(labels.size()) != batch)
+    throw Error::bad_input("cross_entropy got " + std::to_string(labels.size()) +
+                           " labels for logits " + to_string(logits.shape()) +
+                           "; expected one label per row");
+  if (!(label_smoothing >= 0.0f && label_smoothing <= 1.0f))
+    throw Error::bad_input("cross_entropy: label_smoothing must be in [0, 1], got " +
+                           std::to_string(label_smoothing));
   for (int64_t i = 0; i < batch; ++i) {
     const int32_t label = labels[static_cast<size_t>(i)];
-    require(label >= 0 && label < classes,
-            "cross_entropy: label " + std::to_string(label) + " of sample " + std::to_string(i) +
-                " is outside the " + std::to_string(classes) + " classes [0, " +
-                std::to_string(classes - 1) + "]");
+    if (!(label >= 0 && label < classes))
+      throw Error::bad_input("cross_entropy: label " + std::to_string(label) + " of sample " +
+                             std::to_string(i) + " is outside the " + std::to_string(classes) +
+                             " classes [0, " + std::to_string(classes - 1) + "]");
   }
 
   const ConstMatrixMap z = logits.matrix(batch, classes);

@@ -254,12 +254,14 @@ const Tensor& Model::forward(const Tensor& input, bool training) {
 
 const Tensor& Model::forward(const std::vector<const Tensor*>& inputs, bool training) {
   if (nodes_.empty()) throw Error::bad_input("the model has no nodes to run");
-  require(inputs.size() == inputs_.size(),
-          "the model takes " + std::to_string(inputs_.size()) + " input(s), got " +
-              std::to_string(inputs.size()));
+  // Messages are built only on failure: this runs once per batch, at batch 1 once per sample.
+  if (inputs.size() != inputs_.size())
+    throw Error::bad_input("the model takes " + std::to_string(inputs_.size()) + " input(s), got " +
+                           std::to_string(inputs.size()));
   int64_t batch = -1;
   for (size_t k = 0; k < inputs.size(); ++k) {
-    require(inputs[k] != nullptr, "model input " + inputs_[k].name + " was given no tensor");
+    if (inputs[k] == nullptr)
+      throw Error::bad_input("model input " + inputs_[k].name + " was given no tensor");
     const Tensor& input = *inputs[k];
     const Shape& sample = inputs_[k].shape;
     if (input.rank() != sample.size() + 1 ||
@@ -283,19 +285,25 @@ const Tensor& Model::forward(const std::vector<const Tensor*>& inputs, bool trai
   has_run_ = false;
   last_training_ = training;
   const int out = node_index(output_name());
+  // One OpArgs and output shape for every node, refilled in place rather than allocated per
+  // node: at batch 1 the bookkeeping of a node is as costly as a small layer.
+  OpArgs args;
+  args.training = training;
+  args.rng = &rng_;
+  Shape shape;
   for (size_t i = 0; i <= static_cast<size_t>(out); ++i) {
     Node& node = nodes_[i];
-    OpArgs args;
+    args.inputs.clear();
     for (const auto& in : node.inputs) {
       const int idx = node_index(in);
       args.inputs.push_back(idx < 0 ? inputs[static_cast<size_t>(-1 - idx)]
                                     : &values_[static_cast<size_t>(idx)]);
     }
-    args.params = node_parameters_[i];
-    args.training = training;
-    args.rng = &rng_;
+    args.params.assign(node_parameters_[i].begin(), node_parameters_[i].end());
     try {
-      values_[i].resize(with_batch(node.output_shape, batch));
+      shape.assign(1, batch);
+      shape.insert(shape.end(), node.output_shape.begin(), node.output_shape.end());
+      values_[i].resize(shape);
       node.op->forward(args, values_[i]);
     } catch (Error& e) {
       throw e.add_context(describe(node));

@@ -2,6 +2,7 @@
 // this CPU runs (the same rows SHRINK_ISA picks from), and Linear choosing them at inference.
 #include "../../src/nn/kernels/gemm.hpp"
 #include "../../src/nn/kernels/sparse_linear.hpp"
+#include "shrink/core/error.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/core/threading.hpp"
 #include "shrink/nn/model.hpp"
@@ -9,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <tuple>
 
@@ -54,9 +56,13 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& expec
 
 // Shapes with partial vectors and tiles on every instruction set, batch 1, an all-zero weight,
 // a dense one, LeNet-300-100's first layer at 90% sparsity.
+// Inputs narrower than, equal to and just past a lookup window (4, 8, 32 inputs), a dense
+// 256-input row (the offsets span a byte), partial slices.
 const std::tuple<int64_t, int64_t, int64_t, double> kShapes[] = {
-    {1, 1, 1, 1.0},   {1, 784, 300, 0.1}, {3, 37, 13, 0.3}, {2, 5, 4, 0.0},
-    {17, 100, 9, 0.5}, {129, 300, 100, 0.05}, {256, 64, 3, 1.0}, {33, 1, 7, 0.9}};
+    {1, 1, 1, 1.0},    {1, 784, 300, 0.1}, {3, 37, 13, 0.3},  {2, 5, 4, 0.0},
+    {17, 100, 9, 0.5}, {129, 300, 100, 0.05}, {256, 64, 3, 1.0}, {33, 1, 7, 0.9},
+    {2, 32, 33, 1.0},  {1, 33, 17, 0.6},   {1, 8, 8, 1.0},    {2, 9, 5, 0.7},
+    {1, 256, 20, 1.0}};
 
 TEST(SparseKernels, EveryInstructionSetMatchesTheDenseProduct) {
   for (Isa isa : runnable_isas()) {
@@ -66,12 +72,17 @@ TEST(SparseKernels, EveryInstructionSetMatchesTheDenseProduct) {
     for (const auto& [n, in, out, density] : kShapes) {
       const Case c(n, in, out, density, static_cast<uint64_t>(n * 1000 + in));
       const SparseRows w = compress_rows(c.w.data(), out, in);
+      const SparseSlices sl = compress_slices(c.w.data(), out, in, k.lanes, k.table);
+      // The slices kernel reads a window of k.table inputs: a narrower input is zero-padded.
+      const int64_t ldx = sl.padded_cols();
+      std::vector<float> xp(static_cast<size_t>(n * ldx), 0.0f);
+      for (int64_t r = 0; r < n; ++r) std::copy_n(c.x.data() + r * in, in, xp.data() + r * ldx);
       const std::string shape = std::to_string(n) + "x" + std::to_string(in) + "x" + std::to_string(out);
       const std::vector<float> expected = c.reference();
 
       std::vector<float> y(static_cast<size_t>(n * out), 123.0f);
-      k.gather({&w, c.x.data(), in, n, c.bias.data(), 0, out, y.data(), out});
-      expect_close(y, expected, "gather " + shape);
+      k.slices({&sl, xp.data(), ldx, n, c.bias.data(), 0, sl.slices(), y.data(), out});
+      expect_close(y, expected, "slices " + shape);
 
       const std::vector<float> xt = c.transposed_x();
       std::vector<float> yt(static_cast<size_t>(n * out), 123.0f);
@@ -81,14 +92,15 @@ TEST(SparseKernels, EveryInstructionSetMatchesTheDenseProduct) {
         for (int64_t o = 0; o < out; ++o) y2[static_cast<size_t>(r * out + o)] = yt[static_cast<size_t>(o * n + r)];
       expect_close(y2, expected, "broadcast " + shape);
 
-      // A range of rows writes only its own outputs; no bias means none.
+      // A range of rows (of slices) writes only its own outputs; no bias means none.
       std::vector<float> part(y.size(), 7.0f), part_t(y.size(), 7.0f);
-      k.gather({&w, c.x.data(), in, n, nullptr, out / 2, out, part.data(), out});
-      k.broadcast({&w, xt.data(), n, n, nullptr, out / 2, out, part_t.data(), n});
+      const int64_t half = sl.slices() / 2;
+      k.slices({&sl, xp.data(), ldx, n, nullptr, half, sl.slices(), part.data(), out});
+      k.broadcast({&w, xt.data(), n, n, nullptr, half * k.lanes, out, part_t.data(), n});
       for (int64_t r = 0; r < n; ++r)
         for (int64_t o = 0; o < out; ++o) {
           const size_t i = static_cast<size_t>(r * out + o), it = static_cast<size_t>(o * n + r);
-          if (o < out / 2) {
+          if (o < half * k.lanes) {
             ASSERT_EQ(part[i], 7.0f);
             ASSERT_EQ(part_t[it], 7.0f);
           } else {
@@ -112,6 +124,37 @@ TEST(SparseKernels, CompressRowsKeepsTheNonZerosInOrder) {
   EXPECT_EQ(w.nonzeros(), 4);
 }
 
+TEST(SparseKernels, CompressSlicesStepsThroughEachWindowOfEachSlice) {
+  // 3 rows x 6 columns, slices of 2 rows, windows of 4 inputs (the last one ends at column 5,
+  // so it starts at column 2).
+  const std::vector<float> dense = {1.0f, 0.0f, 2.0f, 0.0f, 0.0f, 3.0f,  //
+                                    0.0f, 0.0f, 0.0f, 4.0f, 5.0f, 6.0f,  //
+                                    0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  const SparseSlices s = compress_slices(dense.data(), 3, 6, 2, 4);
+  EXPECT_EQ(s.slices(), 2);
+  EXPECT_EQ(s.padded_cols(), 6);
+  // Slice 0, window [0, 4): row 0 has columns 0 and 2, row 1 column 3: two steps. Window
+  // [4, 6) read from base 2: row 0 has column 5, row 1 columns 4 and 5: two steps. Slice 1
+  // (row 2 and a padding row) holds no non-zero: no step.
+  EXPECT_EQ(s.start, (std::vector<int32_t>{0, 4, 4}));
+  EXPECT_EQ(s.base, (std::vector<int32_t>{0, 0, 2, 2}));
+  EXPECT_EQ(std::vector<float>(s.value.begin(), s.value.end()),
+            (std::vector<float>{1.0f, 4.0f, 2.0f, 0.0f, 3.0f, 5.0f, 0.0f, 6.0f}));
+  // Each lane's offsets of four steps side by side: lane 0, then lane 1.
+  EXPECT_EQ(s.offset, (std::vector<uint8_t>{0, 2, 3, 0, 3, 0, 2, 3}));
+
+  // One non-zero: a step and three zero steps (slices hold multiples of four); an input
+  // narrower than the window is read zero-padded to it.
+  const std::vector<float> one = {0.0f, 5.0f};
+  const SparseSlices p = compress_slices(one.data(), 1, 2, 2, 4);
+  EXPECT_EQ(p.start, (std::vector<int32_t>{0, 4}));
+  EXPECT_EQ(p.padded_cols(), 4);
+  EXPECT_EQ(std::vector<float>(p.value.begin(), p.value.end()),
+            (std::vector<float>{5.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}));
+  EXPECT_EQ(p.offset, (std::vector<uint8_t>{1, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_THROW(compress_slices(dense.data(), 3, 6, 2, 257), Error);
+}
+
 TEST(SparseKernels, TransposeMovesEveryElementWithinLeadingDimensions) {
   const int64_t rows = 5, cols = 3, ldi = 4, ldo = 7;  // a sub-matrix on both sides
   std::vector<float> in(static_cast<size_t>(rows * ldi)), out(static_cast<size_t>(cols * ldo), -1.0f);
@@ -124,11 +167,11 @@ TEST(SparseKernels, TransposeMovesEveryElementWithinLeadingDimensions) {
 }
 
 TEST(SparseKernels, DensityThresholdDecidesWhichLayersRunSparse) {
-  // Batches of 1 and 2 (the gather kernel) from 10% density down, larger ones from 20%.
+  // Batches of 1 and 2 (the slices kernel) from 30% density down, larger ones from 20%.
   for (int64_t batch : {1, 2}) {
     EXPECT_TRUE(runs_sparse(0, 100, batch));
-    EXPECT_TRUE(runs_sparse(10, 100, batch));  // exactly at the threshold
-    EXPECT_FALSE(runs_sparse(11, 100, batch));
+    EXPECT_TRUE(runs_sparse(30, 100, batch));  // exactly at the threshold
+    EXPECT_FALSE(runs_sparse(31, 100, batch));
   }
   for (int64_t batch : {3, 256}) {
     EXPECT_TRUE(runs_sparse(20, 100, batch));
@@ -186,15 +229,16 @@ TEST(SparseLinear, InferenceOfAPrunedModelMatchesTheDenseTrainingPath) {
 }
 
 TEST(SparseLinear, RunsOnlyPastTheThresholdAndFollowsChangedWeights) {
-  Model model = pruned_mlp(0.85, 4);  // 15% dense: sparse for batches above 2 only
+  Model model = pruned_mlp(0.75, 4);  // 25% dense: sparse for batches of 1 and 2 only
   Parameter& w = model.parameter("fc1.weight");
-  const Tensor x = random_batch(5, 9);
+  const Tensor x = random_batch(2, 9);
   Tensor y;
   SparseLinear sparse;
-  EXPECT_FALSE(sparse.forward(w, random_batch(1, 9), nullptr, y));
-  EXPECT_FALSE(sparse.forward(w, random_batch(2, 9), nullptr, y));
+  EXPECT_FALSE(sparse.forward(w, random_batch(3, 9), nullptr, y));
+  EXPECT_FALSE(sparse.forward(w, random_batch(256, 9), nullptr, y));
+  EXPECT_TRUE(sparse.forward(w, random_batch(1, 9), nullptr, y));
   ASSERT_TRUE(sparse.forward(w, x, nullptr, y));
-  EXPECT_EQ(y.shape(), (Shape{5, 300}));
+  EXPECT_EQ(y.shape(), (Shape{2, 300}));
   // The Linear op's own inference is this kernel's result, bit for bit.
   Model first = Model::from_graph_json(
       {{"input", {{"name", "x"}, {"shape", {784}}}},

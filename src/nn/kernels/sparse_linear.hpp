@@ -1,6 +1,6 @@
 #pragma once
 // Linear's sparse inference path: a pruned weight whose density is at or below a threshold is
-// compressed into rows (sparse_kernels.hpp) once, recompressed when the weight changes
+// compressed (sparse_kernels.hpp) once, recompressed when the weight changes
 // (Parameter::effective_version), and multiplied by the sparse kernels, split across the
 // project's OpenMP threads. Training never comes here: it keeps the dense kernels
 // and the masks. The SHRINK_SPARSE environment variable turns it off to compare.
@@ -14,15 +14,16 @@
 
 namespace shrink::kernels {
 
-// Batches of at most this many samples run the gather kernel, larger ones the broadcast kernel.
-inline constexpr int64_t kSparseGatherBatch = 2;
+// Batches of at most this many samples run the slices kernel, larger ones the broadcast kernel.
+inline constexpr int64_t kSparseSlicesBatch = 2;
 
 // The densities (non-zeros / elements) at or below which a Linear weight runs sparse, one per
-// kernel: where each beat OpenBLAS's dense product on LeNet-300-100's shapes, on one thread
-// (bench/sparse_bench, docs/benchmarks.md). The gather kernel does about one non-zero per cycle
-// while the dense matrix-vector product streams ten multiply-adds per cycle from L2, so at batch
-// 1 only a weight about 90% zero gains; the broadcast kernel at batch 256 gains below 22-26%.
-inline constexpr double kSparseGatherDensity = 0.1;
+// kernel: a little on the safe side of where each beat OpenBLAS's dense product on
+// LeNet-300-100's shapes, on one thread (bench/sparse_bench, docs/benchmarks.md). The slices
+// kernel passes it at about 50% density with AVX-512 and 35% with AVX2 (its steps stream about
+// 5 bytes per non-zero where the dense product streams 4 per element); the broadcast kernel at
+// batch 256 at 22-26%.
+inline constexpr double kSparseSlicesDensity = 0.3;
 inline constexpr double kSparseBroadcastDensity = 0.2;
 
 // SHRINK_SPARSE: unset, "" or "auto" lets weights at or below those densities run sparse; "off"
@@ -33,14 +34,21 @@ bool sparse_execution_enabled();
 // samples (what inspect reports, for batch 1 and for larger batches).
 bool runs_sparse(int64_t nonzeros, int64_t elements, int64_t batch);
 
+// A weight in both forms: rows for the broadcast kernel, slices for the slices kernel.
+struct SparseWeight {
+  SparseRows rows;
+  SparseSlices slices;
+};
+SparseWeight compress_weight(const SparseKernels& kernels, const float* dense, int64_t rows, int64_t cols);
+
 // Per-thread scratch of sparse_linear: each thread's transposed input and output.
 using SparseScratch = std::vector<std::vector<float>>;
 
-// y = x W^T + b for x [N, w.cols] on `kernels`, split across num_threads() threads: batches of
-// at most kSparseGatherBatch samples on the gather kernel (threads own output rows of equal
-// non-zero counts), larger ones transposed onto the broadcast kernel (threads own samples, or
-// output rows when the batch is small). bias may be null.
-void sparse_linear(const SparseKernels& kernels, const SparseRows& w, const Tensor& x,
+// y = x W^T + b for x [N, w.cols] on `kernels` (the ones w was compressed for), split across
+// num_threads() threads: batches of at most kSparseSlicesBatch samples on the slices kernel
+// (threads own slices of equal step counts), larger ones transposed onto the broadcast kernel
+// (threads own samples, or output rows when the batch is small). bias may be null.
+void sparse_linear(const SparseKernels& kernels, const SparseWeight& w, const Tensor& x,
                    const float* bias, Tensor& y, SparseScratch& scratch);
 
 class SparseLinear {
@@ -52,7 +60,7 @@ class SparseLinear {
  private:
   uint64_t version_ = 0;  // the effective_version the compression is for (0: none)
   int64_t nonzeros_ = 0, elements_ = 0;
-  SparseRows rows_;
+  SparseWeight weight_;
   SparseScratch scratch_;
 };
 

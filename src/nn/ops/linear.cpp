@@ -65,7 +65,9 @@ class Linear final : public Op {
     const Tensor& x = *args.inputs.at(0);
     const int64_t n = x.dim(0), in = x.dim(1), out = out_features_;
     check_parameters(args, in);
-    output.resize({n, out});
+    // The model sizes the output before calling; a caller that did not gets it resized here
+    // (not every call, which builds a shape).
+    if (output.rank() != 2 || output.dim(0) != n || output.dim(1) != out) output.resize({n, out});
     // With a folded BatchNorm the bias (its shift) comes after the scale, in finish_rows.
     const float* scale = epilogue_.scale ? args.params[bias_ ? 2 : 1]->value.data() : nullptr;
     const float* shift = bias_ ? args.params[1]->value.data() : nullptr;
@@ -209,11 +211,13 @@ class Linear final : public Op {
     if (!(args.params.size() == count))
       throw Error::bad_input(type() + ": expected " + std::to_string(count) + " parameters, got " +
                 std::to_string(args.params.size()));
-    if (!(args.params[0]->value.shape() == Shape{out_features_, in}))
+    // Dimensions compared one by one: a Shape to compare with would be allocated every call.
+    const Shape& weight = args.params[0]->value.shape();
+    if (weight.size() != 2 || weight[0] != out_features_ || weight[1] != in)
       throw Error::bad_input("Linear: weight of shape " + to_string(args.params[0]->value.shape()) +
                 " does not match [out_features, in_features] = [" +
                 std::to_string(out_features_) + ", " + std::to_string(in) + "]");
-    if (!(!bias_ || args.params[1]->value.shape() == Shape{out_features_}))
+    if (bias_ && (args.params[1]->value.rank() != 1 || args.params[1]->value.dim(0) != out_features_))
       throw Error::bad_input("Linear: bias of shape " + to_string(args.params[1]->value.shape()) +
                 " does not match [" + std::to_string(out_features_) + "]");
   }

@@ -9,31 +9,36 @@ namespace shrink::kernels::SHRINK_VEC_NAMESPACE {
 // registers for the loaded inputs and the broadcast weight (AVX-512: 8 of 32; AVX2, SSE: 4).
 constexpr int kSparseVectors = kRegisters >= 32 ? 8 : 4;
 
-void sparse_gather(const SparseGatherArgs& a) {
-  const int32_t* start = a.w->start.data();
-  const int32_t* index = a.w->index.data();
-  const float* value = a.w->value.data();
+// Each slice's steps four at a time (a slice holds a multiple of four), one offset load for
+// the four and one accumulator each (a step's multiply-add would wait on the previous one's
+// otherwise), then the bias.
+void sparse_slices(const SparseSlicesArgs& a) {
+  const SparseSlices& w = *a.w;
+  const int32_t* start = w.start.data();
+  const int32_t* base = w.base.data();
+  const uint8_t* offset = w.offset.data();
+  const float* value = w.value.data();
   for (int64_t r = 0; r < a.samples; ++r) {
     const float* x = a.x + r * a.ldx;
     float* y = a.y + r * a.ldy;
-    for (int64_t o = a.row_begin; o < a.row_end; ++o) {
-      const int32_t end = start[o + 1];
-      // Two accumulators: a long row overlaps one gather's latency with the other's FMA.
-      V acc0 = zero(), acc1 = zero();
-      int32_t k = start[o];
-      for (; k + 2 * kLanes <= end; k += 2 * kLanes) {
-        acc0 = fma(load(value + k), gather(x, index + k), acc0);
-        acc1 = fma(load(value + k + kLanes), gather(x, index + k + kLanes), acc1);
+    for (int64_t s = a.slice_begin; s < a.slice_end; ++s) {
+      V acc0 = zero(), acc1 = zero(), acc2 = zero(), acc3 = zero();
+      for (int64_t k = start[s]; k < start[s + 1]; k += 4) {
+        const int64_t l = k * kLanes;
+        const Offsets offsets = load_offsets(offset + l);
+        acc0 = fma(load(value + l), lookup<0>(x + base[k], offsets), acc0);
+        acc1 = fma(load(value + l + kLanes), lookup<1>(x + base[k + 1], offsets), acc1);
+        acc2 = fma(load(value + l + 2 * kLanes), lookup<2>(x + base[k + 2], offsets), acc2);
+        acc3 = fma(load(value + l + 3 * kLanes), lookup<3>(x + base[k + 3], offsets), acc3);
       }
-      if (k + kLanes <= end) {
-        acc0 = fma(load(value + k), gather(x, index + k), acc0);
-        k += kLanes;
-      }
-      if (k < end) {
-        const int n = static_cast<int>(end - k);
-        acc1 = fma(load_first(value + k, n), gather_first(x, index + k, n), acc1);
-      }
-      y[o] = sum(add(acc0, acc1)) + (a.bias ? a.bias[o] : 0.0f);
+      V out = add(add(acc0, acc1), add(acc2, acc3));
+      const int64_t o = s * kLanes;
+      const int n = static_cast<int>(w.rows - o < kLanes ? w.rows - o : kLanes);
+      if (a.bias) out = add(out, n < kLanes ? load_first(a.bias + o, n) : load(a.bias + o));
+      if (n < kLanes)
+        store_first(y + o, out, n);
+      else
+        store(y + o, out);
     }
   }
 }
@@ -87,7 +92,7 @@ void sparse_broadcast(const SparseBroadcastArgs& a) {
 }
 
 constexpr SparseKernels sparse_table(Isa isa) {
-  return {isa, kLanes, &sparse_gather, &sparse_broadcast};
+  return {isa, kLanes, kTable, &sparse_slices, &sparse_broadcast};
 }
 
 }  // namespace shrink::kernels::SHRINK_VEC_NAMESPACE

@@ -45,24 +45,20 @@ inline V add(V a, V b) { return {_mm512_add_ps(a.v, b.v)}; }
 // -Wuninitialized then reports (GCC bug 105593); these compile to the same vmaxps / vminps.
 inline V max(V a, V b) { return {_mm512_maskz_max_ps(0xFFFF, a.v, b.v)}; }
 inline V min(V a, V b) { return {_mm512_maskz_min_ps(0xFFFF, a.v, b.v)}; }
-// base[index[i]] for each lane (the first n lanes, the rest zero), and the sum of the lanes.
-// The masked forms again (GCC bug 105593): the plain gather and extract pass "undefined" vectors.
-inline V gather(const float* base, const int32_t* index) {
-  return {_mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, _mm512_loadu_si512(index), base, 4)};
-}
-inline V gather_first(const float* base, const int32_t* index, int n) {
-  const __mmask16 m = lane_mask(n);
-  return {_mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, _mm512_maskz_loadu_epi32(m, index),
-                                   base, 4)};
-}
-// Halves folded onto each other in 512-bit registers, all in the masked forms (the 256-bit
-// casts and the plain shuffles pass "undefined" vectors too).
-inline float sum(V a) {
-  __m512 s = _mm512_add_ps(a.v, _mm512_maskz_shuffle_f32x4(0xFFFF, a.v, a.v, 0x4E));
-  s = _mm512_add_ps(s, _mm512_maskz_shuffle_f32x4(0xFFFF, s, s, 0xB1));
-  s = _mm512_add_ps(s, _mm512_maskz_permute_ps(0xFFFF, s, 0x4E));
-  s = _mm512_add_ps(s, _mm512_maskz_permute_ps(0xFFFF, s, 0xB1));
-  return _mm512_cvtss_f32(s);
+// Table lookups: lane i of lookup<kByte>(table, offsets) is table[byte kByte of offsets' lane
+// i], a permute within registers where a gather would load each lane on its own. An Offsets
+// vector holds four bytes per lane, the offsets of four lookups (sparse_kernels_impl.hpp).
+// AVX-512: a table of 32 floats in two vectors; the permute reads the low 5 bits of each lane.
+constexpr int kTable = 32;
+struct Offsets {
+  __m512i v;
+};
+inline Offsets load_offsets(const uint8_t* p) { return {_mm512_loadu_si512(p)}; }
+template <int kByte>
+inline V lookup(const float* table, Offsets offsets) {
+  // The all-lanes masked shift (GCC bug 105593, as for max and min above).
+  const __m512i index = kByte == 0 ? offsets.v : _mm512_maskz_srli_epi32(0xFFFF, offsets.v, 8 * kByte);
+  return {_mm512_permutex2var_ps(_mm512_loadu_ps(table), index, _mm512_loadu_ps(table + 16))};
 }
 
 #elif defined(SHRINK_VEC_AVX2)
@@ -88,18 +84,18 @@ inline V fma(V a, V b, V c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
 inline V add(V a, V b) { return {_mm256_add_ps(a.v, b.v)}; }
 inline V max(V a, V b) { return {_mm256_max_ps(a.v, b.v)}; }
 inline V min(V a, V b) { return {_mm256_min_ps(a.v, b.v)}; }
-inline V gather(const float* base, const int32_t* index) {
-  return {_mm256_i32gather_ps(base, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(index)), 4)};
+// AVX2: a table of 8 floats in one vector; the permute reads the low 3 bits of each lane.
+constexpr int kTable = 8;
+struct Offsets {
+  __m256i v;
+};
+inline Offsets load_offsets(const uint8_t* p) {
+  return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))};
 }
-inline V gather_first(const float* base, const int32_t* index, int n) {
-  const __m256i m = lane_mask(n);
-  return {_mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, _mm256_maskload_epi32(index, m),
-                                   _mm256_castsi256_ps(m), 4)};
-}
-inline float sum(V a) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+template <int kByte>
+inline V lookup(const float* table, Offsets offsets) {
+  const __m256i index = kByte == 0 ? offsets.v : _mm256_srli_epi32(offsets.v, 8 * kByte);
+  return {_mm256_permutevar8x32_ps(_mm256_loadu_ps(table), index)};
 }
 
 #else
@@ -145,15 +141,17 @@ inline V min(V a, V b) {
   for (int i = 0; i < kLanes; ++i) r.v[i] = a.v[i] < b.v[i] ? a.v[i] : b.v[i];
   return r;
 }
-inline V gather(const float* base, const int32_t* index) {
-  return {{base[index[0]], base[index[1]], base[index[2]], base[index[3]]}};
-}
-inline V gather_first(const float* base, const int32_t* index, int n) {
-  V r = zero();
-  for (int i = 0; i < n; ++i) r.v[i] = base[index[i]];
+constexpr int kTable = 4;
+struct Offsets {
+  const uint8_t* p;
+};
+inline Offsets load_offsets(const uint8_t* p) { return {p}; }
+template <int kByte>
+inline V lookup(const float* table, Offsets offsets) {
+  V r;
+  for (int i = 0; i < kLanes; ++i) r.v[i] = table[offsets.p[4 * i + kByte]];
   return r;
 }
-inline float sum(V a) { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
 
 #endif
 
