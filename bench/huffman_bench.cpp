@@ -1,8 +1,11 @@
 // Canonical Huffman decoding speed (src/compress/coding/huffman.hpp): symbols per second of the
 // table-driven decoder over codebook indices shaped like a k-means layer's (Gaussian-like over
-// 2^bits symbols) and over sparse index gaps (geometric), plus the encoder for scale.
+// 2^bits symbols) and over sparse index gaps (geometric), plus the encoder for scale; and the
+// pair blocks' decoder (src/compress/coding/pair_huffman.hpp, two codes per look-up) and
+// writer over the same codebook indices.
 //   build/bench/huffman_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only
 #include "../src/compress/coding/huffman.hpp"
+#include "../src/compress/coding/pair_huffman.hpp"
 #include "shrink/core/random.hpp"
 
 #include <benchmark/benchmark.h>
@@ -64,5 +67,32 @@ void BM_EncodeCodebookIndices(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(symbols.size()));
 }
 BENCHMARK(BM_EncodeCodebookIndices);
+
+void BM_DecodePairCodebookIndices(benchmark::State& state) {
+  const int bits = static_cast<int>(state.range(0));
+  const std::vector<uint32_t> symbols = codebook_indices(bits, 1 << 20);
+  std::string block;
+  shrink::coding::write_pair_block(symbols, 1 << bits, block);
+  for (auto _ : state) {
+    shrink::coding::PairBlockReader reader(block, 1 << bits, "bench");
+    uint64_t sum = 0;
+    for (size_t i = 0; i < symbols.size(); ++i) sum += reader.next();
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(symbols.size()));
+  state.counters["bits_per_symbol"] = 8.0 * static_cast<double>(block.size()) / static_cast<double>(symbols.size());
+}
+BENCHMARK(BM_DecodePairCodebookIndices)->Arg(4)->Arg(5);
+
+void BM_EncodePairCodebookIndices(benchmark::State& state) {
+  const std::vector<uint32_t> symbols = codebook_indices(4, 1 << 20);
+  for (auto _ : state) {
+    std::string block;
+    shrink::coding::write_pair_block(symbols, 16, block);
+    benchmark::DoNotOptimize(block.data());
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(symbols.size()));
+}
+BENCHMARK(BM_EncodePairCodebookIndices);
 
 }  // namespace

@@ -106,6 +106,11 @@ int main(int argc, char** argv) try {
       {{"passes", {{{"pass", "prune.magnitude"}, {"sparsity", 0.5}}}}}));
   recipes.push_back(shrink::Recipe::from_json(
       {{"passes", {{{"pass", "prune.magnitude"}, {"sparsity", 0.95}, {"scope", "layer"}}}}}));
+  // Deep Compression's storage: pruned and shared at 4 bits, so the writer picks Huffman-coded
+  // gaps and codes, the codes in pairs where that is smaller (quantized-*-pair-huffman).
+  recipes.push_back(shrink::Recipe::from_json(
+      {{"passes", {{{"pass", "prune.magnitude"}, {"sparsity", 0.9}, {"scope", "layer"}},
+                   {{"pass", "quant.kmeans"}, {"conv_bits", 4}, {"fc_bits", 4}}}}}));
 
   for (auto& [name, model] : models(source)) {
     seed("shrk", name + ".shrk", shrink::serialize_model(model));

@@ -1,6 +1,7 @@
 #include "shrink/io/tensor_encoding.hpp"
 
 #include "compress/coding/huffman.hpp"
+#include "compress/coding/pair_huffman.hpp"
 #include "core/byte_io.hpp"
 #include "nn/quant/code_groups.hpp"
 #include "shrink/core/error.hpp"
@@ -224,15 +225,18 @@ int64_t delta8_decode(std::string_view bytes, Parameter& parameter, bool restore
 
 enum class Positions { All, Bitmap, Delta8 };
 
-// Codes packed at their bit width, or Huffman-coded (compress/coding/huffman.hpp): then the
-// delta8 gaps are Huffman-coded too.
-enum class Codes { Packed, Huffman };
+// Codes packed at their bit width, Huffman-coded one by one (compress/coding/huffman.hpp) or
+// two by two (compress/coding/pair_huffman.hpp); when coded, the delta8 gaps are Huffman-coded
+// one by one.
+enum class Codes { Packed, Huffman, PairHuffman };
 
 std::string quantized_name(Positions positions, Codes coding) {
   std::string name = "quantized";
   if (positions == Positions::Bitmap) name += "-bitmap";
   if (positions == Positions::Delta8) name += "-delta8";
-  return coding == Codes::Huffman ? name + "-huffman" : name;
+  if (coding == Codes::Huffman) name += "-huffman";
+  if (coding == Codes::PairHuffman) name += "-pair-huffman";
+  return name;
 }
 
 // A quantized parameter stores every element, or the mask's kept ones.
@@ -307,22 +311,29 @@ int64_t count_stored_codes(int64_t n, const Kept& kept, const quant::CodeGroups&
 template <Positions kPositions, Codes kCodes>
 int64_t quantized_size(const Parameter& parameter) {
   if (!parameter.quantized()) return kNotApplicable;
-  if (kCodes == Codes::Huffman && !huffman_applies(parameter)) return kNotApplicable;
+  if (kCodes != Codes::Packed && !huffman_applies(parameter)) return kNotApplicable;
+  if (kCodes == Codes::PairHuffman && (1 << parameter.quantizer()->bits()) > coding::kMaxPairAlphabet)
+    return kNotApplicable;
   const int64_t n = parameter.value.numel();
   const Kept kept = quantized_kept(parameter);
   int64_t positions = 0;
   if constexpr (kPositions == Positions::Bitmap) positions = bitmap_bytes(n);
   if constexpr (kPositions == Positions::Delta8) {
     positions = delta8_index_bytes(n, kept);
-    if (positions != kNotApplicable && kCodes == Codes::Huffman)
+    if (positions != kNotApplicable && kCodes != Codes::Packed)
       positions = kCountBytes + coding::block_bytes(coding::symbol_counts(gap_symbols(n, kept), 256));
   }
   if (positions == kNotApplicable) return kNotApplicable;
   const int bits = parameter.quantizer()->bits();
-  const int64_t codes =
-      kCodes == Codes::Packed
-          ? code_bytes(count_stored_codes(n, kept, code_groups_of(parameter)), bits)
-          : coding::block_bytes(coding::symbol_counts(kept_codes(parameter, kept), 1 << bits));
+  int64_t codes = 0;
+  if constexpr (kCodes == Codes::Packed)
+    codes = code_bytes(count_stored_codes(n, kept, code_groups_of(parameter)), bits);
+  if constexpr (kCodes == Codes::Huffman)
+    codes = coding::block_bytes(coding::symbol_counts(kept_codes(parameter, kept), 1 << bits));
+  if constexpr (kCodes == Codes::PairHuffman) {
+    codes = coding::pair_block_bytes(kept_codes(parameter, kept), 1 << bits);
+    if (codes < 0) return kNotApplicable;
+  }
   return static_cast<int64_t>(quantizer_header(parameter).size()) + positions + codes;
 }
 
@@ -351,12 +362,13 @@ void quantized_encode(const Parameter& parameter, std::string& out) {
   if constexpr (kPositions == Positions::Bitmap) write_bitmap(n, kept, out);
   if constexpr (kPositions == Positions::Delta8 && kCodes == Codes::Packed) write_delta8_indices(n, kept, out);
   const int bits = parameter.quantizer()->bits();
-  if constexpr (kCodes == Codes::Huffman) {
+  if constexpr (kCodes != Codes::Packed) {
     if constexpr (kPositions == Positions::Delta8) {
       put_u32(out, static_cast<uint32_t>(count_kept(n, kept)));
       coding::write_block(gap_symbols(n, kept), 256, out);
     }
-    coding::write_block(kept_codes(parameter, kept), 1 << bits, out);
+    if constexpr (kCodes == Codes::Huffman) coding::write_block(kept_codes(parameter, kept), 1 << bits, out);
+    else coding::write_pair_block(kept_codes(parameter, kept), 1 << bits, out);
     return;
   }
   // Codes back to back, least significant bit first.
@@ -423,7 +435,7 @@ int64_t quantized_decode(std::string_view payload, Parameter& parameter, bool re
     positions_used = bitmap_bytes(n);
   }
   if constexpr (kPositions == Positions::Delta8) {
-    if constexpr (kCodes == Codes::Huffman) indices = read_huffman_gaps(rest, n, name, positions_used);
+    if constexpr (kCodes != Codes::Packed) indices = read_huffman_gaps(rest, n, name, positions_used);
     else indices = read_delta8_indices(rest, n, name, positions_used);
   }
   in.take(positions_used, "positions");
@@ -459,6 +471,14 @@ int64_t quantized_decode(std::string_view payload, Parameter& parameter, bool re
     require(bits <= 8, name + " data has " + std::to_string(bits) +
                            "-bit codes; Huffman blocks code at most 8 bits");
     coding::BlockReader block(payload.substr(static_cast<size_t>(in.position())), 1 << bits, name + " codes");
+    distribute([&] { return block.next(); });
+    block.finish();
+    in.take(block.bytes_used(), "codes");
+  } else if constexpr (kCodes == Codes::PairHuffman) {
+    require(bits <= 5, name + " data has " + std::to_string(bits) +
+                           "-bit codes; pair blocks code at most 5 bits");
+    coding::PairBlockReader block(payload.substr(static_cast<size_t>(in.position())), 1 << bits,
+                                  name + " codes");
     distribute([&] { return block.next(); });
     block.finish();
     in.take(block.bytes_used(), "codes");
@@ -500,9 +520,9 @@ constexpr TensorEncoding quantized_row(const char* name) {
           quantized_encode<kPositions, kCodes>, quantized_decode<kPositions, kCodes>};
 }
 
-// One row per encoding. Order breaks ties in size, so plain dense comes first, and packed codes
-// before Huffman-coded ones.
-constexpr std::array<TensorEncoding, 9> kEncodings = {{
+// One row per encoding. Order breaks ties in size, so plain dense comes first, packed codes
+// before Huffman-coded ones, and single-symbol Huffman codes before pair codes.
+constexpr std::array<TensorEncoding, 12> kEncodings = {{
     {"dense", "F32", false, false, dense_size, dense_encode, dense_decode},
     {"sparse-bitmap", "U8", true, false, bitmap_size, bitmap_encode, bitmap_decode},
     {"sparse-delta8", "U8", true, false, delta8_size, delta8_encode, delta8_decode},
@@ -512,6 +532,9 @@ constexpr std::array<TensorEncoding, 9> kEncodings = {{
     quantized_row<Positions::All, Codes::Huffman>("quantized-huffman"),
     quantized_row<Positions::Bitmap, Codes::Huffman>("quantized-bitmap-huffman"),
     quantized_row<Positions::Delta8, Codes::Huffman>("quantized-delta8-huffman"),
+    quantized_row<Positions::All, Codes::PairHuffman>("quantized-pair-huffman"),
+    quantized_row<Positions::Bitmap, Codes::PairHuffman>("quantized-bitmap-pair-huffman"),
+    quantized_row<Positions::Delta8, Codes::PairHuffman>("quantized-delta8-pair-huffman"),
 }};
 
 }  // namespace

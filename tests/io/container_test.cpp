@@ -417,7 +417,8 @@ TEST(Container, TensorsThatDoNotFitTheGraphAreNamed) {
     EXPECT_EQ(load(header, file.data),
               "model file t.shrk: tensor fc1.weight uses unknown encoding 'huffman' (known: "
               "dense, sparse-bitmap, sparse-delta8, quantized, quantized-bitmap, quantized-delta8, "
-              "quantized-huffman, quantized-bitmap-huffman, quantized-delta8-huffman); "
+              "quantized-huffman, quantized-bitmap-huffman, quantized-delta8-huffman, "
+              "quantized-pair-huffman, quantized-bitmap-pair-huffman, quantized-delta8-pair-huffman); "
               "it may need a newer shrink");
   }
   // Masked but dense.

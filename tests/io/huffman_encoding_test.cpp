@@ -1,6 +1,7 @@
 // The Huffman-coded rows of the .shrk encodings table: codebook indices (and the delta8 gaps
-// of a pruned weight) as canonical Huffman blocks, chosen by the writer when smaller, loaded
-// back exactly; corrupted streams are clear errors; the entropy statistics reports quote.
+// of a pruned weight) as canonical Huffman blocks, or the indices as pair blocks, chosen by the
+// writer when smaller, loaded back exactly; corrupted streams are clear errors; the entropy
+// statistics reports quote.
 #include "../../src/compress/coding/huffman.hpp"
 #include "shrink/core/random.hpp"
 #include "shrink/io/code_statistics.hpp"
@@ -35,6 +36,12 @@ Parameter shared_weight(const Shape& shape, double density, int bits, uint64_t s
   return p;
 }
 
+uint32_t get_u32_at(const std::string& bytes, size_t at) {
+  uint32_t value = 0;
+  for (size_t i = 0; i < 4; ++i) value |= uint32_t{static_cast<unsigned char>(bytes[at + i])} << (8 * i);
+  return value;
+}
+
 Parameter decode_with(const TensorEncoding& row, const std::string& bytes, const Parameter& like) {
   Parameter back;
   back.name = like.name;
@@ -48,9 +55,17 @@ TEST(HuffmanEncoding, EveryHuffmanRowRoundTripsExactlyAndKeepsItsSizePromise) {
     for (int bits : {1, 5, 8}) {
       SCOPED_TRACE("density " + std::to_string(density) + ", bits " + std::to_string(bits));
       const Parameter p = shared_weight({60, 70}, density, bits, 3);
-      for (const char* name : {"quantized-huffman", "quantized-bitmap-huffman", "quantized-delta8-huffman"}) {
+      for (const char* name : {"quantized-huffman", "quantized-bitmap-huffman", "quantized-delta8-huffman",
+                               "quantized-pair-huffman", "quantized-bitmap-pair-huffman",
+                               "quantized-delta8-pair-huffman"}) {
         const TensorEncoding& row = *find_tensor_encoding(name);
         if (p.has_mask() != row.stores_mask) continue;
+        // Pair blocks code at most 5-bit codes, two or more distinct ones.
+        const bool pairs = std::string_view(name).ends_with("-pair-huffman");
+        if (pairs && (bits > 5 || density == 0.0)) {
+          EXPECT_EQ(row.encoded_size(p), kNotApplicable) << name;
+          continue;
+        }
         std::string bytes;
         row.encode(p, bytes);
         EXPECT_EQ(static_cast<int64_t>(bytes.size()), row.encoded_size(p)) << name;
@@ -67,7 +82,9 @@ TEST(HuffmanEncoding, TheWriterPicksHuffmanWhenSmallerAndPackedCodesOtherwise) {
   // A pruned 5-bit layer of Gaussian weights: its codes and gaps are skewed.
   const Parameter large = shared_weight({300, 100}, 0.08, 5, 1);
   const TensorEncoding& chosen = choose_tensor_encoding(large);
-  EXPECT_STREQ(chosen.name, "quantized-delta8-huffman");
+  EXPECT_TRUE(std::string_view(chosen.name) == "quantized-delta8-huffman" ||
+              std::string_view(chosen.name) == "quantized-delta8-pair-huffman")
+      << chosen.name;
   EXPECT_LT(chosen.encoded_size(large), find_tensor_encoding("quantized-delta8")->encoded_size(large));
   // Eight codes: the code tables cost more than they save.
   const Parameter tiny = shared_weight({2, 4}, 1.0, 2, 1);
@@ -120,10 +137,12 @@ TEST(HuffmanEncoding, CorruptStreamsAreClearErrors) {
                                         {"nodes", {{{"name", "fc"}, {"type", "Linear"}, {"attributes", {{"out_features", 300}}}}}}});
   model.initialize(1);
   const Parameter sparse = shared_weight({300, 100}, 0.08, 5, 3);
-  ASSERT_STREQ(choose_tensor_encoding(sparse).name, "quantized-delta8-huffman");
+  // Huffman-coded gaps, the codes one by one or in pairs: the gap block is the same.
+  const TensorEncoding& chosen = choose_tensor_encoding(sparse);
+  ASSERT_TRUE(std::string_view(chosen.name).starts_with("quantized-delta8-")) << chosen.name;
   model.parameter("fc.weight") = sparse;
   std::string stored;
-  row.encode(sparse, stored);
+  chosen.encode(sparse, stored);
   const std::string file = serialize_model(model);
   const size_t at = file.find(stored);
   ASSERT_NE(at, std::string::npos);
@@ -133,6 +152,35 @@ TEST(HuffmanEncoding, CorruptStreamsAreClearErrors) {
   EXPECT_NE(message.find("fc.weight"), std::string::npos) << message;
   EXPECT_NE(message.find("complete prefix code"), std::string::npos) << message;
   EXPECT_EQ(deserialize_model(file, "good.shrk").parameter("fc.weight").effective(), sparse.effective());
+}
+
+TEST(HuffmanEncoding, FourBitCodesAreCodedInPairsWhenThatIsSmallerAndACorruptPairTableIsAClearError) {
+  // A pruned 4-bit layer: the codes of a pair block come closer to their entropy than a
+  // single-symbol Huffman block's, by more than the pair block's larger table.
+  const Parameter p = shared_weight({300, 100}, 0.08, 4, 1);
+  const TensorEncoding& pairs = *find_tensor_encoding("quantized-delta8-pair-huffman");
+  ASSERT_STREQ(choose_tensor_encoding(p).name, pairs.name);
+  EXPECT_LT(pairs.encoded_size(p), find_tensor_encoding("quantized-delta8-huffman")->encoded_size(p));
+  // Through the model file: loads back exactly; zeroed half-bit lengths name the tensor.
+  Model model = Model::from_graph_json({{"input", {{"name", "x"}, {"shape", {100}}}},
+                                        {"nodes", {{{"name", "fc"}, {"type", "Linear"}, {"attributes", {{"out_features", 300}}}}}}});
+  model.initialize(1);
+  model.parameter("fc.weight") = p;
+  const std::string file = serialize_model(model);
+  EXPECT_EQ(deserialize_model(file, "good.shrk").parameter("fc.weight").effective(), p.effective());
+  std::string stored;
+  pairs.encode(p, stored);
+  const size_t at = file.find(stored);
+  ASSERT_NE(at, std::string::npos);
+  // The pair block follows the header, the kept count and the gap block.
+  const size_t header = 1 + 6 + 4 + 1 + 16 * 4;
+  const size_t gap_block = 128 + 4 + get_u32_at(stored, header + 4 + 128);
+  std::string corrupt = file;
+  for (size_t i = 0; i < 10; ++i) corrupt[at + header + 4 + gap_block + i] = '\0';
+  const std::string message = bad_input_message([&] { deserialize_model(corrupt, "bad.shrk"); });
+  EXPECT_NE(message.find("fc.weight"), std::string::npos) << message;
+  EXPECT_NE(message.find("quantized-delta8-pair-huffman codes gives a length to 0 symbols"), std::string::npos)
+      << message;
 }
 
 TEST(HuffmanEncoding, CodeStatisticsGiveTheEntropyOfCodesAndGaps) {

@@ -63,7 +63,8 @@ TEST(TensorEncoding, TableRowsAreUniqueAndFindable) {
   EXPECT_EQ(find_tensor_encoding("huffman-9000"), nullptr);
   EXPECT_EQ(tensor_encoding_names(),
             "dense, sparse-bitmap, sparse-delta8, quantized, quantized-bitmap, quantized-delta8, "
-            "quantized-huffman, quantized-bitmap-huffman, quantized-delta8-huffman");
+            "quantized-huffman, quantized-bitmap-huffman, quantized-delta8-huffman, "
+            "quantized-pair-huffman, quantized-bitmap-pair-huffman, quantized-delta8-pair-huffman");
 }
 
 TEST(TensorEncoding, EveryRowRoundTripsBitExactAndKeepsItsSizePromise) {

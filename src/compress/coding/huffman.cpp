@@ -65,18 +65,20 @@ std::vector<uint8_t> huffman_lengths(std::span<const uint64_t> counts, int max_l
   std::vector<uint8_t> lengths(counts.size(), 0);
   // Package-merge: the leaves (symbols by increasing count) are merged max_length - 1 times with
   // the pairs ("packages") of the previous list; a symbol's length is the number of the first
-  // 2m - 2 items of the last list that contain it.
+  // 2m - 2 items of the last list that contain it. The items chosen from a list are a prefix of
+  // it, and the packages among them are made of a prefix of the list before, so the lengths come
+  // from walking the lists back, each item knowing only its weight and its leaf (if any).
   struct Item {
     uint64_t weight;
-    std::vector<uint16_t> symbols;
+    int leaf;  // the symbol, or -1 for a package of two items of the previous list
   };
   std::vector<Item> leaves;
   for (size_t s = 0; s < counts.size(); ++s)
-    if (counts[s] != 0) leaves.push_back({counts[s], {static_cast<uint16_t>(s)}});
+    if (counts[s] != 0) leaves.push_back({counts[s], static_cast<int>(s)});
   const size_t m = leaves.size();
   if (m == 0) return lengths;
   if (m == 1) {
-    lengths[leaves[0].symbols[0]] = 1;
+    lengths[static_cast<size_t>(leaves[0].leaf)] = 1;
     return lengths;
   }
   if (max_length < 1 || max_length > kMaxCodeLength || (size_t{1} << max_length) < m)
@@ -84,28 +86,34 @@ std::vector<uint8_t> huffman_lengths(std::span<const uint64_t> counts, int max_l
                           std::to_string(max_length) + " bits");
   std::stable_sort(leaves.begin(), leaves.end(),
                    [](const Item& a, const Item& b) { return a.weight < b.weight; });
-  std::vector<Item> list = leaves;
+  std::vector<std::vector<Item>> lists{leaves};
   for (int level = 1; level < max_length; ++level) {
-    std::vector<Item> packages;
-    for (size_t i = 0; i + 1 < list.size(); i += 2) {
-      Item package{list[i].weight + list[i + 1].weight, list[i].symbols};
-      package.symbols.insert(package.symbols.end(), list[i + 1].symbols.begin(), list[i + 1].symbols.end());
-      packages.push_back(std::move(package));
-    }
+    const std::vector<Item>& previous = lists.back();
     std::vector<Item> merged;
-    merged.reserve(leaves.size() + packages.size());
+    merged.reserve(m + previous.size() / 2);
     size_t a = 0, b = 0;
-    while (a < leaves.size() || b < packages.size()) {
+    const size_t packages = previous.size() / 2;
+    while (a < m || b < packages) {
       // Leaves first on equal weights: shorter codes for single symbols.
-      if (b == packages.size() || (a < leaves.size() && leaves[a].weight <= packages[b].weight))
+      const uint64_t package = b < packages ? previous[2 * b].weight + previous[2 * b + 1].weight : 0;
+      if (b == packages || (a < m && leaves[a].weight <= package)) {
         merged.push_back(leaves[a++]);
-      else
-        merged.push_back(std::move(packages[b++]));
+      } else {
+        merged.push_back({package, -1});
+        ++b;
+      }
     }
-    list = std::move(merged);
+    lists.push_back(std::move(merged));
   }
-  for (size_t i = 0; i < 2 * m - 2; ++i)
-    for (uint16_t s : list[i].symbols) ++lengths[s];
+  size_t chosen = 2 * m - 2;
+  for (size_t level = lists.size(); level-- > 0;) {
+    size_t packages = 0;
+    for (size_t i = 0; i < chosen; ++i) {
+      if (lists[level][i].leaf >= 0) ++lengths[static_cast<size_t>(lists[level][i].leaf)];
+      else ++packages;
+    }
+    chosen = 2 * packages;
+  }
   return lengths;
 }
 
@@ -133,13 +141,21 @@ void write_block(std::span<const uint32_t> symbols, int alphabet, std::string& o
                                     (s + 1 < alphabet ? lengths[static_cast<size_t>(s) + 1] << 4 : 0)));
   const uint64_t bits = coded_bits(counts, lengths);
   bytes::put_u32(out, static_cast<uint32_t>((bits + 7) / 8));
-  if (bits == 0) return;
-  std::vector<uint32_t> reversed = canonical_codes(lengths);
-  for (size_t s = 0; s < reversed.size(); ++s) reversed[s] = reverse_bits(reversed[s], lengths[s]);
+  if (bits != 0) append_codes(symbols, lengths, out);
+}
+
+std::vector<uint32_t> stream_codes(std::span<const uint8_t> lengths) {
+  std::vector<uint32_t> codes = canonical_codes(lengths);
+  for (size_t s = 0; s < codes.size(); ++s) codes[s] = reverse_bits(codes[s], lengths[s]);
+  return codes;
+}
+
+void append_codes(std::span<const uint32_t> symbols, std::span<const uint8_t> lengths, std::string& out) {
+  const std::vector<uint32_t> codes = stream_codes(lengths);
   uint64_t buffer = 0;
   int filled = 0;
   for (uint32_t s : symbols) {
-    buffer |= uint64_t{reversed[s]} << filled;
+    buffer |= uint64_t{codes[s]} << filled;
     filled += lengths[s];
     for (; filled >= 8; filled -= 8, buffer >>= 8) out.push_back(static_cast<char>(buffer));
   }
@@ -183,11 +199,11 @@ BlockReader::BlockReader(std::string_view bytes, int alphabet, std::string what)
                 " instead of 1)");
     table_bits_ = *std::max_element(lengths.begin(), lengths.end());
     table_.assign(size_t{1} << table_bits_, Entry{0, 0});
-    const std::vector<uint32_t> codes = canonical_codes(lengths);
+    const std::vector<uint32_t> codes = stream_codes(lengths);
     for (int s = 0; s < alphabet; ++s) {
       const int length = lengths[static_cast<size_t>(s)];
       if (length == 0) continue;
-      const uint32_t reversed = reverse_bits(codes[static_cast<size_t>(s)], length);
+      const uint32_t reversed = codes[static_cast<size_t>(s)];
       for (uint32_t rest = 0; rest < (1u << (table_bits_ - length)); ++rest)
         table_[reversed | (rest << length)] = Entry{static_cast<uint16_t>(s), static_cast<uint8_t>(length)};
     }

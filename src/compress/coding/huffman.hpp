@@ -40,6 +40,14 @@ uint64_t coded_bits(std::span<const uint64_t> counts, std::span<const uint8_t> l
 // Exact byte size of the block write_block produces for a sequence with these counts.
 int64_t block_bytes(std::span<const uint64_t> counts);
 
+// Each symbol's canonical code for `lengths`, bit-reversed: the bits as they appear in a
+// stream filled least significant bit first (0 for symbols of length 0).
+std::vector<uint32_t> stream_codes(std::span<const uint8_t> lengths);
+
+// Appends the codes of `symbols` under `lengths` to `out`, least significant bit first, the last
+// byte padded with zero bits. Every symbol must have a nonzero length.
+void append_codes(std::span<const uint32_t> symbols, std::span<const uint8_t> lengths, std::string& out);
+
 // Appends a block coding `symbols` (each < alphabet <= kMaxAlphabet).
 void write_block(std::span<const uint32_t> symbols, int alphabet, std::string& out);
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <queue>
 
 namespace shrink::coding {
 namespace {
@@ -76,6 +77,37 @@ TEST(Huffman, SkewedSymbolsCodeWithinOnePercentOfTheirEntropy) {
   const double bits = static_cast<double>(coded_bits(counts, huffman_lengths(counts)));
   EXPECT_LE(bits, 1.01 * entropy);
   EXPECT_GE(bits, entropy);
+}
+
+// The bits of an unlimited Huffman code: the sum of the weights of every merge (the reference
+// for package-merge where the limit does not bind).
+uint64_t unlimited_huffman_bits(const std::vector<uint64_t>& counts) {
+  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> queue;
+  for (uint64_t c : counts)
+    if (c) queue.push(c);
+  uint64_t bits = 0;
+  while (queue.size() > 1) {
+    const uint64_t a = queue.top();
+    queue.pop();
+    const uint64_t b = queue.top();
+    queue.pop();
+    bits += a + b;
+    queue.push(a + b);
+  }
+  return bits;
+}
+
+TEST(Huffman, PackageMergeMatchesAnUnlimitedHuffmanCodeWhereTheLimitDoesNotBind) {
+  Rng rng(11);
+  for (int trial = 0; trial < 50; ++trial) {
+    // Up to 64 symbols, counts 50..1049: no Huffman code of them is deeper than 15.
+    std::vector<uint64_t> counts(static_cast<size_t>(2 + rng.below(63)));
+    for (uint64_t& c : counts) c = rng.uniform() < 0.2 ? 0 : static_cast<uint64_t>(50 + rng.below(1000));
+    if (std::count_if(counts.begin(), counts.end(), [](uint64_t c) { return c != 0; }) < 2) continue;
+    const std::vector<uint8_t> lengths = huffman_lengths(counts);
+    EXPECT_EQ(coded_bits(counts, lengths), unlimited_huffman_bits(counts)) << "trial " << trial;
+    EXPECT_EQ(kraft_numerator(lengths, kMaxCodeLength), uint64_t{1} << kMaxCodeLength);
+  }
 }
 
 TEST(Huffman, LengthsStayWithinTheLimitAndTheCodeStaysComplete) {
