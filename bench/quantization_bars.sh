@@ -2,7 +2,8 @@
 # The quantization bars of docs/benchmarks.md, end to end on Fashion-MNIST: trains the two
 # baselines as docs/benchmarks.md does (LeNet-5 15 epochs, LeNet-300-100 20 epochs; skipped when
 # OUT already holds them), compresses each way, prints accuracy before/after and the file ratio
-# against each bar, then times the XNOR-popcount kernel beside the fp32 GEMM.
+# against each bar, then times the XNOR-popcount kernel beside the fp32 GEMM (on an AVX-512
+# machine twice: as built, and with both sides held to AVX2 as on a CPU without AVX-512).
 #
 #   bash bench/quantization_bars.sh [OUT=bench-out/quant] [THREADS=2] [REPEATS=5]
 #
@@ -80,14 +81,19 @@ done
 echo "XNOR-popcount kernel beside the fp32 GEMM, 1024x1024 Linear at batch 64, $threads threads," \
   "median of $repeats (CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
   "$(grep -o -w -E 'avx2|avx512f|avx512_vpopcntdq' /proc/cpuinfo | sort -u | xargs))"
-# Idle threads sleep, as in the shrink CLI (docs/benchmarks.md), unless the environment says.
-OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} SHRINK_THREADS=$threads build/bench/kernels_bench \
-  --benchmark_filter='linear_1024_binary|xnor_gemm_1024' --benchmark_repetitions="$repeats" \
-  --benchmark_report_aggregates_only=true --benchmark_format=json > "$out/xnor_bench.json"
-python3 - "$out/xnor_bench.json" <<'PY'
+xnor_bench() {  # name [VAR=value...]: one kernels_bench run, both layers side by side
+  local name=$1
+  shift
+  # Idle threads sleep, as in the shrink CLI (docs/benchmarks.md), unless the environment says.
+  env OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" SHRINK_THREADS="$threads" "$@" \
+    build/bench/kernels_bench --benchmark_filter='linear_1024_binary|xnor_gemm_1024' \
+    --benchmark_repetitions="$repeats" --benchmark_report_aggregates_only=true \
+    --benchmark_format=json > "$out/xnor_bench_$name.json"
+  python3 - "$out/xnor_bench_$name.json" "$name" <<'PY'
 import json, sys
 runs = json.load(open(sys.argv[1]))["benchmarks"]
 median = {b["run_name"]: b for b in runs if b.get("aggregate_name") == "median"}
+print(sys.argv[2] + ":")
 for name, b in median.items():
     print(f"{name:45} {b['real_time']:10.1f} {b['time_unit']} real {b['cpu_time']:10.1f} CPU"
           f"  {b.get('label', '')}")
@@ -97,3 +103,10 @@ xnor = median["linear_1024_binary_xnor_forward/real_time"]
 print(f"XNOR Linear is {fp32['real_time'] / xnor['real_time']:.1f}x faster than the fp32 GEMM in"
       f" real time, {fp32['cpu_time'] / xnor['cpu_time']:.1f}x in CPU time (bar: 8x)")
 PY
+}
+xnor_bench native
+# On an AVX-512 machine, both sides held to AVX2 as well, as on a CPU without AVX-512: the XNOR
+# kernel's AVX2 path and OpenBLAS's Haswell sgemm.
+if grep -q -w avx512f /proc/cpuinfo; then
+  xnor_bench avx2 SHRINK_ISA=avx2 OPENBLAS_CORETYPE=Haswell
+fi
