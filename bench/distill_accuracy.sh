@@ -1,40 +1,20 @@
 #!/usr/bin/env bash
 # Knowledge distillation on Fashion-MNIST, measured over several seeds, beside PyTorch:
-#  a student (MLP 784-64-10) trained alone and distilled with kd (T=4, alpha=0.9) from a LeNet-5
+# a student (MLP 784-64-10) trained alone and distilled with kd (T=4, alpha=0.9) from a LeNet-5
 #  teacher trained by shrink, with the same recipe, epochs, seed, initial weights and batch order
 #  (shrink distill --baseline trains both in one run); then the same recipe in PyTorch
 #  (bench/pytorch_distill.py) with the same teacher, exported to ONNX and loaded into PyTorch.
 # Prints each run's test accuracy, then the means, spreads (sample standard deviation) and gains.
 # Recovery after pruning is measured by bench/distill_recovery.sh.
 #   bash bench/distill_accuracy.sh [SEEDS="1 2 3"] [THREADS=2]
-# Environment: SHRINK (default build/shrink), TEACHER_EPOCHS (10), STUDENT_EPOCHS (10),
-# PYTHON (/usr/bin/python3, with torch and onnx; PYTHON=none skips the PyTorch side),
-# WORK (a directory to keep the models and reports in, and to reuse the teacher from; default a
-# temporary one).
+# Environment: STUDENT_EPOCHS (10), PYTHON (/usr/bin/python3, with torch and onnx; PYTHON=none
+# skips the PyTorch side), and SHRINK, TEACHER_EPOCHS, WORK as bench/distill_common.sh reads them.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-seeds="${1:-1 2 3}"
-threads="${2:-2}"
-shrink="${SHRINK:-$here/build/shrink}"
+source "$(dirname "${BASH_SOURCE[0]}")/distill_common.sh"
 python="${PYTHON:-/usr/bin/python3}"
-teacher_epochs="${TEACHER_EPOCHS:-10}"
 student_epochs="${STUDENT_EPOCHS:-10}"
-[[ -x $shrink ]] || { echo "error: $shrink is not built (cmake --build build --target shrink_cli)" >&2; exit 2; }
-if [[ -n ${WORK:-} ]]; then work="$WORK"; mkdir -p "$work"; else work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT; fi
-field() { python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: r = r[int(k)] if isinstance(r, list) else r[k]
-print(r)' "$@"; }
-stats() { python3 -c 'import statistics as s, sys; v = [100 * float(x) for x in sys.argv[1:]]
-print(f"{s.mean(v):.2f} ± {s.stdev(v) if len(v) > 1 else 0:.2f}")' "$@"; }
-mean_gain() { python3 -c 'import sys; n = len(sys.argv) // 2; a = sys.argv[1:n + 1]; b = sys.argv[n + 1:]
-print(f"{100 * sum(float(y) - float(x) for x, y in zip(a, b)) / n:+.2f}")' "$@"; }
-
-teacher="$work/lenet5.shrk"
-if [[ ! -f $teacher ]]; then
-  "$shrink" train --arch lenet5 --epochs "$teacher_epochs" --seed 0 --threads "$threads" -q \
-    -o "$teacher" --report "$work/teacher.json"
-fi
-echo "teacher lenet5 ($teacher_epochs epochs, seed 0): test accuracy $(field "$work/teacher.json" accuracy)"
+teacher constant
+teacher="$work/lenet5-constant.shrk"
 
 alone=(); kd=()
 for seed in $seeds; do

@@ -1,68 +1,78 @@
 #!/usr/bin/env bash
-# Each distillation loss of shrink distill on one student, Fashion-MNIST, over several seeds: an
-# MLP 784-64-10 alone, with kd, hint (its hidden layer fc1 to the teacher's fc1 through a learned
-# linear regressor, weight 1: the default 100 diverges at lr 0.01 there), rkd (distances and
-# angles of the outputs), kd from two teachers (LeNet-5 trained at a constant and at a cosine
-# rate, equal weights) and born-again (2 generations, no teacher: the student alone teaches
-# generation 1, which teaches generation 2). attention and fsp need feature maps [C, H, W], which
-# an MLP has not. Every run of a seed starts from the same initial weights and sees the same
-# batches. Runs are independent per seed: separate invocations may run side by side.
+# Each distillation loss of shrink distill, Fashion-MNIST, over several seeds, on two students
+# of about 51k parameters taught by LeNet-5 (431k, 10 epochs):
+#  mlp: an MLP 784-64-10 alone, with kd, hint (its hidden layer fc1 to the teacher's fc1 through
+#    a learned linear regressor), rkd (distances and angles of the outputs), kd from two teachers
+#    (LeNet-5 trained at a constant and at a cosine rate, equal weights) and born-again
+#    (2 generations, no teacher: the student alone teaches generation 1, which teaches
+#    generation 2);
+#  lenet5-h32: LeNet-5 with the teacher's convolutions (20 and 50 channels) and a hidden layer of
+#    32 instead of 500, alone, with kd, hint (conv2 to the teacher's conv2 through a learned 1x1
+#    convolution), attention (conv2's spatial attention map) and fsp (the flow from pool1 to
+#    conv2). attention and fsp need feature maps [C, H, W], which an MLP has
+#    not; fsp needs the teacher's channel counts at both layers, which a narrower LeNet-5 has not.
+# Every loss at its default weight. Every run of a student and seed starts from the same initial
+# weights and sees the same batches. Runs are independent per seed: separate invocations (with
+# the same WORK) may run side by side.
 #   bash bench/distill_losses.sh [SEEDS="1 2 3"] [THREADS=2]
-# Environment: SHRINK (default build/shrink), TEACHER_EPOCHS (10), STUDENT_EPOCHS (5), WORK (a
-# directory to keep the models and reports in, and to reuse the teachers and finished runs from).
+# Environment: STUDENTS ("mlp lenet5-h32": which blocks to run), STUDENT_EPOCHS (5), and SHRINK,
+# TEACHER_EPOCHS, WORK as bench/distill_common.sh reads them.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-seeds="${1:-1 2 3}"
-threads="${2:-2}"
-shrink="${SHRINK:-$here/build/shrink}"
-teacher_epochs="${TEACHER_EPOCHS:-10}"
+source "$(dirname "${BASH_SOURCE[0]}")/distill_common.sh"
 epochs="${STUDENT_EPOCHS:-5}"
-[[ -x $shrink ]] || { echo "error: $shrink is not built (cmake --build build --target shrink_cli)" >&2; exit 2; }
-if [[ -n ${WORK:-} ]]; then work="$WORK"; mkdir -p "$work"; else work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT; fi
-field() { python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: r = r[int(k)] if isinstance(r, list) else r[k]
-print(r)' "$@"; }
-stats() { python3 -c 'import statistics as s, sys; v = [100 * float(x) for x in sys.argv[1:]]
-print(f"{s.mean(v):.2f} ± {s.stdev(v) if len(v) > 1 else 0:.2f}")' "$@"; }
-
-for schedule in constant cosine; do
-  if [[ ! -f $work/lenet5-$schedule.shrk ]]; then
-    "$shrink" train --arch lenet5 --epochs "$teacher_epochs" --schedule "$schedule" --seed 0 \
-      --threads "$threads" -q -o "$work/lenet5-$schedule.shrk" --report "$work/teacher-$schedule.json"
-  fi
-  echo "teacher lenet5 ($teacher_epochs epochs, $schedule rate): test accuracy $(field "$work/teacher-$schedule.json" accuracy)"
-done
+students="${STUDENTS:-mlp lenet5-h32}"
+teacher constant
+teacher cosine
 t1="$work/lenet5-constant.shrk"
 t2="$work/lenet5-cosine.shrk"
 
-distill() {  # distill NAME SEED FLAGS...: the saved student's test accuracy
-  local name=$1 seed=$2; shift 2
-  [[ -f $work/$name-$seed.json ]] || "$shrink" distill --student mlp --hidden 64 --epochs "$epochs" --seed "$seed" --threads "$threads" -q \
-    -o "$work/$name-$seed.shrk" --report "$work/$name-$seed.json" "$@" >/dev/null
-  field "$work/$name-$seed.json" accuracy
+distill() {  # distill STUDENT NAME SEED FLAGS...: the saved student's test accuracy
+  local student=$1 name=$2 seed=$3 out="$work/$1-$2-$3"; shift 3
+  local -a arch
+  case $student in
+    mlp) arch=(--student mlp --hidden 64) ;;
+    lenet5-h32) arch=(--student lenet5 --arch-options '{"channels": [20, 50], "hidden": [32]}') ;;
+    *) echo "error: unknown student $student (mlp, lenet5-h32)" >&2; exit 2 ;;
+  esac
+  [[ -f $out.json ]] || "$shrink" distill "${arch[@]}" --epochs "$epochs" --seed "$seed" --threads "$threads" -q \
+    -o "$out.shrk" --report "$out.json" "$@" >/dev/null
+  field "$out.json" accuracy
 }
-declare -A acc
-names=(alone kd hint rkd two-teachers born-again)
-for seed in $seeds; do
-  acc[kd]+=" $(distill kd "$seed" --teacher "$t1" --loss kd:T=4,alpha=0.9 --baseline)"
-  acc[alone]+=" $(field "$work/kd-$seed.json" baseline accuracy)"
-  acc[hint]+=" $(distill hint "$seed" --teacher "$t1" --loss hint:student=fc1,teacher=fc1,weight=1)"
-  acc[rkd]+=" $(distill rkd "$seed" --teacher "$t1" --loss rkd)"
-  acc[two-teachers]+=" $(distill two "$seed" --teacher "$t1" --teacher "$t2" --loss kd:T=4,alpha=0.9)"
-  acc[born-again]+=" $(distill born "$seed" --loss kd:T=4,alpha=0.9 --generations 2)"
-  line="seed $seed:"
-  for n in "${names[@]}"; do line+=" $n ${acc[$n]##* }"; done
-  echo "$line"
-done
 
-echo
-echo "| MLP 784-64-10, $epochs epochs (test accuracy %, mean ± sd over seeds: $seeds) | | over alone |"
-echo "|---|---|---|"
-read -ra alone <<< "${acc[alone]}"
-for n in "${names[@]}"; do
-  read -ra v <<< "${acc[$n]}"
-  gain="$(python3 -c 'import sys; n = len(sys.argv) // 2; a = sys.argv[1:n + 1]; b = sys.argv[n + 1:]
-print(f"{100 * sum(float(y) - float(x) for x, y in zip(a, b)) / n:+.2f}")' "${alone[@]}" "${v[@]}")"
-  [[ $n == alone ]] && gain=""
-  echo "| $n | $(stats "${v[@]}") | $gain |"
+for student in $students; do
+  declare -A acc=()
+  case $student in
+    mlp) names=(alone kd hint rkd two-teachers born-again) ;;
+    *) names=(alone kd hint attention fsp) ;;
+  esac
+  for seed in $seeds; do
+    acc[kd]+=" $(distill "$student" kd "$seed" --teacher "$t1" --loss kd:T=4,alpha=0.9 --baseline)"
+    acc[alone]+=" $(field "$work/$student-kd-$seed.json" baseline accuracy)"
+    if [[ $student == mlp ]]; then
+      acc[hint]+=" $(distill "$student" hint "$seed" --teacher "$t1" --loss hint:student=fc1,teacher=fc1)"
+      acc[rkd]+=" $(distill "$student" rkd "$seed" --teacher "$t1" --loss rkd)"
+      acc[two-teachers]+=" $(distill "$student" two "$seed" --teacher "$t1" --teacher "$t2" --loss kd:T=4,alpha=0.9)"
+      acc[born-again]+=" $(distill "$student" born "$seed" --loss kd:T=4,alpha=0.9 --generations 2)"
+    else
+      acc[hint]+=" $(distill "$student" hint "$seed" --teacher "$t1" --loss hint:student=conv2,teacher=conv2)"
+      acc[attention]+=" $(distill "$student" attention "$seed" --teacher "$t1" --loss attention:student=conv2,teacher=conv2)"
+      acc[fsp]+=" $(distill "$student" fsp "$seed" --teacher "$t1" \
+        --loss fsp:student_from=pool1,student_to=conv2,teacher_from=pool1,teacher_to=conv2)"
+    fi
+    line="$student seed $seed:"
+    for n in "${names[@]}"; do line+=" $n ${acc[$n]##* }"; done
+    echo "$line"
+  done
+
+  echo
+  echo "| $student, $epochs epochs (test accuracy %, mean ± sd over seeds: $seeds) | | over alone |"
+  echo "|---|---|---|"
+  read -ra alone <<< "${acc[alone]}"
+  for n in "${names[@]}"; do
+    read -ra v <<< "${acc[$n]}"
+    gain="$(mean_gain "${alone[@]}" "${v[@]}")"
+    [[ $n == alone ]] && gain=""
+    echo "| $n | $(stats "${v[@]}") | $gain |"
+  done
+  echo
 done

@@ -10,39 +10,20 @@
 # gain of each recovery over plain fine-tuning.
 #   bash bench/distill_recovery.sh [SEEDS="1 2 3"] [THREADS=2] [LOSSES...]
 #   e.g. bash bench/distill_recovery.sh "1 2 3" 1 kd:T=4,alpha=0.9 "kd:T=1,alpha=0.5 hint:student=fc1,teacher=fc1,regressor=false,weight=1"
-# Environment: SHRINK (default build/shrink), TEACHER_EPOCHS (10), TEACHER_SCHEDULE (cosine: the
-# model is trained to convergence, as models are before they are compressed; constant keeps lr
-# 0.01 to the end, and then plain fine-tuning at the lower rate gains from the decay alone, see
-# docs/distillation.md), EPOCHS (2), LR (0.001), WORK (a directory to keep the models and reports
-# in, and to reuse the teacher from; default a temporary one).
+# Environment: TEACHER_SCHEDULE (cosine: the model is trained to convergence, as models are
+# before they are compressed; constant keeps lr 0.01 to the end, and then plain fine-tuning at the
+# lower rate gains from the decay alone, see docs/distillation.md), EPOCHS (2), LR (0.001), and
+# SHRINK, TEACHER_EPOCHS, WORK as bench/distill_common.sh reads them.
 set -euo pipefail
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-seeds="${1:-1 2 3}"
-threads="${2:-2}"
+source "$(dirname "${BASH_SOURCE[0]}")/distill_common.sh"
 shift $(( $# < 2 ? $# : 2 ))
 variants=("$@")
 [[ ${#variants[@]} -gt 0 ]] || variants=("kd:T=4,alpha=0.9")
-shrink="${SHRINK:-$here/build/shrink}"
-teacher_epochs="${TEACHER_EPOCHS:-10}"
 teacher_schedule="${TEACHER_SCHEDULE:-cosine}"
 epochs="${EPOCHS:-2}"
 lr="${LR:-0.001}"
-[[ -x $shrink ]] || { echo "error: $shrink is not built (cmake --build build --target shrink_cli)" >&2; exit 2; }
-if [[ -n ${WORK:-} ]]; then work="$WORK"; mkdir -p "$work"; else work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT; fi
-field() { python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: r = r[int(k)] if isinstance(r, list) else r[k]
-print(r)' "$@"; }
-stats() { python3 -c 'import statistics as s, sys; v = [100 * float(x) for x in sys.argv[1:]]
-print(f"{s.mean(v):.2f} ± {s.stdev(v) if len(v) > 1 else 0:.2f}")' "$@"; }
-mean_gain() { python3 -c 'import sys; n = len(sys.argv) // 2; a = sys.argv[1:n + 1]; b = sys.argv[n + 1:]
-print(f"{100 * sum(float(y) - float(x) for x, y in zip(a, b)) / n:+.2f}")' "$@"; }
-
+teacher "$teacher_schedule"
 teacher="$work/lenet5-$teacher_schedule.shrk"
-if [[ ! -f $teacher ]]; then
-  "$shrink" train --arch lenet5 --epochs "$teacher_epochs" --schedule "$teacher_schedule" --seed 0 \
-    --threads "$threads" -q -o "$teacher" --report "$work/teacher-$teacher_schedule.json"
-fi
-echo "teacher lenet5 ($teacher_epochs epochs, $teacher_schedule rate, seed 0): test accuracy $(field "$work/teacher-$teacher_schedule.json" accuracy)"
 "$shrink" compress "$teacher" --prune magnitude:0.95 --threads "$threads" -q -o "$work/p95.shrk" \
   --report "$work/p95.json" >/dev/null
 echo "pruned 95%, not fine-tuned: test accuracy $(field "$work/p95.json" accuracy_after)"

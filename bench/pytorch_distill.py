@@ -5,8 +5,11 @@ PyTorch with the same teacher, student, data and recipe.
 The teacher is shrink's own LeNet-5, exported to ONNX (`shrink convert lenet5.shrk lenet5.onnx`);
 its weights are loaded into the same network in PyTorch (Caffe's LeNet-5, as bench/peer_pytorch.py
 builds it), and its test accuracy is printed so it can be checked against shrink's. The student is
-an MLP 784-64-10 with PyTorch's default initialisation (the distribution shrink uses too), trained
-alone and with kd from the same initial weights and batch order for each seed:
+an MLP 784-H-10 (`--student mlp --hidden H`, as `shrink distill --student mlp --hidden H`) or a
+LeNet-5 of other widths (`--student lenet5 --channels C1,C2 --hidden H`, as `shrink distill
+--student lenet5 --arch-options '{"channels": [C1, C2], "hidden": [H]}'`), with PyTorch's default
+initialisation (the distribution shrink uses too), trained alone and with kd from the same initial
+weights and batch order for each seed:
 
     loss = (1 - alpha) * CE(student, labels) + alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T))
 
@@ -15,7 +18,8 @@ constant learning rate, pixels in [0, 1] as shrink reads Fashion-MNIST. Prints o
 seed, then one with the means and sample standard deviations.
 
 Usage: pytorch_distill.py TEACHER.onnx [--seeds 1,2,3] [--epochs 10] [--T 4] [--alpha 0.9]
-                          [--lr 0.01] [--momentum 0.9] [--batch 64] [--hidden 64] [--threads 1]
+                          [--lr 0.01] [--momentum 0.9] [--batch 64] [--student mlp|lenet5]
+                          [--channels 20,50] [--hidden 64] [--threads 1]
 """
 import argparse
 import json
@@ -52,6 +56,22 @@ def load_teacher(path):
     return model
 
 
+def make_student(a):
+    """The student of `shrink distill --student mlp --hidden H` or `--student lenet5` with
+    {"channels": [C1, C2], "hidden": [H]}: Caffe's LeNet-5 layout, no ReLU after the convolutions."""
+    if a.student == "mlp":
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, a.hidden), nn.ReLU(), nn.Linear(a.hidden, 10))
+    c1, c2 = (int(c) for c in a.channels.split(","))
+    return nn.Sequential(nn.Conv2d(1, c1, 5), nn.MaxPool2d(2), nn.Conv2d(c1, c2, 5), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(c2 * 16, a.hidden), nn.ReLU(), nn.Linear(a.hidden, 10))
+
+
+def describe_student(a):
+    if a.student == "mlp":
+        return f"mlp 784-{a.hidden}-10"
+    return f"lenet5 channels {a.channels} hidden {a.hidden}"
+
+
 def train(student, x, y, teacher_logits, a, generator, alpha):
     opt = torch.optim.SGD(student.parameters(), lr=a.lr, momentum=a.momentum)
     T = a.T
@@ -81,6 +101,8 @@ def main():
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--student", choices=("mlp", "lenet5"), default="mlp")
+    p.add_argument("--channels", default="20,50", help="the lenet5 student's convolution widths")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
@@ -94,14 +116,14 @@ def main():
     with torch.no_grad():
         teacher_logits = torch.cat([teacher(xtr[i:i + 1000]) for i in range(0, len(xtr), 1000)])
     recipe = {"T": a.T, "alpha": a.alpha, "epochs": a.epochs, "lr": a.lr, "momentum": a.momentum,
-              "batch": a.batch, "student": f"mlp 784-{a.hidden}-10"}
+              "batch": a.batch, "student": describe_student(a)}
     alone, kd = [], []
     for seed in [int(s) for s in a.seeds.split(",")]:
         torch.manual_seed(seed)
-        initial = nn.Sequential(nn.Flatten(), nn.Linear(784, a.hidden), nn.ReLU(), nn.Linear(a.hidden, 10))
+        initial = make_student(a)
         accuracies = []
         for alpha in (0.0, a.alpha):
-            student = nn.Sequential(nn.Flatten(), nn.Linear(784, a.hidden), nn.ReLU(), nn.Linear(a.hidden, 10))
+            student = make_student(a)
             student.load_state_dict(initial.state_dict())
             train(student, xtr, ytr, teacher_logits, a, torch.Generator().manual_seed(seed), alpha)
             accuracies.append(peer.evaluate(student, xte, yte, 256)[0])

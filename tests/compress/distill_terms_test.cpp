@@ -267,7 +267,7 @@ TEST(DistillTerms, TheSameSeedGivesTheSameStudent) {
   const Dataset data = blobs(200, 4);
   Model teacher = mlp(7, 32);
   train(teacher, data, quick_config());
-  // The terms' default weights (hint 100, rkd 25 and 50) are sized for the usual lr of 0.01.
+  // The terms' default weights (hint 1, rkd 25 and 50) are sized for the usual lr of 0.01.
   TrainConfig config = quick_config();
   config.lr = 0.01f;
   auto distilled = [&] {

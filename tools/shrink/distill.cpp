@@ -76,7 +76,7 @@ void register_distill(CLI::App& app) {
   cmd->add_option("--arch-options", flags->architecture_options, "Student architecture options as JSON");
   cmd->add_option("--loss", flags->losses,
                   "A distillation loss, repeatable (default kd): kd:T=4,alpha=0.9; "
-                  "hint:student=NODE,teacher=NODE[,weight=100]; attention:student=NODE,teacher=NODE[,p=2,weight=1000]; "
+                  "hint:student=NODE,teacher=NODE[,weight=1]; attention:student=NODE,teacher=NODE[,p=2,weight=1000]; "
                   "rkd[:student=NODE,teacher=NODE,distance=25,angle=50]; "
                   "fsp:student_from=NODE,student_to=NODE,teacher_from=NODE,teacher_to=NODE[,weight=50]");
   cmd->add_option("--generations", flags->job.generations,
