@@ -24,6 +24,7 @@ runs=(
   "dense||"
   "agp 95%|--prune agp:0.95|0.5"
   "snip 95% at init|--prune-at-init snip:0.95|1.0"
+  "snip 95% at init, rescaled|--prune-at-init snip:0.95,rescale=true|1.0"
   "set 90%|--sparse-training set:0.9|1.0"
   "rigl 90%|--sparse-training rigl:0.9|1.0"
 )

@@ -85,13 +85,15 @@ TEST_F(PruneCliTest, EachSaliencyCriterionRunsFromTheCommandLine) {
 TEST_F(PruneCliTest, PruneAtInitTrainsASparseNetwork) {
   const std::string output = dir_->file("snip-init.shrk"), report_path = output + ".json";
   const CliResult r = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2",
-                               "--prune-at-init", "snip:0.9,samples=512", "--threads", "2",
+                               "--prune-at-init", "snip:0.9,samples=512,rescale=true",
+                               "--threads", "2",
                                "-q", "-o", output, "--report", report_path});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("pruned at initialisation by prune.snip to 90.0% weight sparsity"),
             std::string::npos) << r.out;
   const auto report = read_json(report_path);
   EXPECT_EQ(report["at_init"][0]["pass"], "prune.snip");
+  EXPECT_EQ(report["at_init"][0]["options"]["rescale"], true);
   // Training keeps the pruned weights at zero: the saved network is as sparse as at the start.
   EXPECT_NEAR(report["sparsity"].get<double>(), 0.9, 0.001);
   // It learns (chance is 10%; 62 steps leave a 90%-sparse network far from converged).

@@ -226,6 +226,37 @@ TEST(SaliencyPruners, LeaveTheModelTheyScoreUntouchedApartFromTheMasks) {
     EXPECT_EQ(w.value[i], w.mask[i] == 0.0f ? 0.0f : before[i]);
 }
 
+// rescale=true keeps the same connections as without it and scales each layer's survivors by one
+// factor, so that their sum of squares is the whole layer's before pruning.
+TEST(SaliencyPruners, SnipRescaleKeepsEachLayersSumOfSquares) {
+  const Dataset data = blobs(32, 3);
+  Model plain = mlp();
+  Model rescaled = plain.clone();
+  const Model before = plain.clone();
+  PassContext context;
+  context.train = &data;
+  make_pass("prune.snip", {{"sparsity", 0.7}})->run(plain, context);
+  make_pass("prune.snip", {{"sparsity", 0.7}, {"rescale", true}})->run(rescaled, context);
+  EXPECT_EQ(context.sections[1]["options"]["rescale"], true);
+  for (const std::string name : {"fc1.weight", "fc2.weight"}) {
+    const Parameter& p = plain.parameter(name);
+    const Parameter& r = rescaled.parameter(name);
+    double initial = 0.0, kept = 0.0, unscaled = 0.0;
+    for (int64_t i = 0; i < p.value.numel(); ++i) {
+      initial += std::pow(before.parameter(name).value[i], 2.0);
+      kept += std::pow(r.value[i], 2.0);
+      unscaled += std::pow(p.value[i], 2.0);
+    }
+    EXPECT_NEAR(kept, initial, 1e-4 * initial) << name;
+    EXPECT_LT(unscaled, 0.9 * initial) << name;
+    const float factor = static_cast<float>(std::sqrt(initial / unscaled));
+    for (int64_t i = 0; i < p.value.numel(); ++i) {
+      EXPECT_EQ(r.mask[i], p.mask[i]) << name << " " << i;
+      EXPECT_NEAR(r.value[i], factor * p.value[i], 1e-5f) << name << " " << i;
+    }
+  }
+}
+
 // steps=3 to 60% is the same as three passes to 20%, 40% and 60%: each step scores the weights
 // the previous one left (pruned weights are zero, so the gradients change).
 TEST(SaliencyPruners, StepsRescoreWhatTheEarlierStepsLeft) {

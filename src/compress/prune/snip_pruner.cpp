@@ -3,9 +3,17 @@
 // freshly initialised network (shrink train --prune-at-init snip:0.95), where it keeps the
 // connections whose removal would change the loss most, before any training. The gradient is
 // the mean over all calibration samples, taken as a training step would (batch statistics).
+// With `rescale`, each layer's surviving weights are scaled so their sum of squares is the
+// layer's before pruning: a layer keeping a fraction d of its initial weights would otherwise
+// pass on about √d of its input's signal, and the network's output and gradients shrink layer
+// after layer (Lee, Ajanthan, Gould & Torr, "A Signal Propagation Perspective for Pruning Neural
+// Networks at Initialization", ICLR 2020). The sum of squares rather than 1/√d, as SET and RigL
+// use for random connections, because SNIP keeps larger-than-average weights.
 #include "compress/passes.hpp"
 #include "compress/prune/calibration.hpp"
 #include "compress/prune/scored_pruner.hpp"
+
+#include <cmath>
 
 namespace shrink {
 namespace {
@@ -13,9 +21,14 @@ namespace {
 class Snip final : public PruningCriterion {
  public:
   explicit Snip(PassOptions& options)
-      : calibration_(CalibrationOptions::read(options, "pass prune.snip")) {}
+      : calibration_(CalibrationOptions::read(options, "pass prune.snip")),
+        rescale_(options.get<bool>("rescale", false)) {}
 
-  nlohmann::json options() const override { return calibration_.to_json(); }
+  nlohmann::json options() const override {
+    nlohmann::json json = calibration_.to_json();
+    json["rescale"] = rescale_;
+    return json;
+  }
 
   std::vector<Tensor> scores(Model& model, const std::vector<Parameter*>& weights,
                              PassContext& context) override {
@@ -33,8 +46,25 @@ class Snip final : public PruningCriterion {
     return gradient;
   }
 
+  void compensate(const std::vector<Parameter*>& weights,
+                  const std::vector<Tensor>& masks_before) override {
+    if (!rescale_) return;
+    for (size_t t = 0; t < weights.size(); ++t) {
+      Tensor& w = weights[t]->value;
+      const Tensor& kept = weights[t]->mask;
+      double before = 0.0, after = 0.0;
+      for (int64_t i = 0; i < w.numel(); ++i) {
+        const double square = static_cast<double>(w[i]) * static_cast<double>(w[i]);
+        before += masks_before[t][i] != 0.0f ? square : 0.0;
+        after += kept[i] != 0.0f ? square : 0.0;
+      }
+      if (after > 0.0) w.flat() *= static_cast<float>(std::sqrt(before / after));
+    }
+  }
+
  private:
   CalibrationOptions calibration_;
+  bool rescale_ = false;
 };
 
 }  // namespace
