@@ -7,16 +7,20 @@
 #   int8 QDQ in fp32    SHRINK_INT8=off: the fake-quantized graph (the accuracy int8 must keep)
 #   int8 native         oneDNN with everything the CPU has (AMX tiles on a Sapphire Rapids)
 #   int8 avx512         SHRINK_ISA=avx512: AVX-512 VNNI, no AMX
-#   int8 avx2           SHRINK_ISA=avx2: AVX2 without VNNI (vpmaddubsw; weights split in two)
+#   int8 avx2, 8-bit    SHRINK_ISA=avx2: AVX2 without VNNI (vpmaddubsw; weights split in two)
+#   int8 avx2, 7-bit    the same cap on the reduce_range model (`--quantize int8:reduce_range=on`,
+#                       7-bit weights that vpmaddubsw multiplies in one pass)
 #   int8 portable       SHRINK_ISA=portable: SSE4.1
 # beside ONNX Runtime evaluating the exported QDQ file the same way (bench/ort_eval.mjs: the test
 # set in batches, pixels converted on the way, REPEATS runs) and PyTorch's own eager int8
 # (onednn engine, bench/pytorch_int8_ptq.py, its evaluation loop over the test set). The shrink
-# rows alternate, REPEATS times; each figure is the median samples/s, each ratio against shrink
-# fp32 at the same batch (the AVX2 int8 row against fp32 (AVX2)). Accuracy: shrink eval's, and
-# ORT's on the QDQ file.
+# rows alternate, REPEATS times; each figure is the median samples/s of wall time and of CPU time
+# (eval's samples_per_cpu_s: on a shared, loaded machine the steadier one), each ratio against
+# shrink fp32 at the same batch (the AVX2 int8 rows against fp32 (AVX2)). Accuracy: shrink
+# eval's, and ORT's on the QDQ files.
 # Then the forward passes alone: shrink compress's latency of the fp32 model and the int8 model
-# (alternating, medians of 100 on a random batch) under each oneDNN cap, beside ONNX Runtime's
+# (alternating, medians of 100 on a random batch) under each oneDNN cap (8-bit weights, and under
+# the AVX2 cap the 7-bit reduce_range weights too), beside ONNX Runtime's
 # session.run on the QDQ file (bench/ort_time.mjs), with the int8 GMAC/s; and the int8 peak of
 # one core (build/bench/int8_peak_bench).
 #
@@ -51,7 +55,8 @@ configs=("fp32||fp32"
          "int8 QDQ in fp32|SHRINK_INT8=off|int8"
          "int8 native|SHRINK_ISA=native|int8"
          "int8 avx512 (VNNI)|SHRINK_ISA=avx512|int8"
-         "int8 avx2 (no VNNI)|SHRINK_ISA=avx2|int8"
+         "int8 avx2, 8-bit split|SHRINK_ISA=avx2|int8"
+         "int8 avx2, 7-bit weights|SHRINK_ISA=avx2|int8r"
          "int8 portable (SSE4.1)|SHRINK_ISA=portable|int8")
 
 for arch in ${ARCHS:-lenet-300-100 lenet5}; do  # ARCHS="lenet5" runs one
@@ -60,23 +65,30 @@ for arch in ${ARCHS:-lenet-300-100 lenet5}; do  # ARCHS="lenet5" runs one
   [ -f "$out/$arch.shrk" ] || "$shrink" train --arch "$arch" --data fashion-mnist --epochs "$epochs" --lr 0.01 \
     --momentum 0.9 --seed 0 --threads "$threads" -q -o "$out/$arch.shrk"
   cp "$out/$arch.shrk" "$work/$arch-fp32.shrk"
-  "$shrink" compress "$out/$arch.shrk" --quantize int8 --threads "$threads" --no-latency -q \
-    -o "$work/$arch-int8.shrk" > /dev/null
-  "$shrink" convert "$work/$arch-int8.shrk" "$work/$arch-int8.onnx" -q > /dev/null
+  # int8: 8-bit weights (reduce_range off, whatever this CPU has); int8r: 7-bit weights.
+  for suffix in int8 int8r; do
+    reduce=off
+    [ "$suffix" = int8r ] && reduce=on
+    "$shrink" compress "$out/$arch.shrk" --quantize "int8:reduce_range=$reduce" --threads "$threads" \
+      --no-latency -q -o "$work/$arch-$suffix.shrk" > /dev/null
+    "$shrink" convert "$work/$arch-$suffix.shrk" "$work/$arch-$suffix.onnx" -q > /dev/null
+  done
   ort_accuracy=$(node bench/ort_eval.mjs "$work/$arch-int8.onnx" --threads "$threads" | get accuracy)
+  ort_accuracy_7bit=$(node bench/ort_eval.mjs "$work/$arch-int8r.onnx" --threads "$threads" | get accuracy)
   echo
   echo "== $arch: $("$shrink" inspect "$work/$arch-int8.shrk" --json | python3 -c '
 import json, sys
 r = json.load(sys.stdin)["int8"]
 print("%d int8 layers, oneDNN %s" % (len(r["layers"]), r["kernels"]))')"
   for batch in 256 1; do
-    declare -A speeds=() accuracy=()
+    declare -A speeds=() cpu_speeds=() accuracy=()
     for ((r = 0; r < repeats; r++)); do
       for c in "${configs[@]}"; do
         IFS='|' read -r name environment suffix <<< "$c"
         env $environment "$shrink" eval "$work/$arch-$suffix.shrk" --data fashion-mnist --batch "$batch" \
           --threads "$threads" -q --report "$work/e.json" > /dev/null
         speeds[$name]+="$(field "$work/e.json" samples_per_s) "
+        cpu_speeds[$name]+="$(field "$work/e.json" samples_per_cpu_s) "
         accuracy[$name]=$(field "$work/e.json" accuracy)
       done
     done
@@ -87,24 +99,28 @@ print("%d int8 layers, oneDNN %s" % (len(r["layers"]), r["kernels"]))')"
     torch=$(/usr/bin/python3 bench/pytorch_int8_ptq.py "$out/$arch.shrk" "$arch" --threads "$threads" \
       --eval-batch "$batch")
     echo "-- batch $batch"
-    printf '%-26s %14s %10s %10s\n' "" "samples/s" "vs fp32" "accuracy"
+    printf '%-32s %14s %10s %14s %10s %10s\n' "" "samples/s" "vs fp32" "per CPU-s" "vs fp32" "accuracy"
     fp32=$(median ${speeds[fp32]})
     fp32_avx2=$(median ${speeds["fp32 (AVX2)"]})
+    fp32_cpu=$(median ${cpu_speeds[fp32]})
+    fp32_avx2_cpu=$(median ${cpu_speeds["fp32 (AVX2)"]})
     for c in "${configs[@]}"; do
       IFS='|' read -r name environment suffix <<< "$c"
       s=$(median ${speeds[$name]})
-      base=$fp32
-      [[ "$name" == *"avx2"* || "$name" == *"AVX2"* ]] && base=$fp32_avx2
-      [[ "$name" == "fp32 (AVX2)" ]] && base=$fp32
-      printf '%-26s %14.0f %10s %9.2f%%\n' "shrink $name" "$s" "$(ratio "$s" "$base")" \
-        "$(python3 -c "print(100 * ${accuracy[$name]})")"
+      cpu=$(median ${cpu_speeds[$name]})
+      base=$fp32 cpu_base=$fp32_cpu
+      [[ "$name" == *"avx2"* ]] && base=$fp32_avx2 cpu_base=$fp32_avx2_cpu
+      printf '%-32s %14.0f %10s %14.0f %10s %9.2f%%\n' "shrink $name" "$s" "$(ratio "$s" "$base")" \
+        "$cpu" "$(ratio "$cpu" "$cpu_base")" "$(python3 -c "print(100 * ${accuracy[$name]})")"
     done
     ort=$(median "${ort_eval[@]}")
-    printf '%-26s %14.0f %10s %9.2f%%\n' "ORT QDQ file" "$ort" "$(ratio "$ort" "$fp32")" \
+    printf '%-32s %14.0f %10s %14s %10s %9.2f%%\n' "ORT QDQ file" "$ort" "$(ratio "$ort" "$fp32")" "" "" \
       "$(python3 -c "print(100 * $ort_accuracy)")"
+    printf '%-32s %14s %10s %14s %10s %9.2f%%\n' "ORT QDQ file, 7-bit weights" "" "" "" "" \
+      "$(python3 -c "print(100 * $ort_accuracy_7bit)")"
     for kind in fp32 int8; do
       s=$(echo "$torch" | get ${kind}_samples_per_s)
-      printf '%-26s %14.0f %10s %9.2f%%\n' "PyTorch $kind (onednn)" "$s" "$(ratio "$s" "$fp32")" \
+      printf '%-32s %14.0f %10s %14s %10s %9.2f%%\n' "PyTorch $kind (onednn)" "$s" "$(ratio "$s" "$fp32")" "" "" \
         "$(python3 -c "print(100 * $(echo "$torch" | get ${kind}_accuracy))")"
     done
     int8=$(median ${speeds["int8 native"]})
@@ -117,24 +133,26 @@ print("%d int8 layers, oneDNN %s" % (len(r["layers"]), r["kernels"]))')"
   # Runtime's session.run on the QDQ file beside it.
   macs=$("$shrink" inspect "$work/$arch-fp32.shrk" --json | get macs)
   echo "-- forward passes alone (ms per batch; $macs MACs a sample)"
-  printf '%-26s %8s %10s %10s %8s %10s %8s\n' "" "batch" "fp32 ms" "int8 ms" "speedup" "int8 GMAC/s" "vs ORT"
+  printf '%-32s %8s %10s %10s %8s %10s %8s\n' "" "batch" "fp32 ms" "int8 ms" "speedup" "int8 GMAC/s" "vs ORT"
   for batch in 256 1; do
     ort_ms=$(node bench/ort_time.mjs --batch "$batch" --threads "$threads" --repeats 100 "$work/$arch-int8.onnx" | get median_ms)
-    for c in "native|SHRINK_ISA=native" "avx512 (VNNI)|SHRINK_ISA=avx512" \
-             "avx2 (no VNNI)|SHRINK_ISA=avx2 OPENBLAS_CORETYPE=Haswell" "portable (SSE4.1)|SHRINK_ISA=portable"; do
-      IFS='|' read -r name environment <<< "$c"
-      env $environment "$shrink" compress "$out/$arch.shrk" --quantize int8 --latency-batches "$batch" \
+    for c in "native|SHRINK_ISA=native|off" "avx512 (VNNI)|SHRINK_ISA=avx512|off" \
+             "avx2, 8-bit split|SHRINK_ISA=avx2 OPENBLAS_CORETYPE=Haswell|off" \
+             "avx2, 7-bit weights|SHRINK_ISA=avx2 OPENBLAS_CORETYPE=Haswell|on" \
+             "portable (SSE4.1)|SHRINK_ISA=portable|off"; do
+      IFS='|' read -r name environment reduce <<< "$c"
+      env $environment "$shrink" compress "$out/$arch.shrk" --quantize "int8:reduce_range=$reduce" --latency-batches "$batch" \
         --threads "$threads" -q -o "$work/l.shrk" --report "$work/l.json" > /dev/null
       python3 - "$work/l.json" "$name" "$batch" "$macs" "$ort_ms" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["latency"][0]
 name, batch, macs, ort = sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
 b, a = r["before"]["median_ms"], r["after"]["median_ms"]
-print("%-26s %8d %10.3f %10.3f %7.2fx %10.1f %7.2fx" % ("shrink " + name, batch, b, a, b / a,
+print("%-32s %8d %10.3f %10.3f %7.2fx %10.1f %7.2fx" % ("shrink " + name, batch, b, a, b / a,
       macs * batch / (a * 1e-3) * 1e-9, ort / a))
 PY
     done
-    printf '%-26s %8d %10s %10.3f\n' "ORT QDQ file" "$batch" "" "$ort_ms"
+    printf '%-32s %8d %10s %10.3f\n' "ORT QDQ file" "$batch" "" "$ort_ms"
   done
 done
 if [ -x build/bench/int8_peak_bench ]; then

@@ -511,7 +511,8 @@ onnx::ModelProto Exporter::run() {
 
 bool onnx_exports_as_integers(const Parameter& parameter) {
   const auto* affine = dynamic_cast<const AffineQuantizer*>(parameter.quantizer());
-  return affine != nullptr && affine->bits() == 8;
+  // 7-bit symmetric: quant.int8's reduce_range weights, codes -63..63 in int8.
+  return affine != nullptr && (affine->bits() == 8 || (affine->bits() == 7 && affine->symmetric()));
 }
 
 std::string save_onnx_bytes(const Model& model) {

@@ -9,6 +9,7 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -113,11 +114,18 @@ std::string int8_table(const Model& model, nlohmann::json& report) {
                                         {"output_type", plan.output_type},
                                         {"pool", plan.pool.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.pool)},
                                         {"through", plan.through},
-                                        {"removed_nodes", plan.removed}});
+                                        {"removed_nodes", plan.removed},
+                                        {"split_weights", plan.split_weights}});
     table += fmt::format("{:<22} {:<8} {:<28} {:<12} {}\n", plan.layer, plan.type,
                          plan.input_type + " " + plan.input + (plan.quantizes_input ? " (fused)" : ""), plan.relu.empty() ? "-" : plan.relu,
                          output + (via.empty() ? "" : via + ")"));
   }
+  const auto split = std::count_if(plans.begin(), plans.end(), [](const Int8LayerPlan& p) { return p.split_weights; });
+  if (split > 0)
+    table += fmt::format("{} of {} layers run their weight as two halves (twice the multiply-adds): without VNNI, "
+                         "8-bit weight codes beyond +-64 could saturate oneDNN's int16 pair sums; "
+                         "--quantize int8:reduce_range=on stores 7-bit weights that run in one pass\n",
+                         split, plans.size());
   return table;
 }
 

@@ -86,6 +86,7 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
     plan.type = node.op->type();
     plan.input = quantize.name;
     plan.input_type = codes_of(quantize).is_signed ? "int8" : "uint8";
+    plan.split_weights = kernels::splits_weights(model.parameter(node.parameters[0]));
     std::string last = node.name;
     if (const Node* relu = readers.only(last); relu && relu->op->type() == "ReLU") {
       plan.relu = relu->name;
@@ -194,5 +195,7 @@ std::optional<Model> int8_inference_model(const Model& model) {
 }
 
 std::string int8_kernel_isa() { return kernels::onednn_isa(); }
+
+bool int8_kernels_have_vnni() { return kernels::onednn_has_vnni(); }
 
 }  // namespace shrink

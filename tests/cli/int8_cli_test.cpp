@@ -89,6 +89,45 @@ TEST_F(Int8Cli, InspectSaysWhichLayersRunInt8) {
   EXPECT_EQ(run_cli({"inspect", model_}).out.find("int8 execution"), std::string::npos);
 }
 
+// --quantize int8:reduce_range=on stores 7-bit weights, which the AVX2 int8 kernels (no VNNI)
+// multiply in one pass; 8-bit weights there run as two halves, and inspect says so. Both give
+// eval the QDQ graph's accuracy on that path.
+TEST_F(Int8Cli, ReduceRangeRunsInOnePassWithoutVnni) {
+  const CliResult r = compress({"--quantize", "int8:reduce_range=on", "--calibration-batches", "2"}, "rr.shrk");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = read_json(dir_->file("rr.shrk.json"));
+  EXPECT_EQ(report["passes"][0]["reduce_range"], true);
+  for (const auto& layer : report["layers"]) EXPECT_EQ(layer["bits"], 7);
+  EXPECT_NEAR(report["accuracy_after"].get<double>(), report["accuracy_before"].get<double>(), 0.01);
+  ASSERT_EQ(compress({"--quantize", "int8:reduce_range=off", "--calibration-batches", "2"}, "full.shrk").exit_code, 0);
+  for (const char* name : {"rr.shrk", "full.shrk"}) {
+    const bool split = std::string(name) == "full.shrk";
+    const auto avx2 = [&](std::vector<std::string> args) {
+      args.insert(args.begin(), {"env", "SHRINK_ISA=avx2", SHRINK_CLI_PATH});
+      return run_command(args);
+    };
+    const auto json = avx2({"inspect", dir_->file(name), "--json"});
+    ASSERT_EQ(json.exit_code, 0) << json.err;
+    const auto int8 = nlohmann::json::parse(json.out)["int8"];
+    EXPECT_EQ(int8["kernels"], "avx2");
+    ASSERT_EQ(int8["layers"].size(), 3u);
+    for (const auto& layer : int8["layers"]) EXPECT_EQ(layer["split_weights"], split) << name;
+    const auto text = avx2({"inspect", dir_->file(name)});
+    EXPECT_EQ(text.out.find("3 of 3 layers run their weight as two halves") != std::string::npos, split)
+        << text.out;
+    const auto eval = avx2({"eval", dir_->file(name), "--data", data_, "--report", dir_->file("avx2.json"), "-q"});
+    ASSERT_EQ(eval.exit_code, 0) << eval.err;
+    const auto fake = run_command({"env", "SHRINK_INT8=off", SHRINK_CLI_PATH, "eval", dir_->file(name), "--data",
+                                   data_, "--report", dir_->file("fake.json"), "-q"});
+    ASSERT_EQ(fake.exit_code, 0) << fake.err;
+    EXPECT_NEAR(read_json(dir_->file("avx2.json"))["accuracy"].get<double>(),
+                read_json(dir_->file("fake.json"))["accuracy"].get<double>(), 0.0021)
+        << name;
+  }
+  expect_clear_error(compress({"--quantize", "int8:reduce_range=maybe", "-q"}, "bad.shrk"),
+                     "reduce_range must be \"auto\"");
+}
+
 TEST_F(Int8Cli, SkippedLayersStayFp32AndFineTuningIsQuantizationAware) {
   const CliResult r = compress({"--quantize", "int8", "--skip", "fc3", "--symmetric",
                                 "--calibration-batches", "2", "--finetune-epochs", "1"},

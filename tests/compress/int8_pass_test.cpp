@@ -6,10 +6,12 @@
 #include "shrink/compress/pass.hpp"
 #include "shrink/io/container.hpp"
 #include "shrink/nn/affine_quantizer.hpp"
+#include "shrink/nn/int8_execution.hpp"
 #include "support/errors.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace shrink {
@@ -129,7 +131,8 @@ TEST(QuantInt8, PutsQuantizeDequantizeInFrontOfEachLayerAndQuantizesWeightsPerCh
     const Parameter& weight = model.parameter(name + ".weight");
     ASSERT_TRUE(weight.quantized());
     const auto& affine = dynamic_cast<const AffineQuantizer&>(*weight.quantizer());
-    EXPECT_EQ(affine.bits(), 8);
+    // reduce_range "auto": 7-bit weights only where the int8 kernels lack VNNI.
+    EXPECT_EQ(affine.bits(), int8_kernels_have_vnni() ? 8 : 7);
     EXPECT_TRUE(affine.symmetric());
     EXPECT_TRUE(affine.per_channel());
     EXPECT_TRUE(section["layers"].contains(name + ".weight"));
@@ -140,6 +143,7 @@ TEST(QuantInt8, PutsQuantizeDequantizeInFrontOfEachLayerAndQuantizesWeightsPerCh
   const int zero = model.node("conv_quantize").op->attributes()["zero_point"].get<int>();
   EXPECT_GT(zero, 0);
   EXPECT_LT(zero, 255);
+  EXPECT_EQ(section["reduce_range"], !int8_kernels_have_vnni());
   EXPECT_EQ(section["folded_batch_norms"], Json({"bn", "bn1"}));
   EXPECT_EQ(section["calibration"], "minmax");
   EXPECT_EQ(section["calibration_samples"], 128);
@@ -253,6 +257,40 @@ TEST(QuantInt8, StoresInt8WeightsAtAQuarterOfTheFp32File) {
   EXPECT_EQ(loaded.node("fc2_quantize").op->attributes(), model.node("fc2_quantize").op->attributes());
 }
 
+// reduce_range stores 7-bit weights (codes -63..63, which oneDNN multiplies in one pass without
+// VNNI) whatever the CPU; "off" keeps 8 bits whatever the CPU. The 7-bit model stays close to
+// fp32 and its file reads back computing the same.
+TEST(QuantInt8, ReduceRangeStoresSevenBitWeights) {
+  const Dataset data = quadrants(128, 4);
+  for (const char* reduce : {"on", "off"}) {
+    Model model = small_cnn();
+    Model reference = model.clone();
+    const Json section = run_int8(model, data, {{"batches", 2}, {"batch", 64}, {"reduce_range", reduce}});
+    const bool on = std::string(reduce) == "on";
+    EXPECT_EQ(section["reduce_range"], on);
+    EXPECT_EQ(section["weight_bits"], on ? 7 : 8);
+    for (const char* layer : {"conv", "fc1", "fc2"}) {
+      const Parameter& weight = model.parameter(std::string(layer) + ".weight");
+      const auto& affine = dynamic_cast<const AffineQuantizer&>(*weight.quantizer());
+      EXPECT_EQ(affine.bits(), on ? 7 : 8) << layer;
+      EXPECT_TRUE(affine.symmetric());
+      EXPECT_EQ(section["layers"][weight.name]["bits"], on ? 7 : 8);
+      // Each channel's largest weight takes the largest code: 63 or 127.
+      const int64_t channels = affine.channels(), per = weight.value.numel() / channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        float largest = 0.0f;
+        for (int64_t i = c * per; i < (c + 1) * per; ++i)
+          largest = std::max(largest, std::fabs(weight.effective()[i]) / affine.params(c).scale);
+        EXPECT_FLOAT_EQ(std::nearbyint(largest), on ? 63.0f : 127.0f) << layer << " channel " << c;
+      }
+    }
+    const Tensor x = batch_of(data, 64);
+    EXPECT_LT(relative_error(reference.forward(x), model.forward(x)), 0.06) << reduce;
+    Model loaded = deserialize_model(serialize_model(model), "int8 model");
+    EXPECT_EQ(loaded.forward(x), model.forward(x)) << reduce;
+  }
+}
+
 TEST(QuantInt8, BadInputIsNamed) {
   const Dataset data = quadrants(32, 6);
   Model model = small_cnn();
@@ -270,6 +308,10 @@ TEST(QuantInt8, BadInputIsNamed) {
                 .find("activations must be \"uint8\""),
             std::string::npos);
   EXPECT_NE(bad_input_message([] { make_pass("quant.int8", {{"bits", 4}}); }).find("unknown option 'bits'"),
+            std::string::npos);
+  EXPECT_NE(bad_input_message([] { make_pass("quant.int8", {{"reduce_range", "yes"}}); })
+                .find("reduce_range must be \"auto\" (7-bit weights when the CPU's int8 kernels lack "
+                      "VNNI), \"on\" or \"off\", got \"yes\""),
             std::string::npos);
   // An op int8 cannot quantize yet: a product of two activations.
   Model attention = Model::from_graph_json(

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 
 namespace shrink {
@@ -129,6 +131,36 @@ TEST(OnnxQdq, PerTensorUint8WeightsAndInt8ActivationsRoundTrip) {
   EXPECT_EQ(again.node("conv2_quantize").op->attributes()["type"], "int8");
   Model copy = again.clone();
   const Tensor x = batch(4);
+  const Tensor expected = model.forward(x);
+  const Tensor actual = copy.forward(x);
+  for (int64_t i = 0; i < actual.numel(); ++i) EXPECT_FLOAT_EQ(actual[i], expected[i]) << i;
+}
+
+// reduce_range's 7-bit weights export as int8 codes within -63..63 (ONNX Runtime runs the same
+// numbers) and read back computing the same.
+TEST(OnnxQdq, ReducedRangeWeightsExportAsInt8Codes) {
+  const Dataset data = noise_images(64);
+  Model model = small_cnn();
+  PassContext context;
+  context.train = &data;
+  make_pass("quant.int8", {{"batches", 1}, {"batch", 64}, {"reduce_range", "on"}})->run(model, context);
+  for (const Parameter* p : model.parameters())
+    if (p->quantized()) EXPECT_TRUE(onnx_exports_as_integers(*p)) << p->name;
+  const std::string bytes = save_onnx_bytes(model);
+  const onnx::ModelProto proto = parse(bytes);
+  for (const char* layer : {"conv1", "conv2", "fc"}) {
+    const onnx::TensorProto* codes = initializer(proto, std::string(layer) + ".weight.quantized");
+    ASSERT_NE(codes, nullptr) << layer;
+    EXPECT_EQ(codes->data_type(), onnx::TensorProto_DataType_INT8);
+    const std::string& raw = codes->raw_data();
+    ASSERT_FALSE(raw.empty()) << layer;
+    int largest = 0;
+    for (char c : raw) largest = std::max(largest, std::abs(static_cast<int>(static_cast<int8_t>(c))));
+    EXPECT_EQ(largest, 63) << layer;
+  }
+  const Model again = load_onnx_bytes(bytes, "qdq export");
+  Model copy = again.clone();
+  const Tensor x = batch(5);
   const Tensor expected = model.forward(x);
   const Tensor actual = copy.forward(x);
   for (int64_t i = 0; i < actual.numel(); ++i) EXPECT_FLOAT_EQ(actual[i], expected[i]) << i;

@@ -40,6 +40,7 @@ struct Pattern {
   Json convolution = Json::object();  // Conv2d's stride, padding, dilation
   bool pool = false;  // a MaxPool2d and a Flatten before the output QuantizeLinear
   Json pool_attributes = {{"kernel_size", 2}};
+  int weight_bits = 8;  // 7: quant.int8's reduce_range (codes -63..63, one pass without VNNI)
 };
 
 void PrintTo(const Pattern& p, std::ostream* os) { *os << p.name; }
@@ -73,7 +74,8 @@ Model pattern_model(const Pattern& p) {
   model.initialize(7);
   Parameter& weight = model.parameter("fc.weight");
   weight.set_quantizer(make_quantizer(
-      "affine", {{"bits", 8}, {"symmetric", true}, {"per_channel", p.layer != "MatMul"}}, weight.value));
+      "affine", {{"bits", p.weight_bits}, {"symmetric", true}, {"per_channel", p.layer != "MatMul"}},
+      weight.value));
   return model;
 }
 
@@ -104,6 +106,9 @@ TEST_P(Int8Patterns, MatchTheFakeQuantizedGraphWithinOneStep) {
   EXPECT_EQ(plans[0].layer, "fc");
   EXPECT_EQ(plans[0].relu, p.relu ? "relu" : "");
   EXPECT_EQ(plans[0].output, p.output.is_null() ? "" : "q2");
+  // 8-bit weights reach codes +-127, which only VNNI multiplies in one pass; 7-bit ones never
+  // split. The inputs below reach code 255, so a pass that saturated would show.
+  EXPECT_EQ(plans[0].split_weights, p.weight_bits == 8 && !int8_kernels_have_vnni());
   Model lowered = lower_to_int8(model);
   EXPECT_EQ(lowered.node("fc").op->type(), "Int8" + p.layer);
   // The QuantizeLinear fed only this layer: the layer quantizes the model input itself.
@@ -176,7 +181,17 @@ INSTANTIATE_TEST_SUITE_P(
         Pattern{"conv_pool_dropping_the_last_row", "Conv2d", codes(0.02f, 60, false), true, true,
                 codes(0.1f, 0, false), Json::object(), true, {{"kernel_size", 3}, {"stride", 2}}},
         Pattern{"conv_pooled_fp32", "Conv2d", codes(0.02f, 60, false), true, true, nullptr,
-                Json::object(), true}),
+                Json::object(), true},
+        Pattern{"reduced_range_uint8_relu_requantized", "Linear", codes(0.02f, 60, false), true,
+                true, codes(0.05f, 0, false), Json::object(), false, {{"kernel_size", 2}}, 7},
+        Pattern{"reduced_range_int8_input_fp32", "Linear", codes(0.035f, 0, true), true, false,
+                nullptr, Json::object(), false, {{"kernel_size", 2}}, 7},
+        Pattern{"reduced_range_matmul_requantized", "MatMul", codes(0.02f, 60, false), false, true,
+                codes(0.05f, 3, false), Json::object(), false, {{"kernel_size", 2}}, 7},
+        Pattern{"reduced_range_conv_int8_input_pooled", "Conv2d", codes(0.035f, 0, true), true,
+                true, codes(0.1f, 0, false), {{"padding", 1}}, true, {{"kernel_size", 2}}, 7},
+        Pattern{"reduced_range_conv_fp32", "Conv2d", codes(0.02f, 60, false), true, false,
+                nullptr, Json::object(), false, {{"kernel_size", 2}}, 7}),
     [](const ::testing::TestParamInfo<Pattern>& info) { return info.param.name; });
 
 // A synthetic image set: smooth random blobs in [0, 1].

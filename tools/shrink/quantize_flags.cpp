@@ -16,7 +16,9 @@ void add_quantize_options(CLI::App& command, QuantizeFlags& flags) {
                      "affine:4,range=mse, pow2:5, binary, ternary:ttq (formats: " +
                          quantizer_format_names() +
                          "); or int8: weights and activations to 8-bit integers with calibrated "
-                         "QuantizeLinear/DequantizeLinear (see docs/quantization.md)");
+                         "QuantizeLinear/DequantizeLinear (int8:reduce_range=on|off|auto: 7-bit "
+                         "weights, fast without VNNI; auto: when this CPU lacks it; see "
+                         "docs/quantization.md)");
   command.add_flag("--per-channel", flags.per_channel,
                    "--quantize: one scale per output channel instead of per tensor");
   command.add_flag("--symmetric", flags.symmetric,

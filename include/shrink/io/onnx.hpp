@@ -54,7 +54,8 @@ std::string save_onnx_bytes(const Model& model);
 // Whether the exporter writes this parameter as 8-bit integers: an 8-bit affine weight (int8
 // symmetric or uint8 with zero points, per tensor or per output channel) becomes its codes, its
 // scales and zero points, and a DequantizeLinear (axis 0 when per channel) in front of the layer,
-// as QDQ ONNX files hold int8 weights. Every other quantized weight is written dequantized.
+// as QDQ ONNX files hold int8 weights; so does a 7-bit symmetric one (quant.int8's reduce_range,
+// codes -63..63). Every other quantized weight is written dequantized.
 bool onnx_exports_as_integers(const Parameter& parameter);
 
 // Runs onnx::checker::check_model on a file; a failure is a bad-input error with its reason.

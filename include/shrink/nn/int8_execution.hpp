@@ -45,6 +45,9 @@ struct Int8LayerPlan {
   // the codes.
   std::vector<std::string> through;
   std::vector<std::string> removed;  // the nodes the lowering drops (DequantizeLinear, ReLU, ...)
+  // Whether its weight runs as two halves (twice the multiply-adds) on this CPU: no VNNI and
+  // weight codes beyond +-64.
+  bool split_weights = false;
 };
 
 // The patterns of `model` that lower (whatever SHRINK_INT8 says), in model order.
@@ -62,5 +65,11 @@ std::optional<Model> int8_inference_model(const Model& model);
 // The instruction set oneDNN's int8 kernels use on this CPU under SHRINK_ISA ("avx512_core_vnni",
 // "avx2", "sse41").
 std::string int8_kernel_isa();
+
+// Whether those kernels multiply int8 with VNNI. Without it they add u8 x s8 products in pairs
+// in int16, which 8-bit weight codes can saturate: an int8 layer whose weight codes exceed
+// +-64 then runs two passes over the weight halves to stay exact, where 7-bit weights
+// (quant.int8's reduce_range) run one.
+bool int8_kernels_have_vnni();
 
 }  // namespace shrink

@@ -3,6 +3,11 @@
 //  2. Each Conv2d, Linear and MatMul weight gets an affine 8-bit quantizer, symmetric per
 //     output channel (int8 codes -127..127, one scale per channel; MatMul, whose output channels
 //     are its weight's columns, per tensor), so the .shrk stores int8 codes and scales.
+//     reduce_range makes them 7-bit (-63..63), as ONNX Runtime's reduce_range does: without
+//     VNNI, oneDNN adds u8 x s8 products in pairs in int16, which 8-bit codes can saturate, so
+//     8-bit weights run in two passes there and 7-bit ones in one (nn/kernels/int8_layers.hpp).
+//     "auto" (the default) reduces when the int8 kernels of the CPU quantizing lack VNNI. The
+//     file and the QDQ ONNX export hold the 7-bit codes, so eval, run and ONNX Runtime agree.
 //  3. The activation each such layer reads is calibrated on `batches` training batches
 //     (compress/quant/activation_calibration.hpp) and a QuantizeLinear -> DequantizeLinear pair
 //     goes in front of the layer: uint8 with a zero point (default) or int8 symmetric. The
@@ -18,6 +23,7 @@
 #include "compress/prune/calibration.hpp"
 #include "compress/quant/activation_calibration.hpp"
 #include "shrink/core/error.hpp"
+#include "shrink/nn/int8_execution.hpp"
 #include "shrink/nn/quantizer.hpp"
 
 #include <algorithm>
@@ -64,7 +70,12 @@ class Int8Pass final : public Pass {
     const std::string activations = options.get<std::string>("activations", "uint8");
     skip_ = options.get<std::vector<std::string>>("skip", {});
     fold_ = options.get<bool>("fold_batch_norm", true);
+    const std::string reduce = options.get<std::string>("reduce_range", "auto");
     options.finish();
+    require(reduce == "auto" || reduce == "on" || reduce == "off",
+            "pass quant.int8: reduce_range must be \"auto\" (7-bit weights when the CPU's int8 "
+            "kernels lack VNNI), \"on\" or \"off\", got \"" + reduce + "\"");
+    reduce_range_ = reduce == "on" || (reduce == "auto" && !int8_kernels_have_vnni());
     require(batches_ > 0 && batch_ > 0, "pass quant.int8: batches and batch must be positive");
     require(activations == "uint8" || activations == "int8",
             "pass quant.int8: activations must be \"uint8\" (asymmetric, the default) or "
@@ -121,6 +132,8 @@ class Int8Pass final : public Pass {
     return {{"calibration", method_.to_string()},
             {"calibration_samples", samples_},
             {"activation_type", symmetric_ ? "int8" : "uint8"},
+            {"reduce_range", reduce_range_},
+            {"weight_bits", weight_bits()},
             {"folded_batch_norms", folded},
             {"skipped", skip_},
             {"layers", weights},
@@ -218,16 +231,18 @@ class Int8Pass final : public Pass {
     }
   }
 
-  static Json quantize_weights(Model& model, const std::vector<Layer>& layers) {
+  int weight_bits() const { return reduce_range_ ? 7 : 8; }
+
+  Json quantize_weights(Model& model, const std::vector<Layer>& layers) const {
     Json report = Json::object();
     for (const Layer& layer : layers) {
       const Node& node = model.node(layer.node);
       Parameter& weight = model.parameter(node.parameters.at(0));
-      const Json options = {{"bits", 8}, {"symmetric", true},
+      const Json options = {{"bits", weight_bits()}, {"symmetric", true},
                             {"per_channel", node.op->type() != "MatMul"}};
       weight.set_quantizer(make_quantizer("affine", options, weight.value));
       report[weight.name] = {{"format", "affine"},
-                             {"bits", 8},
+                             {"bits", weight_bits()},
                              {"options", weight.quantizer()->options()},
                              {"relative_mse", relative_mse(weight.value, weight.effective())}};
     }
@@ -254,6 +269,7 @@ class Int8Pass final : public Pass {
   int64_t batch_ = 128;
   bool symmetric_ = false;
   bool fold_ = true;
+  bool reduce_range_ = false;
   std::vector<std::string> skip_;
   int64_t samples_ = 0;
 };

@@ -22,13 +22,13 @@ dt code_type(bool is_signed) { return is_signed ? dt::s8 : dt::u8; }
 
 bool has_int8_weights(const Parameter& weight) {
   const auto* affine = dynamic_cast<const AffineQuantizer*>(weight.quantizer());
-  return affine != nullptr && affine->bits() == 8 && affine->symmetric();
+  return affine != nullptr && (affine->bits() == 8 || affine->bits() == 7) && affine->symmetric();
 }
 
 Int8Weights int8_weights(const Parameter& weight, int64_t out_channels) {
   const auto* affine = dynamic_cast<const AffineQuantizer*>(weight.quantizer());
   if (!has_int8_weights(weight))
-    throw Error::internal("int8 layer: weight " + weight.name + " is not 8-bit symmetric affine");
+    throw Error::internal("int8 layer: weight " + weight.name + " is not 8- or 7-bit symmetric affine");
   const Tensor& values = weight.effective();
   const int64_t n = values.numel(), channels = affine->channels();
   if (!(channels == 1 || (channels == out_channels && n % channels == 0)))
@@ -46,6 +46,18 @@ Int8Weights int8_weights(const Parameter& weight, int64_t out_channels) {
   for (int64_t o = 0; o < out_channels; ++o)
     w.scales[static_cast<size_t>(o)] = affine->params(channels == 1 ? 0 : o).scale;
   return w;
+}
+
+bool splits_weights(const std::vector<int8_t>& codes) {
+  if (onednn_has_vnni()) return false;
+  return std::any_of(codes.begin(), codes.end(),
+                     [](int8_t c) { return c > kSinglePassMaxCode || c < -kSinglePassMaxCode; });
+}
+
+bool splits_weights(const Parameter& weight) {
+  if (onednn_has_vnni()) return false;  // before reading every code
+  const auto* affine = dynamic_cast<const AffineQuantizer*>(weight.quantizer());
+  return splits_weights(int8_weights(weight, affine->channels()).codes);
 }
 
 void codes_to_bytes(const float* codes, int64_t count, bool is_signed, uint8_t* bytes) {
@@ -93,10 +105,11 @@ Int8Matmul& Int8Matmul::operator=(Int8Matmul&&) noexcept = default;
 void Int8Matmul::forward(const Parameter& weight, const Parameter* bias, const Tensor& x, Tensor& y) {
   const int64_t n = x.dim(0), in = x.dim(1);
   const int64_t out = weight_in_by_out_ ? weight.value.dim(0) : weight.value.dim(1);
-  const int64_t depth = onednn_has_vnni() ? in : 2 * in;  // split without VNNI
   const uint64_t weight_version = weight.effective_version();
   const uint64_t bias_version = bias ? bias->effective_version() : 0;
   if (weight_version != weight_version_ || bias_version != bias_version_) cache_.clear();
+  if (weight_version != weight_version_ || !split_) split_ = splits_weights(weight);
+  const int64_t depth = *split_ ? 2 * in : in;
   weight_version_ = weight_version;
   bias_version_ = bias_version;
 
@@ -137,7 +150,7 @@ void Int8Matmul::forward(const Parameter& weight, const Parameter* bias, const T
       entry->batch = n;
       entry->primitive = dnnl::matmul(pd);
       // The weight as a [depth, out] matrix (Linear's [out, in] read transposed), split in two
-      // halves along the depth without VNNI.
+      // halves along the depth when split.
       std::vector<int8_t> matrix(static_cast<size_t>(depth * out));
       for (int64_t k = 0; k < in; ++k)
         for (int64_t o = 0; o < out; ++o) {
@@ -226,10 +239,11 @@ void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, co
   const int64_t out = y.dim(1);
   const int64_t out_h = (height + 2 * geometry_.pad_h - geometry_.dilation_h * (kh - 1) - 1) / geometry_.stride_h + 1;
   const int64_t out_w = (width + 2 * geometry_.pad_w - geometry_.dilation_w * (kw - 1) - 1) / geometry_.stride_w + 1;
-  const int64_t depth = onednn_has_vnni() ? channels : 2 * channels;  // split without VNNI
   const uint64_t weight_version = weight.effective_version();
   const uint64_t bias_version = bias ? bias->effective_version() : 0;
   if (weight_version != weight_version_ || bias_version != bias_version_) cache_.clear();
+  if (weight_version != weight_version_ || !split_) split_ = splits_weights(weight);
+  const int64_t depth = *split_ ? 2 * channels : channels;
   weight_version_ = weight_version;
   bias_version_ = bias_version;
 
@@ -280,7 +294,7 @@ void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, co
       auto entry = std::make_unique<Cached>();
       entry->batch = n;
       entry->primitive = dnnl::convolution_forward(pd);
-      // OIHW codes, split in two halves along the input channels without VNNI.
+      // OIHW codes, in two halves along the input channels when split.
       const int64_t area = kh * kw;
       std::vector<int8_t> codes(static_cast<size_t>(out * depth * area));
       for (int64_t o = 0; o < out; ++o)

@@ -15,10 +15,11 @@
 // in as b_c / (sx sw_c) and the output scale is sx sw_c (/ sy when requantizing).
 //
 // Without VNNI (an AVX2 or SSE4.1 cap, or CPU), oneDNN's kernels add pairs of u8 x s8 products
-// in int16 with saturation (vpmaddubsw), which 255 x 127 + 255 x 127 overflows. The layers then
+// in int16 with saturation (vpmaddubsw), which 255 x 127 + 255 x 127 overflows. Weight codes
+// within -64..64 (7-bit weights: quant.int8's reduce_range) cannot overflow it, since any pair
+// stays within 2 x 255 x 64 = 32,640, so they run in one pass. Wider codes make the layers
 // split the reduction in two: each weight w becomes the halves w - trunc(w / 2) and trunc(w / 2),
-// both within -64..64, against the input repeated twice. Any pair of products then stays below
-// 2 x 255 x 64 = 32,640 and the int32 sum is exact, at twice the multiply-adds.
+// both within -64..64, against the input repeated twice: exact, at twice the multiply-adds.
 //
 // The primitive and the reordered weights are cached per op, rebuilt when the weight or bias
 // changes (Parameter::effective_version) or the batch size does (the last few sizes stay).
@@ -40,8 +41,9 @@ struct ActivationCodes {
   bool is_signed = false;  // int8 codes, else uint8
 };
 
-// Whether `weight` holds 8-bit symmetric affine codes (int8 -127..127), per output channel or
-// per tensor: the weights the int8 layers take.
+// Whether `weight` holds 8-bit symmetric affine codes (int8 -127..127), or 7-bit ones
+// (-63..63, quant.int8's reduce_range), per output channel or per tensor: the weights the int8
+// layers take.
 bool has_int8_weights(const Parameter& weight);
 
 // The int8 codes of such a weight, in its own layout, and one scale per output channel: the
@@ -52,6 +54,13 @@ struct Int8Weights {
   std::vector<float> scales;
 };
 Int8Weights int8_weights(const Parameter& weight, int64_t out_channels);
+
+// The largest weight code whose u8 x s8 pair sums cannot saturate int16 without VNNI.
+constexpr int kSinglePassMaxCode = 64;
+// Whether an int8 layer with these weight codes splits them in two halves on this CPU (under
+// SHRINK_ISA): no VNNI and a code beyond +-kSinglePassMaxCode.
+bool splits_weights(const std::vector<int8_t>& codes);
+bool splits_weights(const Parameter& weight);
 
 // The epilogue both layer kinds share: what follows the int32 product.
 struct Int8Epilogue {
@@ -82,6 +91,7 @@ class Int8Matmul {
   Int8Epilogue epilogue_;
   bool weight_in_by_out_;
   uint64_t weight_version_ = 0, bias_version_ = 0;
+  std::optional<bool> split_;  // splits_weights() of the current weight
   std::vector<std::unique_ptr<Cached>> cache_;  // per batch size, newest last
   std::vector<uint8_t> source_, destination_;   // the codes as bytes
   std::string implementation_;
@@ -122,6 +132,7 @@ class Int8Convolution {
   ConvolutionGeometry geometry_;
   std::optional<PoolingGeometry> pool_;
   uint64_t weight_version_ = 0, bias_version_ = 0;
+  std::optional<bool> split_;  // splits_weights() of the current weight
   std::vector<std::unique_ptr<Cached>> cache_;
   std::vector<uint8_t> pooled_;  // the pooled codes, channels-last
   std::vector<uint8_t> planar_, source_, destination_;  // destination: bytes of codes or floats
