@@ -92,22 +92,26 @@ TEST(SparseKernels, EveryInstructionSetMatchesTheDenseProduct) {
         for (int64_t o = 0; o < out; ++o) y2[static_cast<size_t>(r * out + o)] = yt[static_cast<size_t>(o * n + r)];
       expect_close(y2, expected, "broadcast " + shape);
 
-      // A range of rows (of slices) writes only its own outputs; no bias means none.
+      // A range of rows (of slices: their lanes' rows) writes only its own outputs; no bias
+      // means none.
       std::vector<float> part(y.size(), 7.0f), part_t(y.size(), 7.0f);
       const int64_t half = sl.slices() / 2;
       k.slices({&sl, xp.data(), ldx, n, nullptr, half, sl.slices(), part.data(), out});
-      k.broadcast({&w, xt.data(), n, n, nullptr, half * k.lanes, out, part_t.data(), n});
+      k.broadcast({&w, xt.data(), n, n, nullptr, out / 2, out, part_t.data(), n});
+      std::vector<char> in_slices(static_cast<size_t>(out), 0);
+      for (int64_t i = half * k.lanes; i < out; ++i) in_slices[static_cast<size_t>(sl.row[static_cast<size_t>(i)])] = 1;
       for (int64_t r = 0; r < n; ++r)
         for (int64_t o = 0; o < out; ++o) {
           const size_t i = static_cast<size_t>(r * out + o), it = static_cast<size_t>(o * n + r);
-          if (o < half * k.lanes) {
-            ASSERT_EQ(part[i], 7.0f);
-            ASSERT_EQ(part_t[it], 7.0f);
-          } else {
-            const float want = expected[i] - c.bias[static_cast<size_t>(o)];
+          const float want = expected[i] - c.bias[static_cast<size_t>(o)];
+          if (in_slices[static_cast<size_t>(o)])
             ASSERT_NEAR(part[i], want, 1e-5f * (1.0f + std::abs(want))) << shape;
+          else
+            ASSERT_EQ(part[i], 7.0f);
+          if (o >= out / 2)
             ASSERT_NEAR(part_t[it], want, 1e-5f * (1.0f + std::abs(want))) << shape;
-          }
+          else
+            ASSERT_EQ(part_t[it], 7.0f);
         }
     }
   }
@@ -136,6 +140,7 @@ TEST(SparseKernels, CompressSlicesStepsThroughEachWindowOfEachSlice) {
   // Slice 0, window [0, 4): row 0 has columns 0 and 2, row 1 column 3: two steps. Window
   // [4, 6) read from base 2: row 0 has column 5, row 1 columns 4 and 5: two steps. Slice 1
   // (row 2 and a padding row) holds no non-zero: no step.
+  EXPECT_EQ(s.row, (std::vector<int32_t>{0, 1, 2}));  // rows 0 and 1 hold three non-zeros each
   EXPECT_EQ(s.start, (std::vector<int32_t>{0, 4, 4}));
   EXPECT_EQ(s.base, (std::vector<int32_t>{0, 0, 2, 2}));
   EXPECT_EQ(std::vector<float>(s.value.begin(), s.value.end()),
@@ -153,6 +158,16 @@ TEST(SparseKernels, CompressSlicesStepsThroughEachWindowOfEachSlice) {
             (std::vector<float>{5.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}));
   EXPECT_EQ(p.offset, (std::vector<uint8_t>{1, 0, 0, 0, 0, 0, 0, 0}));
   EXPECT_THROW(compress_slices(dense.data(), 3, 6, 2, 257), Error);
+
+  // Rows by non-zero count, most first: row 1 (three) ahead of row 0 (one) in the slice.
+  const std::vector<float> uneven = {0.0f, 0.0f, 9.0f, 0.0f,  //
+                                     1.0f, 2.0f, 0.0f, 3.0f};
+  const SparseSlices u = compress_slices(uneven.data(), 2, 4, 2, 4);
+  EXPECT_EQ(u.row, (std::vector<int32_t>{1, 0}));
+  EXPECT_EQ(u.start, (std::vector<int32_t>{0, 4}));
+  EXPECT_EQ(std::vector<float>(u.value.begin(), u.value.end()),
+            (std::vector<float>{1.0f, 9.0f, 2.0f, 0.0f, 3.0f, 0.0f, 0.0f, 0.0f}));
+  EXPECT_EQ(u.offset, (std::vector<uint8_t>{0, 1, 3, 0, 2, 0, 0, 0}));
 }
 
 TEST(SparseKernels, TransposeMovesEveryElementWithinLeadingDimensions) {

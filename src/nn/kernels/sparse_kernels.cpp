@@ -38,13 +38,23 @@ SparseRows compress_rows(const float* dense, int64_t rows, int64_t cols) {
 
 SparseSlices compress_slices(const float* dense, int64_t rows, int64_t cols, int lanes, int table) {
   require(lanes > 0 && table > 0 && table <= 256, "a slice needs lanes and a table of 1-256 inputs");
-  require(cols <= std::numeric_limits<int32_t>::max(), "a sparse weight needs fewer than 2^31 columns");
+  require(rows <= std::numeric_limits<int32_t>::max() && cols <= std::numeric_limits<int32_t>::max(),
+          "a sparse weight needs fewer than 2^31 rows and columns");
   SparseSlices s;
   s.rows = rows;
   s.cols = cols;
   s.lanes = lanes;
   s.table = table;
   s.start.push_back(0);
+  // Rows by non-zero count, most first; equal counts keep their order.
+  std::vector<int64_t> counts(static_cast<size_t>(rows), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) counts[static_cast<size_t>(r)] += dense[r * cols + c] != 0.0f;
+  s.row.resize(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) s.row[static_cast<size_t>(r)] = static_cast<int32_t>(r);
+  std::stable_sort(s.row.begin(), s.row.end(), [&](int32_t a, int32_t b) {
+    return counts[static_cast<size_t>(a)] > counts[static_cast<size_t>(b)];
+  });
   const auto lane_count = static_cast<size_t>(lanes);
   std::vector<int64_t> next(lane_count);  // each lane's next column in the window
   // Appends one step (all lanes zero, reading the table at `base`) and returns its number.
@@ -65,7 +75,7 @@ SparseSlices compress_slices(const float* dense, int64_t rows, int64_t cols, int
         size_t step = 0;
         bool any = false;
         for (int l = 0; l < lanes && row0 + l < rows; ++l) {
-          const float* row = dense + (row0 + l) * cols;
+          const float* row = dense + s.row[static_cast<size_t>(row0 + l)] * cols;
           int64_t& c = next[static_cast<size_t>(l)];
           while (c < c1 && row[c] == 0.0f) ++c;
           if (c == c1) continue;

@@ -59,13 +59,17 @@ struct LineAlignedAllocator {
 // window. Step j of a window gives every row of the slice its j-th non-zero there (or a zero
 // where the row has fewer): the value and the column as an offset from the window's first
 // input (`base`; the last window ends at the last column when cols >= table, so it never reads
-// past the input). A slice's steps are padded with zero steps to a multiple of four, and the
+// past the input). The rows are taken in order of their non-zero counts, most first (the σ
+// sort of SELL-C-σ), so that a slice's rows need similar step counts: in the 90%-sparse
+// LeNet-300-100 of docs/benchmarks.md that cuts fc1's steps by 28% and fc2's by 30%, as
+// magnitude pruning leaves some rows (and windows) far denser than others. A slice's steps are padded with zero steps to a multiple of four, and the
 // offsets of four steps sit side by side, four bytes per lane, loaded as one vector. In
-// LeNet-300-100's fc1 at 90% sparsity 45% of the lanes hold a non-zero (slices of 16 rows,
-// windows of 32), about 5 bytes per non-zero against CSR's 8, with no gather.
+// LeNet-300-100's fc1 at 90% sparsity 41% of the lanes hold a non-zero (slices of 16 rows,
+// windows of 32), about 6 bytes per non-zero against CSR's 8, with no gather.
 struct SparseSlices {
   int64_t rows = 0, cols = 0;
   int lanes = 0, table = 0;
+  std::vector<int32_t> row;      // the output row of each lane of each slice, slice by slice
   std::vector<int32_t> start;    // slices + 1 offsets into steps (multiples of four)
   std::vector<int32_t> base;     // each step's first input
   // Steps / 4 blocks of lanes x 4 bytes: byte j of lane l in block b is the column of lane l's
@@ -85,7 +89,7 @@ struct SparseSlices {
 SparseSlices compress_slices(const float* dense, int64_t rows, int64_t cols, int lanes, int table);
 
 // y[r * ldy + o] = sum_k W[o, k] x[r * ldx + k] + bias[o] for samples r in [0, samples) and the
-// outputs o of slices [slice_begin, slice_end). x holds w->padded_cols() inputs per sample. bias
+// outputs o = w->row[i] of the slices' lanes i in [slice_begin * lanes, slice_end * lanes). x holds w->padded_cols() inputs per sample. bias
 // may be null.
 struct SparseSlicesArgs {
   const SparseSlices* w;

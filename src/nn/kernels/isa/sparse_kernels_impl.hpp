@@ -11,7 +11,7 @@ constexpr int kSparseVectors = kRegisters >= 32 ? 8 : 4;
 
 // Each slice's steps four at a time (a slice holds a multiple of four), one offset load for
 // the four and one accumulator each (a step's multiply-add would wait on the previous one's
-// otherwise), then the bias.
+// otherwise), then the bias and each lane's row.
 void sparse_slices(const SparseSlicesArgs& a) {
   const SparseSlices& w = *a.w;
   const int32_t* start = w.start.data();
@@ -31,14 +31,13 @@ void sparse_slices(const SparseSlicesArgs& a) {
         acc2 = fma(load(value + l + 2 * kLanes), lookup<2>(x + base[k + 2], offsets), acc2);
         acc3 = fma(load(value + l + 3 * kLanes), lookup<3>(x + base[k + 3], offsets), acc3);
       }
-      V out = add(add(acc0, acc1), add(acc2, acc3));
+      // Each lane to its row (the slices hold the rows sorted by their non-zero counts).
+      float out[kLanes];
+      store(out, add(add(acc0, acc1), add(acc2, acc3)));
       const int64_t o = s * kLanes;
-      const int n = static_cast<int>(w.rows - o < kLanes ? w.rows - o : kLanes);
-      if (a.bias) out = add(out, n < kLanes ? load_first(a.bias + o, n) : load(a.bias + o));
-      if (n < kLanes)
-        store_first(y + o, out, n);
-      else
-        store(y + o, out);
+      const int64_t n = w.rows - o < kLanes ? w.rows - o : kLanes;
+      const int32_t* row = w.row.data() + o;
+      for (int64_t l = 0; l < n; ++l) y[row[l]] = out[l] + (a.bias ? a.bias[row[l]] : 0.0f);
     }
   }
 }
