@@ -95,11 +95,14 @@ TEST_F(Int8Cli, InspectSaysWhichLayersRunInt8) {
 TEST_F(Int8Cli, ReduceRangeRunsInOnePassWithoutVnni) {
   const CliResult r = compress({"--quantize", "int8:reduce_range=on", "--calibration-batches", "2"}, "rr.shrk");
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("weights: 7-bit (reduce_range"), std::string::npos) << r.out;
   const auto report = read_json(dir_->file("rr.shrk.json"));
   EXPECT_EQ(report["passes"][0]["reduce_range"], true);
   for (const auto& layer : report["layers"]) EXPECT_EQ(layer["bits"], 7);
   EXPECT_NEAR(report["accuracy_after"].get<double>(), report["accuracy_before"].get<double>(), 0.01);
-  ASSERT_EQ(compress({"--quantize", "int8:reduce_range=off", "--calibration-batches", "2"}, "full.shrk").exit_code, 0);
+  const CliResult full = compress({"--quantize", "int8:reduce_range=off", "--calibration-batches", "2"}, "full.shrk");
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_EQ(full.out.find("weights: 7-bit"), std::string::npos) << full.out;
   for (const char* name : {"rr.shrk", "full.shrk"}) {
     const bool split = std::string(name) == "full.shrk";
     const auto avx2 = [&](std::vector<std::string> args) {
