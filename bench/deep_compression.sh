@@ -40,7 +40,8 @@ for spec in "lenet-300-100 15 deep-compression.json 40" "lenet5 12 deep-compress
   compressed=$(accuracy "$out/$arch-dc-eval.json")
   ort="-"
   if [ -d bench/node_modules/onnxruntime-node ]; then
-    ort=$(cd bench && node ort_eval.mjs "../$out/$arch-dc.onnx" --threads "$threads" |
+    onnx=$(realpath "$out/$arch-dc.onnx")  # OUT may be relative to the repository or absolute
+    ort=$(cd bench && node ort_eval.mjs "$onnx" --threads "$threads" |
       python3 -c "import json,sys; print(json.load(sys.stdin)['accuracy'])")
   fi
   python3 - "$arch" "$dense_bytes" "$bytes" "$dense" "$compressed" "$ort" "$bar" <<'PY'

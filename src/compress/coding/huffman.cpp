@@ -222,7 +222,8 @@ void BlockReader::refill() {
 
 uint32_t BlockReader::next() {
   if (single_ >= 0) return static_cast<uint32_t>(single_);
-  require(!empty_, what_ + " has no codes but a symbol was expected");
+  // Tested before building a message: this runs once per symbol.
+  if (empty_) throw Error::bad_input(what_ + " has no codes but a symbol was expected");
   if (buffered_ < table_bits_) refill();
   const Entry entry = table_[buffer_ & ((uint64_t{1} << table_bits_) - 1)];
   // Checked before building a message: this runs once per symbol.
