@@ -86,7 +86,8 @@ TEST_F(QuantizeCli, TrainQuantizedFromScratch) {
   const auto inspect = nlohmann::json::parse(run_cli({"inspect", out, "--json"}).out);
   int quantized = 0;
   for (const auto& layer : inspect["layers"])
-    for (const auto& encoding : layer["encodings"]) quantized += encoding == "quantized" || encoding == "quantized-huffman";
+    for (const auto& encoding : layer["encodings"])
+      quantized += encoding == "quantized" || encoding == "quantized-huffman" || encoding == "quantized-pair-huffman";
   EXPECT_EQ(quantized, 3);
 }
 
