@@ -7,6 +7,7 @@
 #include "shrink/train/trainer.hpp"
 #include "support/blobs.hpp"
 #include "support/errors.hpp"
+#include "support/small_models.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,15 +18,7 @@ namespace {
 
 using testing::bad_input_message;
 
-Model mlp(uint64_t seed) {
-  Model model = Model::from_graph_json(nlohmann::json::parse(R"({
-    "input": {"name": "x", "shape": [8]},
-    "nodes": [{"name": "fc1", "type": "Linear", "attributes": {"out_features": 32}},
-              {"name": "relu1", "type": "ReLU"},
-              {"name": "fc2", "type": "Linear", "attributes": {"out_features": 4}}]})"));
-  model.initialize(seed);
-  return model;
-}
+Model mlp(uint64_t seed) { return testing::linear_relu_chain({8, 32, 4}, seed); }
 
 int64_t zeros(const Parameter& p) { return p.value.numel() - p.nonzeros(); }
 

@@ -4,6 +4,7 @@
 #include "../../src/compress/prune/layer_sparsity.hpp"
 #include "shrink/compress/pass.hpp"
 #include "support/errors.hpp"
+#include "support/small_models.hpp"
 #include "support/temp_dir.hpp"
 
 #include <gtest/gtest.h>
@@ -17,18 +18,7 @@ namespace {
 using testing::bad_input_message;
 
 // fc1 (16 -> 32), fc2 (32 -> 8), fc3 (8 -> 4).
-Model small_mlp() {
-  Model model = Model::from_graph_json(
-      {{"input", {{"name", "x"}, {"shape", {16}}}},
-       {"nodes",
-        {{{"name", "fc1"}, {"type", "Linear"}, {"attributes", {{"out_features", 32}}}},
-         {{"name", "relu1"}, {"type", "ReLU"}},
-         {{"name", "fc2"}, {"type", "Linear"}, {"attributes", {{"out_features", 8}}}},
-         {{"name", "relu2"}, {"type", "ReLU"}},
-         {{"name", "fc3"}, {"type", "Linear"}, {"attributes", {{"out_features", 4}}}}}}});
-  model.initialize(1);
-  return model;
-}
+Model small_mlp() { return testing::linear_relu_chain({16, 32, 8, 4}, 1); }
 
 int64_t zeros(const Parameter& p) { return p.value.numel() - p.nonzeros(); }
 

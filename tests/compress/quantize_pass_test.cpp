@@ -5,6 +5,7 @@
 #include "shrink/nn/affine_quantizer.hpp"
 #include "shrink/nn/weights.hpp"
 #include "support/errors.hpp"
+#include "support/small_models.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,18 +14,7 @@ namespace {
 
 using testing::bad_input_message;
 
-Model small_mlp() {
-  Model model = Model::from_graph_json(
-      {{"input", {{"name", "x"}, {"shape", {16}}}},
-       {"nodes",
-        {{{"name", "fc1"}, {"type", "Linear"}, {"attributes", {{"out_features", 32}}}},
-         {{"name", "relu"}, {"type", "ReLU"}},
-         {{"name", "fc2"}, {"type", "Linear"}, {"attributes", {{"out_features", 16}}}},
-         {{"name", "relu2"}, {"type", "ReLU"}},
-         {{"name", "fc3"}, {"type", "Linear"}, {"attributes", {{"out_features", 4}}}}}}});
-  model.initialize(1);
-  return model;
-}
+Model small_mlp() { return testing::linear_relu_chain({16, 32, 16, 4}, 1); }
 
 nlohmann::json run(Model& model, const nlohmann::json& options) {
   PassContext context;
