@@ -53,18 +53,26 @@ TEST_F(KMeansCli, PrunedSharedAndFineTunedWeightsStoreAsCodesAndEvaluateAsReport
   EXPECT_NE(inspect.out.find("entropy bytes"), std::string::npos) << inspect.out;
 }
 
-TEST(KMeansCliFiles, ACorruptedHuffmanStreamIsAClearError) {
-  TempDir dir;
-  // A pruned, shared layer whose writer picks the Huffman-coded gaps and codes.
-  Model model = Model::from_graph_json({{"input", {{"name", "x"}, {"shape", {100}}}},
-                                        {"nodes", {{{"name", "fc"}, {"type", "Linear"}, {"attributes", {{"out_features", 300}}}}}}});
+// One Linear layer 100 -> 300 with 8% of its weights kept, shared by k-means at `bits`.
+Model pruned_shared_layer(int bits) {
+  Model model = Model::from_graph_json(
+      {{"input", {{"name", "x"}, {"shape", {100}}}},
+       {"nodes", {{{"name", "fc"}, {"type", "Linear"}, {"attributes", {{"out_features", 300}}}}}}});
   model.initialize(1);
   Parameter& w = model.parameter("fc.weight");
   w.mask = Tensor(w.value.shape(), 1.0f);
   Rng rng(4);
   for (float& m : w.mask) m = rng.uniform() < 0.08f ? 1.0f : 0.0f;
   w.apply_mask();
-  w.set_quantizer(make_quantizer("kmeans", {{"bits", 5}}, w.value));
+  w.set_quantizer(make_quantizer("kmeans", {{"bits", bits}}, w.value));
+  return model;
+}
+
+TEST(KMeansCliFiles, ACorruptedHuffmanStreamIsAClearError) {
+  TempDir dir;
+  // A pruned, shared layer whose writer picks the Huffman-coded gaps and codes.
+  Model model = pruned_shared_layer(5);
+  Parameter& w = model.parameter("fc.weight");
   const TensorEncoding& row = choose_tensor_encoding(w);
   // Its codes one by one or in pairs: the gap block is the same.
   ASSERT_TRUE(std::string_view(row.name).starts_with("quantized-delta8-")) << row.name;
@@ -84,15 +92,8 @@ TEST(KMeansCliFiles, ACorruptedHuffmanStreamIsAClearError) {
 TEST(KMeansCliFiles, ACorruptedPairBlockIsAClearError) {
   TempDir dir;
   // A pruned layer shared at 4 bits, whose writer codes the codes in pairs.
-  Model model = Model::from_graph_json({{"input", {{"name", "x"}, {"shape", {100}}}},
-                                        {"nodes", {{{"name", "fc"}, {"type", "Linear"}, {"attributes", {{"out_features", 300}}}}}}});
-  model.initialize(1);
+  Model model = pruned_shared_layer(4);
   Parameter& w = model.parameter("fc.weight");
-  w.mask = Tensor(w.value.shape(), 1.0f);
-  Rng rng(4);
-  for (float& m : w.mask) m = rng.uniform() < 0.08f ? 1.0f : 0.0f;
-  w.apply_mask();
-  w.set_quantizer(make_quantizer("kmeans", {{"bits", 4}}, w.value));
   const TensorEncoding& row = choose_tensor_encoding(w);
   ASSERT_STREQ(row.name, "quantized-delta8-pair-huffman");
   std::string payload;
