@@ -18,6 +18,31 @@ constexpr size_t kCachedBatches = 4;
 
 dt code_type(bool is_signed) { return is_signed ? dt::s8 : dt::u8; }
 
+// What turns a layer's s32 sums into its output: the per-channel scale input * weight / output
+// (output codes, or fp32 when the layer ends the int8 run), the zero points (the source's moved
+// by `source_shift` where the caller shifted the codes) and the fused ReLU.
+dnnl::primitive_attr requantizing_attributes(const Int8Epilogue& epilogue,
+                                             const std::vector<float>& weight_scales,
+                                             int32_t source_shift) {
+  const ActivationCodes& input = epilogue.input;
+  const std::optional<ActivationCodes>& output = epilogue.output;
+  std::vector<float> scales(weight_scales.size());
+  for (size_t o = 0; o < scales.size(); ++o)
+    scales[o] = input.scale * weight_scales[o] / (output ? output->scale : 1.0f);
+  dnnl::primitive_attr attributes;
+  attributes.set_output_scales(1 << 1, scales);
+  if (input.zero_point + source_shift != 0)
+    attributes.set_zero_points(DNNL_ARG_SRC, 0, {input.zero_point + source_shift});
+  if (output && output->zero_point != 0)
+    attributes.set_zero_points(DNNL_ARG_DST, 0, {output->zero_point});
+  if (epilogue.relu) {
+    dnnl::post_ops post;
+    post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attributes.set_post_ops(post);
+  }
+  return attributes;
+}
+
 }  // namespace
 
 bool has_int8_weights(const Parameter& weight) {
@@ -123,20 +148,7 @@ void Int8Matmul::forward(const Parameter& weight, const Parameter* bias, const T
   if (cached == nullptr) {
     try {
       const Int8Weights w = int8_weights(weight, out);
-      std::vector<float> scales(static_cast<size_t>(out));
-      for (int64_t o = 0; o < out; ++o)
-        scales[static_cast<size_t>(o)] =
-            input.scale * w.scales[static_cast<size_t>(o)] / (output ? output->scale : 1.0f);
-      dnnl::primitive_attr attributes;
-      attributes.set_output_scales(1 << 1, scales);
-      if (input.zero_point != 0) attributes.set_zero_points(DNNL_ARG_SRC, 0, {input.zero_point});
-      if (output && output->zero_point != 0)
-        attributes.set_zero_points(DNNL_ARG_DST, 0, {output->zero_point});
-      if (epilogue_.relu) {
-        dnnl::post_ops post;
-        post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-        attributes.set_post_ops(post);
-      }
+      const dnnl::primitive_attr attributes = requantizing_attributes(epilogue_, w.scales, 0);
       const dnnl::memory::desc source_desc({n, depth}, code_type(input.is_signed), tag::ab);
       const dnnl::memory::desc weights_any({depth, out}, dt::s8, tag::any);
       const dnnl::memory::desc bias_desc =
@@ -258,21 +270,7 @@ void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, co
   if (cached == nullptr) {
     try {
       const Int8Weights w = int8_weights(weight, out);
-      std::vector<float> scales(static_cast<size_t>(out));
-      for (int64_t o = 0; o < out; ++o)
-        scales[static_cast<size_t>(o)] =
-            input.scale * w.scales[static_cast<size_t>(o)] / (output ? output->scale : 1.0f);
-      dnnl::primitive_attr attributes;
-      attributes.set_output_scales(1 << 1, scales);
-      if (input.zero_point + shift != 0)
-        attributes.set_zero_points(DNNL_ARG_SRC, 0, {input.zero_point + shift});
-      if (output && output->zero_point != 0)
-        attributes.set_zero_points(DNNL_ARG_DST, 0, {output->zero_point});
-      if (epilogue_.relu) {
-        dnnl::post_ops post;
-        post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-        attributes.set_post_ops(post);
-      }
+      const dnnl::primitive_attr attributes = requantizing_attributes(epilogue_, w.scales, shift);
       const dnnl::memory::desc source_desc({n, depth, height, width}, dt::u8, tag::nhwc);
       const dnnl::memory::desc weights_any({out, depth, kh, kw}, dt::s8, tag::any);
       const dnnl::memory::desc bias_desc =
