@@ -160,7 +160,11 @@ Model lower_to_int8(const Model& model) {
     if (removed.count(node.name)) continue;
     std::vector<std::string> inputs;
     for (const std::string& input : node.inputs) inputs.push_back(resolve(input));
-    std::unique_ptr<Op> op = make_op(node.op->type(), node.op->attributes());
+    Json attributes = node.op->attributes();
+    // A learned step is inference's fixed scale, which the attribute holds (its last forward
+    // pass copied it there); the lowered copy never trains.
+    attributes.erase("learned_step");
+    std::unique_ptr<Op> op = make_op(node.op->type(), attributes);
     if (const auto it = by_layer.find(node.name); it != by_layer.end()) {
       const Int8LayerPlan& plan = *it->second;
       kernels::Int8Epilogue epilogue;
@@ -181,7 +185,9 @@ Model lower_to_int8(const Model& model) {
   }
   lowered.set_output(resolve(model.output_name()));
   for (const Parameter* p : model.parameters()) {
-    Parameter& target = lowered.parameter(p->name);
+    Parameter* target_pointer = lowered.find_parameter(p->name);
+    if (target_pointer == nullptr) continue;  // a learned step: now the scale attribute
+    Parameter& target = *target_pointer;
     target = *p;
     target.grad = Tensor();
   }

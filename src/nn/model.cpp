@@ -23,6 +23,8 @@ std::string batched_text(const Shape& sample) {
   return text + "]";
 }
 
+const std::string kSharedPrefix = "input:";
+
 // The trainable state of a parameter's quantizer (TTQ's scales), whose grads backward fills.
 std::vector<Parameter*> quantizer_state(Parameter& p) {
   return p.quantized() ? p.quantizer()->state_parameters() : std::vector<Parameter*>{};
@@ -109,6 +111,18 @@ Node& Model::add_node(const std::string& name, std::unique_ptr<Op> op,
     node.output_shape = without_batch(node.op->output_shape(shapes));
     std::vector<Parameter*> resolved;
     for (const ParameterSpec& spec : node.op->parameter_specs(shapes)) {
+      // A suffix "input:NAME" shares the parameter NAME of the node this one reads (its first
+      // input), which that node created: a DequantizeLinear reads the learned step of the
+      // QuantizeLinear before it (nn/ops/linear_quantization.hpp). The parameter stays that
+      // node's; this one only reads it.
+      if (spec.suffix.rfind(kSharedPrefix, 0) == 0) {
+        const std::string shared = node.inputs[0] + "." + spec.suffix.substr(kSharedPrefix.size());
+        require(parameter_index_.count(shared),
+                "reads parameter '" + shared + "' of its input, which has none by that name");
+        node.parameters.push_back(shared);
+        resolved.push_back(parameter_index_.at(shared));
+        continue;
+      }
       Parameter p;
       p.name = name + "." + spec.suffix;
       p.value = Tensor(spec.shape);
@@ -143,6 +157,7 @@ void Model::initialize(uint64_t seed) {
   for (const Node& node : nodes_) {
     const auto specs = node.op->parameter_specs(input_shapes(node, 1));
     for (size_t i = 0; i < specs.size(); ++i) {
+      if (specs[i].suffix.rfind(kSharedPrefix, 0) == 0) continue;  // its owner initialises it
       Tensor& value = parameter(node.parameters[i]).value;
       const float bound = 1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(1, specs[i].fan_in)));
       switch (specs[i].init) {

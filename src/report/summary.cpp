@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
 #include <sstream>
 
 namespace shrink {
@@ -63,6 +64,7 @@ ModelSummary summarize(const Model& model, const std::map<std::string, TensorSto
                        int64_t file_bytes) {
   ModelSummary summary;
   summary.file_bytes = file_bytes;
+  std::set<std::string> counted;  // a shared parameter (a learned step) counts at its owner
   for (const Node& node : model.nodes()) {
     LayerSummary layer;
     layer.name = node.name;
@@ -71,6 +73,7 @@ ModelSummary summarize(const Model& model, const std::map<std::string, TensorSto
     layer.macs = node.op->macs(model.input_shapes(node, 1));
     layer.effective_macs = effective_macs(model, node);
     for (const auto& name : node.parameters) {
+      if (!counted.insert(name).second) continue;
       const Parameter& p = model.parameter(name);
       layer.formats.push_back(format_label(p));
       layer.bits_per_weight.push_back(p.quantized() ? quant::bits_per_element(*p.quantizer(), p.value.shape()) : 32.0);

@@ -62,6 +62,13 @@ void Optimizer::step(const std::vector<Parameter*>& parameters) {
   }
 }
 
+bool Optimizer::decays(const std::string& key) {
+  for (const std::string suffix : {".step", ":step"})
+    if (key.size() > suffix.size() && key.compare(key.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return false;
+  return true;
+}
+
 bool Optimizer::step_one(Parameter& p, const std::string& key) {
   if (!p.trainable || p.grad.empty()) return false;
   if (p.grad.shape() != p.value.shape())
@@ -79,7 +86,7 @@ bool Optimizer::step_one(Parameter& p, const std::string& key) {
     throw Error::bad_input("parameter " + key + " changed shape since the optimizer's last "
                            "step; call reset_state() after reshaping the model");
   ++state.steps;
-  update(p, state);
+  update(p, state, decays(key));
   p.apply_mask();
   // A pruned weight keeps no momentum or moment estimate, so one that sparse training regrows
   // (SET, RigL) starts from a fresh optimizer state as it starts from zero.
@@ -107,12 +114,12 @@ Json Sgd::options() const {
           {"nesterov", options_.nesterov}};
 }
 
-void Sgd::update(Parameter& parameter, State& state) {
+void Sgd::update(Parameter& parameter, State& state, bool with_decay) {
   const int64_t n = parameter.value.numel();
   float* w = parameter.value.data();
   const float* grad = parameter.grad.data();
   const float lr = learning_rate();
-  const float decay = options_.weight_decay;
+  const float decay = with_decay ? options_.weight_decay : 0.0f;
   const float momentum = options_.momentum;
   if (momentum == 0.0f) {
     for_each_element(n, [=](int64_t i) { w[i] -= lr * (grad[i] + decay * w[i]); });
@@ -149,7 +156,7 @@ Json Adam::options() const {
           {"weight_decay", options_.weight_decay}};
 }
 
-void Adam::update(Parameter& parameter, State& state) {
+void Adam::update(Parameter& parameter, State& state, bool with_decay) {
   const int64_t n = parameter.value.numel();
   if (state.steps == 1) {
     state.first = Tensor(parameter.value.shape());
@@ -167,8 +174,9 @@ void Adam::update(Parameter& parameter, State& state) {
   const double t = static_cast<double>(state.steps);
   const float step_size = static_cast<float>(lr / (1.0 - std::pow(double{b1}, t)));
   const float correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(double{b2}, t)));
-  const float l2 = options_.decoupled ? 0.0f : options_.weight_decay;
-  const float decay_factor = options_.decoupled ? 1.0f - lr * options_.weight_decay : 1.0f;
+  const float weight_decay = with_decay ? options_.weight_decay : 0.0f;
+  const float l2 = options_.decoupled ? 0.0f : weight_decay;
+  const float decay_factor = options_.decoupled ? 1.0f - lr * weight_decay : 1.0f;
   for_each_element(n, [=](int64_t i) {
     const float wi = w[i] * decay_factor;
     const float g = grad[i] + l2 * wi;

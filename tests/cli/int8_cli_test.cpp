@@ -163,6 +163,24 @@ TEST_F(Int8Cli, OnnxOutputIsAQdqFileThatReadsBackAtTheSameAccuracy) {
                    report["accuracy_after"].get<double>());
 }
 
+// int8:lsq=true learns the steps while fine-tuning; the exported QDQ file carries the learned
+// scales, so shrink computes the same accuracy from it as from the model it trained.
+TEST_F(Int8Cli, LearnedStepsGoIntoTheQdqExport) {
+  const CliResult r = compress({"--quantize", "int8:lsq=true", "--calibration-batches", "2",
+                                "--finetune-epochs", "1"},
+                               "lsq.onnx");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("steps: learned (LSQ) while fine-tuning"), std::string::npos) << r.out;
+  const auto report = read_json(dir_->file("lsq.onnx.json"));
+  EXPECT_EQ(report["passes"][0]["lsq"], true);
+  EXPECT_EQ(report["passes"][1]["pass"], "train.finetune");
+  const auto eval = run_cli({"eval", dir_->file("lsq.onnx"), "--data", data_, "--report",
+                             dir_->file("lsq-onnx-eval.json"), "-q"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NEAR(read_json(dir_->file("lsq-onnx-eval.json"))["accuracy"].get<double>(),
+              report["accuracy_after"].get<double>(), 0.002);
+}
+
 // shrink run executes the int8 layers too: its logits match the QDQ graph's (SHRINK_INT8=off)
 // up to the rounding of the requantized codes, with the same predicted classes.
 TEST_F(Int8Cli, RunExecutesTheInt8LayersAsTheQdqGraphComputes) {

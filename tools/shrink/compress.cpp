@@ -91,6 +91,9 @@ void print_int8_activations(const nlohmann::json& passes) {
     if (!section["folded_batch_norms"].empty())
       std::printf("folded into the layer before: %s\n", section["folded_batch_norms"].dump().c_str());
     // Said aloud: "auto" picks 7 bits on a CPU without VNNI, which a user may not expect.
+    if (section.value("lsq", false))
+      std::printf("steps: learned (LSQ) while fine-tuning, from these calibrated scales; without "
+                  "--finetune-epochs they stay as calibrated\n");
     if (section.value("reduce_range", false))
       std::printf("weights: 7-bit (reduce_range: codes -63..63, one pass on int8 kernels without "
                   "VNNI; --quantize int8:reduce_range=off keeps 8 bits)\n");

@@ -17,7 +17,8 @@ void add_quantize_options(CLI::App& command, QuantizeFlags& flags) {
                          quantizer_format_names() +
                          "); or int8: weights and activations to 8-bit integers with calibrated "
                          "QuantizeLinear/DequantizeLinear (int8:reduce_range=on|off|auto: 7-bit "
-                         "weights, fast without VNNI; auto: when this CPU lacks it; see "
+                         "weights, fast without VNNI; auto: when this CPU lacks it; "
+                         "int8:lsq=true: fine-tuning learns the scales, LSQ; see "
                          "docs/quantization.md)");
   command.add_flag("--per-channel", flags.per_channel,
                    "--quantize: one scale per output channel instead of per tensor");

@@ -15,6 +15,15 @@
 // ratio is found once, when the quantizer is made, and while training the range follows the
 // latent weight's min/max times that ratio. Gradients pass straight through, except where a
 // weight lies outside the range (clipped), where they are zero.
+//
+// With "lsq" (learned step size, Esser et al. 2020) the scales no longer follow the latent
+// weight: they start at the min/max (or mse) scales and are then trainable state (the
+// parameter "step", one entry per channel), with the LSQ gradient
+//   d w^/d s_c = round(w/s_c) - w/s_c  inside the codes,  -Q_N or Q_P  where w is clipped,
+// scaled by g = 1 / sqrt(N_c Q_P) (N_c the channel's elements, Q_P = the largest positive
+// signed code, Q_N the largest negative one); the weight's gradient is straight-through inside
+// and 0 outside. Zero codes stay fixed; a step never falls below kMinAffineStep.
+#include "shrink/nn/parameter.hpp"
 #include "shrink/nn/quantizer.hpp"
 
 #include <vector>
@@ -33,11 +42,15 @@ AffineParams choose_affine_params(float lo, float hi, int bits, bool symmetric);
 // The largest code: 2^bits - 1, or 2^bits - 2 when symmetric.
 int32_t affine_max_code(int bits, bool symmetric);
 
+// The smallest learned step ("lsq"): the optimizer may push a step lower, follow() clamps it.
+constexpr float kMinAffineStep = 1e-8f;
+
 class AffineQuantizer final : public Quantizer {
  public:
   enum class Range { MinMax, Mse };
 
-  AffineQuantizer(const Shape& shape, int bits, bool symmetric, bool per_channel, Range range);
+  AffineQuantizer(const Shape& shape, int bits, bool symmetric, bool per_channel, Range range,
+                  bool learned_steps = false);
 
   const QuantizerFormat& format() const override;
   std::unique_ptr<Quantizer> clone() const override;
@@ -47,6 +60,7 @@ class AffineQuantizer final : public Quantizer {
   void follow(const Tensor& latent, const Tensor& mask) override;
   void fake_quantize(const Tensor& latent, Tensor& effective) const override;
   void backward(const Tensor& latent, Tensor& grad) override;
+  std::vector<Parameter*> state_parameters() override;
 
   void encode(const Tensor& effective, std::span<uint32_t> codes) const override;
   void decode(std::span<const uint32_t> codes, Tensor& values) const override;
@@ -55,6 +69,9 @@ class AffineQuantizer final : public Quantizer {
 
   // Searches each channel's clip ratio (range "mse") on `weight`.
   void calibrate_clip_ratios(const Tensor& weight);
+  // Learned steps: starts them at the scales the range gives `weight`.
+  void initialise_steps(const Tensor& weight);
+  bool learned_steps() const { return learned_steps_; }
 
   bool symmetric() const { return symmetric_; }
   bool per_channel() const { return per_channel_; }
@@ -71,8 +88,12 @@ class AffineQuantizer final : public Quantizer {
   bool symmetric_;
   bool per_channel_;
   Range range_;
+  bool learned_steps_;
   std::vector<AffineParams> params_;  // per channel
   std::vector<float> clip_ratio_;     // per channel; 1 for min/max
+  Parameter step_;                    // learned steps: [channels], trainable; else empty
+  // The scales min/max (times the clip ratios) give `latent`.
+  void follow_range(const Tensor& latent);
 };
 
 }  // namespace shrink

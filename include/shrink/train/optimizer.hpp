@@ -27,7 +27,10 @@ class Optimizer {
   // afterwards, so pruned weights stay exactly zero whatever the momentum or weight decay, and
   // their optimizer state is zeroed (a weight that sparse training regrows starts afresh). A
   // quantized parameter's latent weight is updated (its grad is already d loss / d latent), and
-  // so is its quantizer's trainable state.
+  // so is its quantizer's trainable state. Weight decay applies to every trainable parameter
+  // but learned quantization steps (LSQ: a parameter or quantizer state named "step"), which
+  // decay would pull towards zero, i.e. towards clipping everything.
+  static bool decays(const std::string& key);
   void step(Model& model);
   void step(const std::vector<Parameter*>& parameters);
 
@@ -48,8 +51,9 @@ class Optimizer {
   };
 
  private:
-  // Updates parameter.value from parameter.grad (already masked); state.steps was incremented.
-  virtual void update(Parameter& parameter, State& state) = 0;
+  // Updates parameter.value from parameter.grad (already masked), with weight decay unless
+  // `decay` is false; state.steps was incremented.
+  virtual void update(Parameter& parameter, State& state, bool decay) = 0;
   // Steps one parameter with the state under `key`; false when it has nothing to step.
   bool step_one(Parameter& parameter, const std::string& key);
 
@@ -74,7 +78,7 @@ class Sgd final : public Optimizer {
   nlohmann::json options() const override;
 
  private:
-  void update(Parameter& parameter, State& state) override;
+  void update(Parameter& parameter, State& state, bool decay) override;
   Options options_;
 };
 
@@ -97,7 +101,7 @@ class Adam final : public Optimizer {
   nlohmann::json options() const override;
 
  private:
-  void update(Parameter& parameter, State& state) override;
+  void update(Parameter& parameter, State& state, bool decay) override;
   Options options_;
 };
 

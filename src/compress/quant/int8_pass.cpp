@@ -15,7 +15,12 @@
 //  4. The report gives each quantized activation's SQNR against the fp32 model on the
 //     calibration data, at the layer's input and output, worst first.
 // The pair runs as fake quantization with a straight-through gradient, so fine-tuning the
-// result (train.finetune) is quantization-aware training of the same graph.
+// result (train.finetune) is quantization-aware training of the same graph. With "lsq" the
+// steps are learned in that training (LSQ, Esser et al. 2020): each weight's per-channel scales
+// become trainable state of its affine quantizer (nn/quant/affine.cpp) and each activation's
+// scale the parameter "<layer>_quantize.step" of its QuantizeLinear, shared by the
+// DequantizeLinear (nn/ops/quantize_linear.cpp); both start at the calibrated scales, and the
+// zero points stay as calibrated.
 #include "compress/batch_norm_folding.hpp"
 #include "compress/graph_rewrite.hpp"
 #include "compress/pass_options.hpp"
@@ -71,6 +76,7 @@ class Int8Pass final : public Pass {
     skip_ = options.get<std::vector<std::string>>("skip", {});
     fold_ = options.get<bool>("fold_batch_norm", true);
     const std::string reduce = options.get<std::string>("reduce_range", "auto");
+    lsq_ = options.get<bool>("lsq", false);
     options.finish();
     require(reduce == "auto" || reduce == "on" || reduce == "off",
             "pass quant.int8: reduce_range must be \"auto\" (7-bit weights when the CPU's int8 "
@@ -99,13 +105,17 @@ class Int8Pass final : public Pass {
     Json weights = quantize_weights(model, layers);
     std::vector<NodeInsertion> insertions;
     for (const Layer& layer : layers) {
-      const Json attributes = layer.quantization.attributes();
+      Json attributes = layer.quantization.attributes();
+      if (lsq_) attributes["learned_step"] = true;
       insertions.push_back({NodeInsertion::Where::Before, layer.node, layer.node + "_quantize",
                             "QuantizeLinear", attributes});
       insertions.push_back({NodeInsertion::Where::Before, layer.node, layer.node + "_dequantize",
                             "DequantizeLinear", attributes});
     }
     insert_nodes(model, insertions);
+    if (lsq_)  // the learned steps start at the calibrated scales
+      for (const Layer& layer : layers)
+        model.parameter(layer.node + "_quantize.step").value.fill(layer.quantization.scale);
     measure_sqnr(fp32, model, context, layers);
 
     std::vector<const Layer*> ranked;
@@ -133,6 +143,7 @@ class Int8Pass final : public Pass {
             {"calibration_samples", samples_},
             {"activation_type", symmetric_ ? "int8" : "uint8"},
             {"reduce_range", reduce_range_},
+            {"lsq", lsq_},
             {"weight_bits", weight_bits()},
             {"folded_batch_norms", folded},
             {"skipped", skip_},
@@ -238,8 +249,9 @@ class Int8Pass final : public Pass {
     for (const Layer& layer : layers) {
       const Node& node = model.node(layer.node);
       Parameter& weight = model.parameter(node.parameters.at(0));
-      const Json options = {{"bits", weight_bits()}, {"symmetric", true},
-                            {"per_channel", node.op->type() != "MatMul"}};
+      Json options = {{"bits", weight_bits()}, {"symmetric", true},
+                      {"per_channel", node.op->type() != "MatMul"}};
+      if (lsq_) options["lsq"] = true;
       weight.set_quantizer(make_quantizer("affine", options, weight.value));
       report[weight.name] = {{"format", "affine"},
                              {"bits", weight_bits()},
@@ -270,6 +282,7 @@ class Int8Pass final : public Pass {
   bool symmetric_ = false;
   bool fold_ = true;
   bool reduce_range_ = false;
+  bool lsq_ = false;
   std::vector<std::string> skip_;
   int64_t samples_ = 0;
 };

@@ -1,6 +1,7 @@
 // DequantizeLinear (ONNX, per tensor): y = (x - zero_point) * scale, x the codes of a
 // QuantizeLinear (whole-number floats; nn/ops/linear_quantization.hpp). Linear, so its backward
-// is exact: dx = dy * scale.
+// is exact: dx = dy * scale. With a learned step (learned_step) the scale is the step of the
+// QuantizeLinear it reads, shared; that op computes the pair's step gradient.
 #include "nn/ops/linear_quantization.hpp"
 #include "nn/ops/ops.hpp"
 
@@ -13,6 +14,7 @@ class DequantizeLinear final : public LinearQuantizationOp {
   std::string type() const override { return "DequantizeLinear"; }
 
  private:
+  std::string step_parameter() const override { return "input:step"; }
   void map_block(ConstBlock x, Block y) const override {
     y = (x - static_cast<float>(q_.zero_point)) * q_.scale;
   }

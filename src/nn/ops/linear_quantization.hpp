@@ -3,6 +3,11 @@
 //   "scale"      the step between two codes, a positive finite number;
 //   "zero_point" the code of 0.0, an integer inside the type's range (default 0);
 //   "type"       "uint8" (codes 0..255, the default, as in ONNX) or "int8" (codes -128..127).
+//   "learned_step"  true for quantization-aware training with a learned step (LSQ, Esser et
+//                al. 2020): the scale is then the trainable parameter "<quantize node>.step",
+//                which the QuantizeLinear owns and the DequantizeLinear reading it shares; each
+//                forward pass copies it into "scale" (at least kMinStep), so the attribute a
+//                file, the int8 lowering and the ONNX export read is the step last used.
 //   quantize:   q = saturate(round_half_even(x / scale) + zero_point)
 //   dequantize: x = (q - zero_point) * scale
 // Codes travel between the two ops as floats holding whole numbers, so the pair computes fake
@@ -15,10 +20,15 @@
 
 namespace shrink::ops {
 
+// The smallest step a learned scale takes: training may push the parameter lower (or below
+// zero), the ops clamp it here so the scale stays a positive normal float.
+constexpr float kMinStep = 1e-8f;
+
 struct LinearQuantization {
   float scale = 1.0f;
   int32_t zero_point = 0;
   bool is_signed = false;  // int8 rather than uint8
+  bool learned_step = false;
 
   int32_t lowest() const { return is_signed ? -128 : 0; }
   int32_t highest() const { return is_signed ? 127 : 255; }
@@ -32,7 +42,7 @@ struct LinearQuantization {
   }
   float dequantize(float code) const { return (code - static_cast<float>(zero_point)) * scale; }
   static LinearQuantization read(const nlohmann::json& attributes, const std::string& op) {
-    reject_unknown_attributes(op, attributes, {"scale", "zero_point", "type"});
+    reject_unknown_attributes(op, attributes, {"scale", "zero_point", "type", "learned_step"});
     LinearQuantization p;
     require(attributes.contains("scale"), op + ": attribute 'scale' is required");
     const nlohmann::json& scale = attributes.at("scale");
@@ -54,11 +64,19 @@ struct LinearQuantization {
                   " range " + std::to_string(p.lowest()) + ".." + std::to_string(p.highest()));
       p.zero_point = static_cast<int32_t>(z);
     }
+    if (attributes.contains("learned_step")) {
+      const nlohmann::json& learned = attributes.at("learned_step");
+      require(learned.is_boolean(),
+              op + ": attribute 'learned_step' must be true or false, got " + learned.dump());
+      p.learned_step = learned.get<bool>();
+    }
     return p;
   }
 
   nlohmann::json attributes() const {
-    return {{"scale", scale}, {"zero_point", zero_point}, {"type", is_signed ? "int8" : "uint8"}};
+    nlohmann::json a = {{"scale", scale}, {"zero_point", zero_point}, {"type", is_signed ? "int8" : "uint8"}};
+    if (learned_step) a["learned_step"] = true;
+    return a;
   }
 };
 
@@ -72,7 +90,19 @@ class LinearQuantizationOp : public Op {
     return same_shape_output(type(), inputs);
   }
 
+  // A learned step: one scalar, owned by the QuantizeLinear, shared by its DequantizeLinear.
+  std::vector<ParameterSpec> parameter_specs(const std::vector<Shape>&) const override {
+    if (!q_.learned_step) return {};
+    return {{step_parameter(), Shape{1}, Init::Ones, 1, true}};
+  }
+
   void forward(const OpArgs& args, Tensor& output) override {
+    if (q_.learned_step) {
+      require(!args.params.empty(), type() + ": a learned step needs its parameter");
+      const float step = args.params[0]->value[0];
+      require(std::isfinite(step), type() + ": the learned step is " + std::to_string(step));
+      q_.scale = std::max(step, kMinStep);
+    }
     const Tensor& x = single_input(type(), args);
     require_same_numel(type(), output, "output", x, "input");
     for_each_block(x.numel(), [&](int64_t begin, int64_t count) {
@@ -98,6 +128,10 @@ class LinearQuantizationOp : public Op {
   nlohmann::json attributes() const override { return q_.attributes(); }
 
  protected:
+  // The suffix of the learned step's parameter: "step", or "input:step" to share the one of
+  // the node read (nn/model.cpp).
+  virtual std::string step_parameter() const = 0;
+
   using ConstBlock = Eigen::Map<const Eigen::ArrayXf>;
   using Block = Eigen::Map<Eigen::ArrayXf>;
   // y = f(x) over one block.

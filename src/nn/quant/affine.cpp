@@ -18,6 +18,7 @@ constexpr float kRatioStep = 0.01f;
 constexpr uint8_t kSymmetricFlag = 1;
 constexpr uint8_t kPerChannelFlag = 2;
 constexpr uint8_t kMseFlag = 4;
+constexpr uint8_t kLearnedFlag = 8;
 
 // round half to even, then clamp into the codes; done in float so no overflowing conversion.
 float code_of(float w, const AffineParams& p, float max_code) {
@@ -54,13 +55,15 @@ std::unique_ptr<Quantizer> make_affine(const nlohmann::json& json, const Tensor&
   const bool symmetric = options.get<bool>("symmetric", false);
   const bool per_channel = options.get<bool>("per_channel", false);
   const std::string range = options.get<std::string>("range", "minmax");
+  const bool lsq = options.get<bool>("lsq", false);
   options.finish();
   require(range == "minmax" || range == "mse",
           "quantizer affine: range must be 'minmax' or 'mse', got '" + range + "'");
   auto quantizer = std::make_unique<AffineQuantizer>(
       weight.shape(), bits, symmetric, per_channel,
-      range == "mse" ? AffineQuantizer::Range::Mse : AffineQuantizer::Range::MinMax);
+      range == "mse" ? AffineQuantizer::Range::Mse : AffineQuantizer::Range::MinMax, lsq);
   if (quantizer->range() == AffineQuantizer::Range::Mse) quantizer->calibrate_clip_ratios(weight);
+  if (lsq) quantizer->initialise_steps(weight);
   return quantizer;
 }
 
@@ -96,12 +99,17 @@ AffineParams choose_affine_params(float lo, float hi, int bits, bool symmetric) 
 }
 
 AffineQuantizer::AffineQuantizer(const Shape& shape, int bits, bool symmetric, bool per_channel,
-                                 Range range)
+                                 Range range, bool learned_steps)
     : shape_(shape), bits_(bits), symmetric_(symmetric), per_channel_(per_channel),
-      range_(range) {
+      range_(range), learned_steps_(learned_steps) {
   const quant::Channels channels(shape, per_channel);
   params_.assign(static_cast<size_t>(channels.channels), AffineParams{});
   clip_ratio_.assign(static_cast<size_t>(channels.channels), 1.0f);
+  if (learned_steps_) {
+    step_.name = "step";
+    step_.value = Tensor(Shape{channels.channels});
+    step_.value.fill(1.0f);
+  }
 }
 
 const QuantizerFormat& AffineQuantizer::format() const { return kAffineFormat; }
@@ -111,10 +119,23 @@ std::unique_ptr<Quantizer> AffineQuantizer::clone() const {
 }
 
 nlohmann::json AffineQuantizer::options() const {
-  return {{"bits", bits_},
-          {"symmetric", symmetric_},
-          {"per_channel", per_channel_},
-          {"range", range_ == Range::Mse ? "mse" : "minmax"}};
+  nlohmann::json options = {{"bits", bits_},
+                            {"symmetric", symmetric_},
+                            {"per_channel", per_channel_},
+                            {"range", range_ == Range::Mse ? "mse" : "minmax"}};
+  if (learned_steps_) options["lsq"] = true;
+  return options;
+}
+
+std::vector<Parameter*> AffineQuantizer::state_parameters() {
+  if (!learned_steps_) return {};
+  return {&step_};
+}
+
+void AffineQuantizer::initialise_steps(const Tensor& weight) {
+  follow_range(weight);
+  for (size_t c = 0; c < params_.size(); ++c)
+    step_.value[static_cast<int64_t>(c)] = params_[c].scale;
 }
 
 void AffineQuantizer::calibrate_clip_ratios(const Tensor& weight) {
@@ -137,6 +158,21 @@ void AffineQuantizer::calibrate_clip_ratios(const Tensor& weight) {
 }
 
 void AffineQuantizer::follow(const Tensor& latent, const Tensor&) {
+  if (!learned_steps_) {
+    follow_range(latent);
+    return;
+  }
+  // Learned steps: the scales are the trained state, kept positive.
+  for (size_t c = 0; c < params_.size(); ++c) {
+    float& step = step_.value[static_cast<int64_t>(c)];
+    require(std::isfinite(step), "quantizer affine: learned step " + std::to_string(c) + " is " +
+                                     std::to_string(step));
+    step = std::max(step, kMinAffineStep);
+    params_[c].scale = step;  // the zero code stays the one the steps started with
+  }
+}
+
+void AffineQuantizer::follow_range(const Tensor& latent) {
   // Pruned zeros change nothing: the range always contains zero.
   const quant::Channels ch(latent.shape(), per_channel_);
   for (int64_t c = 0; c < ch.channels; ++c) {
@@ -159,6 +195,24 @@ void AffineQuantizer::fake_quantize(const Tensor& latent, Tensor& effective) con
 void AffineQuantizer::backward(const Tensor& latent, Tensor& grad) {
   const quant::Channels ch(latent.shape(), per_channel_);
   const float max_code = static_cast<float>(affine_max_code(bits_, symmetric_));
+  if (learned_steps_) {
+    if (step_.grad.shape() != step_.value.shape()) step_.grad = Tensor(step_.value.shape());
+    for (int64_t c = 0; c < ch.channels; ++c) {
+      const AffineParams& p = params_[static_cast<size_t>(c)];
+      const float z = static_cast<float>(p.zero_code);
+      const float positive = max_code - z > 0.0f ? max_code - z : z;  // Q_P (> 0)
+      const double g = 1.0 / std::sqrt(static_cast<double>(ch.size) * positive);
+      double sum = 0.0;
+      for (int64_t i = ch.begin(c); i < ch.end(c); ++i) {
+        const float ratio = latent[i] / p.scale;
+        const bool inside = ratio + z >= 0.0f && ratio + z <= max_code;
+        sum += double{grad[i]} * ((code_of(latent[i], p, max_code) - z) - (inside ? ratio : 0.0f));
+        if (!inside) grad[i] = 0.0f;
+      }
+      step_.grad[c] += static_cast<float>(g * sum);
+    }
+    return;
+  }
   for (int64_t c = 0; c < ch.channels; ++c) {
     const AffineParams& p = params_[static_cast<size_t>(c)];
     for (int64_t i = ch.begin(c); i < ch.end(c); ++i) {
@@ -190,7 +244,8 @@ void AffineQuantizer::write_state(std::string& out) const {
   bytes::put_u8(out, static_cast<uint8_t>(bits_));
   bytes::put_u8(out, static_cast<uint8_t>((symmetric_ ? kSymmetricFlag : 0) |
                                           (per_channel_ ? kPerChannelFlag : 0) |
-                                          (range_ == Range::Mse ? kMseFlag : 0)));
+                                          (range_ == Range::Mse ? kMseFlag : 0) |
+                                          (learned_steps_ ? kLearnedFlag : 0)));
   bytes::put_u32(out, static_cast<uint32_t>(params_.size()));
   for (const AffineParams& p : params_) bytes::put_f32(out, p.scale);
   for (const AffineParams& p : params_) bytes::put_u8(out, static_cast<uint8_t>(p.zero_code));
@@ -204,15 +259,20 @@ std::unique_ptr<Quantizer> AffineQuantizer::read_state(std::string_view state, c
   require(bits >= kMinBits && bits <= kMaxBits,
           "affine state has a bit width of " + std::to_string(bits) + "; it must be 2..8");
   const uint8_t flags = in.u8("flags");
-  require((flags & ~(kSymmetricFlag | kPerChannelFlag | kMseFlag)) == 0,
+  require((flags & ~(kSymmetricFlag | kPerChannelFlag | kMseFlag | kLearnedFlag)) == 0,
           "affine state has unknown flags " + std::to_string(flags));
   const bool symmetric = flags & kSymmetricFlag;
   const bool per_channel = flags & kPerChannelFlag;
   const Range range = flags & kMseFlag ? Range::Mse : Range::MinMax;
-  auto quantizer = std::make_unique<AffineQuantizer>(shape, bits, symmetric, per_channel, range);
+  const bool learned = flags & kLearnedFlag;
+  auto quantizer =
+      std::make_unique<AffineQuantizer>(shape, bits, symmetric, per_channel, range, learned);
   const int64_t channels = quant::read_channels(in, shape, per_channel).channels;
-  for (int64_t c = 0; c < channels; ++c)
-    quantizer->params_[static_cast<size_t>(c)].scale = quant::read_positive(in, "scale");
+  for (int64_t c = 0; c < channels; ++c) {
+    const float scale = quant::read_positive(in, "scale");
+    quantizer->params_[static_cast<size_t>(c)].scale = scale;
+    if (learned) quantizer->step_.value[c] = scale;
+  }
   const int32_t max_code = affine_max_code(bits, symmetric);
   for (int64_t c = 0; c < channels; ++c) {
     const int32_t zero_code = in.u8("zero code");
