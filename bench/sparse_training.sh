@@ -4,7 +4,9 @@
 # seeds, as Markdown tables (docs/passes.md and docs/benchmarks.md quote them).
 # Recipe, the same for every row: shrink train --arch ARCH --data fashion-mnist --epochs EPOCHS
 # $RECIPE --seed SEED --threads 1, plus one sparsity method per row; the bars of issue 12 in the
-# last column (AGP at most 0.5 points below dense, the others 1.0), judged on the mean.
+# bar column (AGP at most 0.5 points below dense, the others 1.0), judged on the mean; for a
+# pruning pass at initialisation, the hidden units it left without input or output, per layer
+# ("fc1+fc2"), seed after seed.
 #   bash bench/sparse_training.sh [ARCH=lenet-300-100] [EPOCHS=20] [SEEDS="0 1 2"]
 #   RECIPE="--lr 0.01 --momentum 0.9" bash bench/sparse_training.sh   # shrink train's defaults
 #   ONLY="dense|snip" bash bench/sparse_training.sh                   # rows whose name matches
@@ -19,14 +21,19 @@ shrink="${SHRINK:-$here/build/shrink}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# name | flags | allowed drop in points below dense (empty: the reference)
+# name | flags | allowed drop in points below dense (empty: the reference; "none": no bar, a
+# point of comparison)
 runs=(
   "dense||"
   "agp 95%|--prune agp:0.95|0.5"
   "snip 95% at init|--prune-at-init snip:0.95|1.0"
   "snip 95% at init, rescaled|--prune-at-init snip:0.95,rescale=true|1.0"
+  "snip 95% at init, rescaled, reclaimed|--prune-at-init snip:0.95,rescale=true,reclaim=true|1.0"
+  "snip 95% at init, rescaled, 5 steps|--prune-at-init snip:0.95,rescale=true,steps=5|1.0"
   "set 90%|--sparse-training set:0.9|1.0"
   "rigl 90%|--sparse-training rigl:0.9|1.0"
+  "set 95%|--sparse-training set:0.95|none"
+  "rigl 95%|--sparse-training rigl:0.95|none"
 )
 
 echo "$arch, $epochs epochs, $recipe, batch 64, 1 thread, seeds $seeds; $(nproc) cores" \
@@ -48,8 +55,11 @@ def report(seed, name):
     path = os.path.join(work, f"{seed}-{name.replace(' ', '_')}.json")
     return json.load(open(path)) if os.path.exists(path) else None
 print("| run | flags | weight sparsity | " + " | ".join(f"seed {s}" for s in seeds) +
-      " | mean | vs dense | bar | seconds per run |")
-print("|---|---|---|" + "---|" * len(seeds) + "---|---|---|---|")
+      " | mean | vs dense | bar | hidden units cut off | seconds per run |")
+print("|---|---|---|" + "---|" * len(seeds) + "---|---|---|---|---|")
+def cut_off(r):  # a pruning pass at init reports the units left without input or output
+    dead = r.get("at_init", [{}])[0].get("dead_units")
+    return "" if dead is None else "+".join(str(n) for n in dead.values())
 dense = {s: 100 * report(s, "dense")["accuracy"] for s in seeds}
 for name, flags, bar in runs:
     reports = [report(s, name) for s in seeds]
@@ -59,9 +69,10 @@ for name, flags, bar in runs:
     cells = [f"{a:.2f}%" + ("" if not bar else f" ({a - dense[s]:+.2f})") for s, a in zip(seeds, acc)]
     mean = statistics.mean(acc)
     delta = mean - statistics.mean(dense.values())
-    verdict = "" if not bar else f"≥ -{bar}: " + ("met" if delta >= -float(bar) else "missed")
+    verdict = ("" if bar in ("", "none") else
+               f"≥ -{bar}: " + ("met" if delta >= -float(bar) else "missed"))
     seconds = statistics.median(r["train_seconds"] for r in reports)
     print(f"| {name} | {'`' + flags + '`' if flags else ''} | {100 * reports[0]['sparsity']:.1f}% | "
           + " | ".join(cells) + f" | {mean:.2f}% | {'' if not bar else f'{delta:+.2f}'} | "
-          f"{verdict} | {seconds:.0f} |")
+          f"{verdict} | {', '.join(filter(None, map(cut_off, reports)))} | {seconds:.0f} |")
 PY

@@ -284,6 +284,61 @@ TEST(SaliencyPruners, StepsRescoreWhatTheEarlierStepsLeft) {
             std::string::npos);
 }
 
+// schedule=geometric keeps the same fraction of the weights at each step: to 75% in two steps
+// is 50% (density 0.25^(1/2)), then 75%.
+TEST(SaliencyPruners, GeometricStepsKeepTheSameFractionAtEachStep) {
+  const Dataset data = blobs(48, 5);
+  Model stepped = mlp();
+  Model by_hand = stepped.clone();
+  PassContext context;
+  context.train = &data;
+  make_pass("prune.snip", {{"sparsity", 0.75}, {"steps", 2}, {"schedule", "geometric"}})
+      ->run(stepped, context);
+  EXPECT_EQ(context.sections[0]["options"]["schedule"], "geometric");
+  for (const double s : {0.5, 0.75}) make_pass("prune.snip", {{"sparsity", s}})->run(by_hand, context);
+  for (const std::string name : {"fc1.weight", "fc2.weight"}) {
+    const Tensor& mask = stepped.parameter(name).mask;
+    for (int64_t i = 0; i < mask.numel(); ++i)
+      EXPECT_EQ(mask[i], by_hand.parameter(name).mask[i]) << name << " " << i;
+  }
+  EXPECT_NE(testing::bad_input_message([] { make_pass("prune.snip", {{"schedule", "cubic"}}); })
+                .find("schedule must be 'linear' or 'geometric'"),
+            std::string::npos);
+}
+
+// regrow (FORCE): every step ranks all the weights on the gradient of the network its masks
+// leave, so a weight the first step pruned can come back, at its initial value; without it
+// masks only shrink.
+TEST(SaliencyPruners, SnipRegrowCanBringBackWeightsAnEarlierStepPruned) {
+  const Dataset data = blobs(48, 5);
+  const Model initial = mlp();
+  Model first = initial.clone(), regrown = initial.clone(), one_shot = initial.clone();
+  PassContext context;
+  context.train = &data;
+  make_pass("prune.snip", {{"sparsity", 0.4}})->run(first, context);
+  make_pass("prune.snip", {{"sparsity", 0.8}, {"steps", 2}, {"regrow", true}})->run(regrown, context);
+  make_pass("prune.snip", {{"sparsity", 0.8}})->run(one_shot, context);
+  EXPECT_EQ(context.sections[1]["options"]["regrow"], true);
+  int64_t back = 0, differ_from_one_shot = 0, kept = 0, total = 0;
+  for (const std::string name : {"fc1.weight", "fc2.weight"}) {
+    const Parameter& p = regrown.parameter(name);
+    for (int64_t i = 0; i < p.mask.numel(); ++i) {
+      back += p.mask[i] != 0.0f && first.parameter(name).mask[i] == 0.0f;
+      differ_from_one_shot += p.mask[i] != one_shot.parameter(name).mask[i];
+      kept += p.mask[i] != 0.0f;
+      EXPECT_EQ(p.value[i], p.mask[i] != 0.0f ? initial.parameter(name).value[i] : 0.0f)
+          << name << " " << i;
+    }
+    total += p.mask.numel();
+  }
+  EXPECT_GT(back, 0);
+  EXPECT_GT(differ_from_one_shot, 0);
+  EXPECT_EQ(kept, total - std::llround(0.8 * static_cast<double>(total)));
+  EXPECT_NE(testing::bad_input_message([] { make_pass("prune.taylor", {{"regrow", true}}); })
+                .find("regrow needs a criterion that scores pruned weights"),
+            std::string::npos);
+}
+
 TEST(SaliencyPruners, NeedCalibrationDataAndCheckTheirOptions) {
   for (const std::string pass : {"prune.snip", "prune.obd", "prune.fisher", "prune.taylor"}) {
     Model model = mlp();

@@ -1,4 +1,5 @@
 #include "compress/prune/scored_pruner.hpp"
+#include "compress/prune/dead_units.hpp"
 #include "compress/prune/layer_sparsity.hpp"
 
 #include "shrink/nn/weights.hpp"
@@ -62,10 +63,17 @@ class ScoredPruner final : public Pass {
             "'layer' or leave it out");
     if (!layers_.empty()) target_.scope = "layer";
     steps_ = options.get<int>("steps", 1);
+    schedule_ = options.get<std::string>("schedule", "linear");
     criterion_ = factory(options);
+    reclaim_ = options.get<bool>("reclaim", false);
+    regrow_ = options.get<bool>("regrow", false);
     options.finish();
     require(steps_ >= 1 && steps_ <= 1000,
             "pass " + name_ + ": steps must be in [1, 1000], got " + std::to_string(steps_));
+    require(!regrow_ || criterion_->scores_pruned_weights(),
+            "pass " + name_ + ": regrow needs a criterion that scores pruned weights (prune.snip)");
+    require(schedule_ == "linear" || schedule_ == "geometric",
+            "pass " + name_ + ": schedule must be 'linear' or 'geometric', got '" + schedule_ + "'");
   }
 
   std::string name() const override { return name_; }
@@ -73,6 +81,9 @@ class ScoredPruner final : public Pass {
     nlohmann::json json = target_.to_json();
     if (!layers_.empty()) json.update(layers_.to_json());
     json["steps"] = steps_;
+    json["schedule"] = schedule_;
+    json["reclaim"] = reclaim_;
+    if (criterion_->scores_pruned_weights()) json["regrow"] = regrow_;
     json.update(criterion_->options());
     return json;
   }
@@ -82,28 +93,65 @@ class ScoredPruner final : public Pass {
     const std::vector<Parameter*> weights = target_.weights(model);
     const std::vector<double> own =
         layers_.for_weights(weights, target_.sparsity, "pass " + name_);
-    // In several steps, the scores are taken again on the weights each step leaves.
+    const DeadUnits units(model, weights);
+    nlohmann::json dead_without_reclaim;
+    int64_t reclaimed = 0;
+    std::vector<Tensor> masks_at_start;
+    for (const Parameter* p : weights) masks_at_start.push_back(p->mask);
+    // In several steps, the scores are taken again on the weights each step leaves. With
+    // regrow every step chooses afresh among all the weights (FORCE, de Jorge et al.,
+    // "Progressive Skeletonization", ICLR 2021), so the values stay until the last step.
     for (int step = 1; step <= steps_; ++step) {
       const std::vector<Tensor> scores = criterion_->scores(model, weights, context);
       std::vector<Tensor> masks_before;
-      for (const Parameter* p : weights) masks_before.push_back(p->mask);
-      // Select without zeroing, so the criterion can still read the removed weights' values.
-      if (layers_.empty()) {
-        prune_lowest_scores(weights, scores, target_.sparsity * step / steps_, target_.scope);
-      } else {
-        for (size_t i = 0; i < weights.size(); ++i)
-          prune_lowest_scores({weights[i]}, {scores[i]}, own[i] * step / steps_, "layer");
+      for (size_t t = 0; t < weights.size(); ++t) {
+        if (regrow_) weights[t]->mask = masks_at_start[t];
+        masks_before.push_back(weights[t]->mask);
       }
+      // Select without zeroing, so the criterion can still read the removed weights' values.
+      auto select = [&] {
+        if (layers_.empty()) {
+          prune_lowest_scores(weights, scores, at_step(target_.sparsity, step), target_.scope);
+        } else {
+          for (size_t i = 0; i < weights.size(); ++i)
+            prune_lowest_scores({weights[i]}, {scores[i]}, at_step(own[i], step), "layer");
+        }
+      };
+      select();
+      if (reclaim_) {
+        dead_without_reclaim = units.count();
+        reclaimed = reclaim_dead_units(units, weights, masks_before, select);
+      }
+      if (regrow_ && step < steps_) continue;
       criterion_->compensate(weights, masks_before);
       for (Parameter* p : weights) p->apply_mask();
     }
-    return {{"layer_sparsity", layer_sparsity(weights)}};
+    nlohmann::json section = {{"layer_sparsity", layer_sparsity(weights)},
+                              {"dead_units", units.count()}};
+    if (reclaim_) {
+      section["dead_units_without_reclaim"] = dead_without_reclaim;  // both of the last step
+      section["reclaimed_weights"] = reclaimed;
+    }
+    return section;
+  }
+
+  // The sparsity after `step` of steps_ on the way to `sparsity`: equal steps of sparsity
+  // ("linear"), or each step keeping the same fraction of the weights the last one left
+  // ("geometric": density (1 - sparsity)^(step/steps), the schedule of iterative SNIP in de Jorge
+  // et al., "Progressive Skeletonization", ICLR 2021), which prunes less at a time near the end.
+  double at_step(double sparsity, int step) const {
+    const double progress = static_cast<double>(step) / steps_;
+    if (schedule_ == "linear") return sparsity * progress;
+    return step == steps_ ? sparsity : 1.0 - std::pow(1.0 - sparsity, progress);
   }
 
   std::string name_;
   PruningTarget target_;
   LayerSparsities layers_;
   int steps_ = 1;
+  std::string schedule_;
+  bool reclaim_ = false;
+  bool regrow_ = false;
   std::unique_ptr<PruningCriterion> criterion_;
 };
 

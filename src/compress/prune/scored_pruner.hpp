@@ -54,6 +54,10 @@ class PruningCriterion {
   virtual ~PruningCriterion() = default;
   // The criterion's own options, for reports and recipes.
   virtual nlohmann::json options() const { return nlohmann::json::object(); }
+  // Whether scores() ranks pruned weights too, by their values at the pass's start (kept in
+  // the model until the pass ends) and the gradient of the network with the current masks in
+  // force: what the pass's "regrow" option needs to bring a pruned weight back.
+  virtual bool scores_pruned_weights() const { return false; }
   // One score tensor per weight, of its shape; higher means keep.
   virtual std::vector<Tensor> scores(Model& model, const std::vector<Parameter*>& weights,
                                      PassContext& context) = 0;

@@ -30,10 +30,15 @@ class Snip final : public PruningCriterion {
     return json;
   }
 
+  bool scores_pruned_weights() const override { return true; }
+
   std::vector<Tensor> scores(Model& model, const std::vector<Parameter*>& weights,
                              PassContext& context) override {
     Model copy = model.clone();
     const std::vector<Parameter*> copies = same_weights(copy, weights);
+    // The gradient of the network as the masks leave it; the score of a pruned weight is then
+    // the sensitivity to bringing it back at its initial value (regrow: FORCE).
+    for (Parameter* p : copies) p->apply_mask();
     std::vector<Tensor> gradient = zeros_like(weights);
     for_each_calibration_batch(model, context, calibration_, calibration_.batch,
                                [&](const Tensor& x, const std::vector<int32_t>& labels) {
