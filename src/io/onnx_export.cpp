@@ -5,6 +5,7 @@
 #include "shrink/io/onnx.hpp"
 
 #include "io/onnx_tensor.hpp"
+#include "nn/ops/linear_quantization.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/core/file.hpp"
 #include "shrink/nn/affine_quantizer.hpp"
@@ -423,7 +424,8 @@ void Exporter::dorefa_quantize(const Node& node, const Json& attrs) {
 
 // QuantizeLinear / DequantizeLinear per tensor: the scale as a float scalar, the zero point as
 // a scalar of the code type (uint8 or int8), which also sets QuantizeLinear's output type.
-void Exporter::linear_quantization(const Node& node, const Json& attrs) {
+void Exporter::linear_quantization(const Node& node, const Json&) {
+  const Json attrs = ops::inference_attributes(model_, node);  // a learned step: the last one
   const bool is_signed = attrs.value("type", std::string("uint8")) == "int8";
   const std::string scale = scalar(node, "scale", attrs.at("scale").get<float>());
   const std::string zero = byte_initializer(node.name + ".zero_point",

@@ -6,6 +6,7 @@
 #include "nn/kernels/onednn.hpp"
 #include "nn/kernels/pool_window.hpp"
 #include "nn/ops/int8_ops.hpp"
+#include "nn/ops/linear_quantization.hpp"
 #include "shrink/core/error.hpp"
 
 #include <map>
@@ -16,8 +17,8 @@ namespace {
 
 using Json = nlohmann::json;
 
-kernels::ActivationCodes codes_of(const Node& node) {
-  const Json a = node.op->attributes();
+kernels::ActivationCodes codes_of(const Model& model, const Node& node) {
+  const Json a = ops::inference_attributes(model, node);
   return {a.at("scale").get<float>(), a.value("zero_point", 0),
           a.value("type", std::string("uint8")) == "int8"};
 }
@@ -79,13 +80,13 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
     if (dequantize.op->type() != "DequantizeLinear" || model.is_input(dequantize.inputs[0])) continue;
     const Node& quantize = model.node(dequantize.inputs[0]);
     if (quantize.op->type() != "QuantizeLinear" ||
-        quantize.op->attributes() != dequantize.op->attributes())
+        ops::inference_attributes(model, quantize) != ops::inference_attributes(model, dequantize))
       continue;
     Int8LayerPlan plan;
     plan.layer = node.name;
     plan.type = node.op->type();
     plan.input = quantize.name;
-    plan.input_type = codes_of(quantize).is_signed ? "int8" : "uint8";
+    plan.input_type = codes_of(model, quantize).is_signed ? "int8" : "uint8";
     plan.split_weights = kernels::splits_weights(model.parameter(node.parameters[0]));
     std::string last = node.name;
     if (const Node* relu = readers.only(last); relu && relu->op->type() == "ReLU") {
@@ -105,7 +106,7 @@ std::vector<Int8LayerPlan> plan_int8_execution(const Model& model) {
     plan.output_type = "fp32";
     if (const Node* next = readers.only(tail); next && next->op->type() == "QuantizeLinear") {
       plan.output = next->name;
-      plan.output_type = codes_of(*next).is_signed ? "int8" : "uint8";
+      plan.output_type = codes_of(model, *next).is_signed ? "int8" : "uint8";
       plan.through = through;
       plan.removed.push_back(next->name);
       if (plan.type == "Conv2d" && !through.empty() && fusable_pool(model, model.node(through.front()))) {
@@ -160,19 +161,19 @@ Model lower_to_int8(const Model& model) {
     if (removed.count(node.name)) continue;
     std::vector<std::string> inputs;
     for (const std::string& input : node.inputs) inputs.push_back(resolve(input));
-    Json attributes = node.op->attributes();
-    // A learned step is inference's fixed scale, which the attribute holds (its last forward
-    // pass copied it there); the lowered copy never trains.
-    attributes.erase("learned_step");
-    std::unique_ptr<Op> op = make_op(node.op->type(), attributes);
+    // A learned step becomes the fixed scale: the lowered copy never trains.
+    const std::string type = node.op->type();
+    std::unique_ptr<Op> op = make_op(
+        type, type == "QuantizeLinear" || type == "DequantizeLinear" ? ops::inference_attributes(model, node)
+                                                                     : node.op->attributes());
     if (const auto it = by_layer.find(node.name); it != by_layer.end()) {
       const Int8LayerPlan& plan = *it->second;
       kernels::Int8Epilogue epilogue;
       const Node& quantize = model.node(plan.input);
-      epilogue.input = codes_of(quantize);
+      epilogue.input = codes_of(model, quantize);
       epilogue.quantize_input = plan.quantizes_input;
       epilogue.relu = !plan.relu.empty();
-      if (!plan.output.empty()) epilogue.output = codes_of(model.node(plan.output));
+      if (!plan.output.empty()) epilogue.output = codes_of(model, model.node(plan.output));
       std::unique_ptr<Op> pool;
       if (!plan.pool.empty()) {
         const Node& pooling = model.node(plan.pool);

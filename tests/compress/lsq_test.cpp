@@ -13,6 +13,7 @@
 // the code gives is that times g = 1 / sqrt(N Q_P).
 #include "shrink/compress/pass.hpp"
 #include "shrink/io/container.hpp"
+#include "shrink/io/onnx.hpp"
 #include "shrink/nn/affine_quantizer.hpp"
 #include "shrink/nn/int8_execution.hpp"
 #include "shrink/report/summary.hpp"
@@ -252,6 +253,15 @@ Tensor batch_of(const Dataset& data, int64_t n) {
   return x;
 }
 
+double relative_error(const Tensor& reference, const Tensor& other) {
+  double signal = 0.0, noise = 0.0;
+  for (int64_t i = 0; i < reference.numel(); ++i) {
+    signal += double(reference[i]) * reference[i];
+    noise += (double(reference[i]) - other[i]) * (double(reference[i]) - other[i]);
+  }
+  return std::sqrt(noise / signal);
+}
+
 TEST(LearnedStep, FineTuningLearnsTheStepsAndTheFileKeepsThem) {
   const Dataset data = quadrants(512, 4);
   std::vector<float> calibrated;
@@ -324,6 +334,25 @@ TEST(LearnedStep, Int8ExecutionOfTheTrainedModelGivesItsFakeQuantizedPredictions
   }
   EXPECT_GE(static_cast<double>(same), 0.995 * static_cast<double>(total))
       << same << " of " << total << " predictions agree";
+}
+
+// The int8 lowering and the ONNX export read the learned step itself, not the "scale" the last
+// forward pass copied from it: right after an optimizer step (here: steps set by hand, no
+// forward pass since) they compute what the next forward pass of the QDQ graph computes.
+TEST(LearnedStep, LoweringAndExportTakeTheCurrentStepBeforeAnyForwardPass) {
+  const Dataset data = quadrants(256, 9);
+  Model model = lsq_trained(data);
+  const Tensor x = batch_of(data, 256);
+  const Tensor before = model.forward(x);
+  for (const char* layer : kLayers) model.parameter(std::string(layer) + "_quantize.step").value[0] *= 0.05f;
+  ASSERT_NE(model.node("fc1_quantize").op->attributes()["scale"].get<float>(),
+            model.parameter("fc1_quantize.step").value[0]) << "no forward pass copied the steps yet";
+  Model lowered = lower_to_int8(model);
+  Model exported = load_onnx_bytes(save_onnx_bytes(model), "lsq.onnx");
+  const Tensor after = model.forward(x);  // copies the new steps into the attributes
+  ASSERT_GT(relative_error(before, after), 0.2) << "the new steps change the model";
+  EXPECT_LT(relative_error(after, lowered.forward(x)), 0.02);
+  EXPECT_LT(relative_error(after, exported.forward(x)), 1e-5);
 }
 
 TEST(LearnedStep, WithoutLsqTheScalesAreFixedAttributes) {

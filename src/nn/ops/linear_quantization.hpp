@@ -6,13 +6,15 @@
 //   "learned_step"  true for quantization-aware training with a learned step (LSQ, Esser et
 //                al. 2020): the scale is then the trainable parameter "<quantize node>.step",
 //                which the QuantizeLinear owns and the DequantizeLinear reading it shares; each
-//                forward pass copies it into "scale" (at least kMinStep), so the attribute a
-//                file, the int8 lowering and the ONNX export read is the step last used.
+//                forward pass copies it into "scale" (at least kMinStep), the attribute a file
+//                stores; the int8 lowering and the ONNX export read the parameter itself
+//                (inference_attributes), so they take the last step even before a forward pass.
 //   quantize:   q = saturate(round_half_even(x / scale) + zero_point)
 //   dequantize: x = (q - zero_point) * scale
 // Codes travel between the two ops as floats holding whole numbers, so the pair computes fake
 // quantization in fp32 and an int8 lowering can later replace it by real integers.
 #include "nn/ops/op_support.hpp"
+#include "shrink/nn/model.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -79,6 +81,20 @@ struct LinearQuantization {
     return a;
   }
 };
+
+// A QuantizeLinear or DequantizeLinear node's attributes as inference runs it: a learned step
+// becomes the fixed "scale" — the step parameter it reads, which a forward pass would copy
+// there — so lowering or exporting right after an optimizer step, before any forward pass,
+// still takes the step trained last.
+inline nlohmann::json inference_attributes(const Model& model, const Node& node) {
+  nlohmann::json a = node.op->attributes();
+  if (a.value("learned_step", false) && !node.parameters.empty()) {
+    const float step = model.parameter(node.parameters[0]).value[0];
+    if (std::isfinite(step)) a["scale"] = std::max(step, kMinStep);
+    a.erase("learned_step");
+  }
+  return a;
+}
 
 // What QuantizeLinear and DequantizeLinear share: one input, an output of its shape, and their
 // attributes. Each says its map (forward) and its derivative (backward) over blocks of elements.
