@@ -217,6 +217,18 @@ TEST_F(CliErrors, ShapeMismatchIsAClearError) {
   expect_clear_error(run_cli({"eval", model_, "--data", "csv:" + csv}), "shape");
 }
 
+TEST_F(CliErrors, ALossThatBlowsUpStopsTrainingWithTheBatchAndTheRate) {
+  // At lr 10 the second batch's loss is 750, 600 times the first's: finite, but no training.
+  const std::string csv = dir_->file("iris.csv");
+  std::ofstream(csv) << "5.1,3.5,1.4,0.2,0\n4.9,3.0,1.4,0.2,0\n6.3,3.3,6.0,2.5,2\n5.8,2.7,5.1,1.9,2\n"
+                        "7.0,3.2,4.7,1.4,1\n6.4,3.2,4.5,1.5,1\n";
+  const CliResult r = run_cli({"train", "--arch", "mlp", "--hidden", "4", "--data", "csv:" + csv, "--batch",
+                               "2", "--lr", "10", "-q", "-o", dir_->file("blown.shrk")});
+  expect_clear_error(r, "training diverged: the loss jumped to");
+  EXPECT_NE(r.err.find("in epoch 1, batch 2; lower the learning rate (10)"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_->file("blown.shrk")));
+}
+
 TEST_F(CliErrors, TheInputIsNeverOverwrittenAndFailuresLeaveNoFiles) {
   const std::string before = read_text(model_);
   expect_clear_error(run_cli({"compress", model_, "--prune", "magnitude:0.5", "--data", csv_, "-o", model_}),

@@ -255,6 +255,54 @@ TEST(Train, DivergenceIsAClearError) {
   }
 }
 
+// A term that replaces the hard-label loss by a scripted loss per step, with zero gradient.
+class ScriptedLossTerm final : public TrainingTerm {
+ public:
+  explicit ScriptedLossTerm(std::vector<double> losses) : losses_(std::move(losses)) {}
+  std::string name() const override { return "scripted"; }
+  double add_loss(Model&, const TrainStep& step, const Tensor&, Tensor&, ActivationGradients&) override {
+    return losses_[static_cast<size_t>(step.step) % losses_.size()];
+  }
+  double hard_label_weight() const override { return 0.0; }
+
+ private:
+  std::vector<double> losses_;
+};
+
+// The message train() stops with for a loss per step (64 samples: 4 batches per epoch), or "".
+std::string divergence_message(std::vector<double> losses, int epochs = 1) {
+  Model model = dropout_mlp(5);
+  TrainConfig config = quick_config();
+  config.epochs = epochs;
+  try {
+    train(model, blobs(64, 7), config, {}, {}, {std::make_shared<ScriptedLossTerm>(std::move(losses))});
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::BadInput);
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Train, AFiniteLossThatBlowsUpIsAClearError) {
+  // The blow-up of a distilled conv student at lr 0.01 (docs/distillation.md): from a level of
+  // about 17 to 8,378 in one batch, then 2e7; it stayed finite, so only the jump shows it.
+  const std::string message = divergence_message({17.0, 16.0, 18.0, 17.5, 16.5, 8378.0, 2e7, 17.0}, 2);
+  EXPECT_NE(message.find("training diverged: the loss jumped to 8378, over 100 times its running level"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("in epoch 2, batch 2; lower the learning rate (0.1)"), std::string::npos) << message;
+}
+
+TEST(Train, NoisyLossesAndLossesNearZeroTrainOn) {
+  // Jumps below 100 times the level: noise, a pruning step, a term switched on.
+  EXPECT_EQ(divergence_message({2.0, 2.0, 2.0, 150.0}), "");
+  // A level near 0 is floored at ln(3 classes) = 1.1 (a uniform guess): 0 -> 100 is no blow-up.
+  EXPECT_EQ(divergence_message({0.0, 0.0, 0.001, 100.0}), "");
+  EXPECT_NE(divergence_message({0.0, 0.0, 0.001, 120.0}).find("batch 4"), std::string::npos);
+  EXPECT_NE(divergence_message({2.0, 2.0, 2.0, 250.0}).find("times its running level (2)"),
+            std::string::npos);
+}
+
 TEST(Train, BadConfigsAndDataAreClearErrors) {
   Model model = dropout_mlp(6);
   const Dataset data = blobs(32, 8);
