@@ -222,6 +222,7 @@ TEST_F(Int8Cli, BadInt8FlagsAreClearErrors) {
   expect_clear_error(run({"--quantize", "int8", "--skip", "relu1"}),
                      "skip names 'relu1', which is not a layer int8 quantizes");
   expect_clear_error(run({"--quantize", "int8:4"}), "int8 takes no bit width");
+  expect_clear_error(run({"--quantize", "int8:lsq=maybe"}), "option 'lsq' has the wrong type");
   expect_clear_error(run({"--quantize", "affine:8", "--calibration", "mse"}),
                      "--calibration, --calibration-batches and --skip go with --quantize int8");
   expect_clear_error(run({"--skip", "fc1"}), "need --quantize int8");

@@ -18,6 +18,7 @@
 #include "shrink/nn/int8_execution.hpp"
 #include "shrink/report/summary.hpp"
 #include "shrink/train/optimizer.hpp"
+#include "support/errors.hpp"
 
 #include <gtest/gtest.h>
 
@@ -28,6 +29,7 @@ namespace shrink {
 namespace {
 
 using Json = nlohmann::json;
+using testing::bad_input_message;
 
 // The straight-through surrogate of one fake-quantized value at step s, with the rounding
 // offset c taken at step s0; codes relative to the zero point span [-negative, positive].
@@ -353,6 +355,25 @@ TEST(LearnedStep, LoweringAndExportTakeTheCurrentStepBeforeAnyForwardPass) {
   ASSERT_GT(relative_error(before, after), 0.2) << "the new steps change the model";
   EXPECT_LT(relative_error(after, lowered.forward(x)), 0.02);
   EXPECT_LT(relative_error(after, exported.forward(x)), 1e-5);
+}
+
+TEST(LearnedStep, BadGraphsAreNamed) {
+  // A DequantizeLinear with a learned step shares the step of the node it reads: the model input
+  // has none.
+  const Json learned = {{"scale", 0.1}, {"learned_step", true}};
+  EXPECT_NE(bad_input_message([&] {
+              Model::from_graph_json({{"input", {{"name", "x"}, {"shape", {4}}}},
+                                      {"nodes", {{{"name", "dq"}, {"type", "DequantizeLinear"}, {"attributes", learned}}}}});
+            }).find("reads parameter 'x.step' of its input, which has none by that name"),
+            std::string::npos);
+  EXPECT_NE(bad_input_message([&] {
+              make_op("QuantizeLinear", {{"scale", 0.1}, {"learned_step", "yes"}});
+            }).find("attribute 'learned_step' must be true or false, got \"yes\""),
+            std::string::npos);
+  Model model = learned_pair(2, 0.1f);
+  model.parameter("q.step").value[0] = NAN;
+  EXPECT_NE(bad_input_message([&] { model.forward(Tensor({1, 2})); }).find("the learned step is nan"),
+            std::string::npos);
 }
 
 TEST(LearnedStep, WithoutLsqTheScalesAreFixedAttributes) {
