@@ -147,7 +147,8 @@ nlohmann::json run_run_job(const RunJob& job) {
   // any other its fused layers (SHRINK_FUSE=off: node by node).
   std::optional<Model> lowered = inference_model(model);
   const auto start = std::chrono::steady_clock::now();
-  Tensor output = (lowered ? *lowered : model).forward(pointers, false);
+  Tensor assembled;
+  Tensor output = forward_in_slices(lowered ? *lowered : model, pointers, assembled);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (single) output.reshape(Shape(output.shape().begin() + 1, output.shape().end()));

@@ -2,10 +2,12 @@
 
 #include "core/environment.hpp"
 #include "nn/graph_readers.hpp"
+#include "nn/kernels/onednn_convolution.hpp"
 #include "nn/ops/fused_ops.hpp"
 #include "shrink/core/error.hpp"
 #include "shrink/nn/int8_execution.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -36,6 +38,76 @@ bool residual_add(const Model& model, const Node& add, const std::string& chain)
     return false;
   const std::vector<Shape> shapes = model.input_shapes(add);
   return shapes[0] == shapes[1] && (add.inputs[0] == chain || add.inputs[1] == chain);
+}
+
+// Whether `model` has a convolution the lowering moves onto oneDNN, chain or not.
+bool has_onednn_convolution(const Model& model) {
+  if (!kernels::onednn_convolutions_enabled()) return false;
+  return std::any_of(model.nodes().begin(), model.nodes().end(),
+                     [](const Node& node) { return node.op->type() == "Conv2d"; });
+}
+
+// Whether `node` reads and writes channels-last tensors in its channels-last form: a
+// MaxPool2d, or a Concat along the channels of 4-D values.
+bool passes_channels_last(const Model& model, const Node& node) {
+  const std::string type = node.op->type();
+  if (type == "MaxPool2d") return true;
+  if (type != "Concat") return false;
+  const int64_t axis = node.op->attributes().value("axis", int64_t{1});
+  return model.input_shapes(node)[0].size() == 4 && (axis == 1 || axis == -3);
+}
+
+// Keeps channels-last (NHWC under the NCHW shape) every value that oneDNN convolutions or ops
+// with a channels-last form write and only such ops read, so consecutive convolutions pass
+// their activations on without transposing them: the largest set where a pooling or Concat
+// inside it reads only values inside it, found by dropping values until none breaks the rule.
+// The model's output stays NCHW.
+void keep_channels_last(Model& lowered) {
+  std::set<std::string> inside;
+  {
+    const GraphReaders readers(lowered);
+    std::map<std::string, const Node*> nodes;
+    for (const Node& node : lowered.nodes()) {
+      nodes[node.name] = &node;
+      if ((ops::runs_on_onednn(*node.op) || passes_channels_last(lowered, node)) &&
+          node.name != lowered.output_name())
+        inside.insert(node.name);
+    }
+    const auto reads_channels_last = [&](const Node& reader) {
+      return ops::runs_on_onednn(*reader.op) || reader.op->type() == "GlobalAvgPool" ||
+             inside.count(reader.name) > 0;
+    };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto it = inside.begin(); it != inside.end();) {
+        const Node& node = *nodes.at(*it);
+        const std::vector<const Node*>& of = readers.of(node.name);
+        const bool inputs_inside =
+            ops::runs_on_onednn(*node.op) ||
+            std::all_of(node.inputs.begin(), node.inputs.end(),
+                        [&](const std::string& input) { return inside.count(input) > 0; });
+        if (inputs_inside && !of.empty() &&
+            std::all_of(of.begin(), of.end(), [&](const Node* r) { return reads_channels_last(*r); })) {
+          ++it;
+        } else {
+          it = inside.erase(it);
+          changed = true;
+        }
+      }
+    }
+  }
+  for (Node& node : lowered.nodes()) {
+    if (ops::runs_on_onednn(*node.op)) {
+      ops::ActivationLayouts layouts;
+      layouts.input_channels_last = inside.count(node.inputs[0]) > 0;
+      layouts.residual_channels_last = node.inputs.size() > 1 && inside.count(node.inputs[1]) > 0;
+      layouts.output_channels_last = inside.count(node.name) > 0;
+      ops::set_activation_layouts(*node.op, layouts);
+    } else if (inside.count(node.name) ||
+               (node.op->type() == "GlobalAvgPool" && inside.count(node.inputs[0]))) {
+      node.op = ops::make_channels_last(*node.op);
+    }
+  }
 }
 
 }  // namespace
@@ -104,7 +176,12 @@ Model lower_to_fused(const Model& model) {
       if (alias.count(node.name)) continue;  // inside a chain
       std::vector<std::string> inputs;
       for (const std::string& input : node.inputs) inputs.push_back(resolve(input));
-      lowered.add_node(node.name, make_op(node.op->type(), node.op->attributes()), std::move(inputs));
+      // A convolution alone is a fused one with an empty epilogue, so it runs on oneDNN too.
+      const bool onednn = node.op->type() == "Conv2d" && kernels::onednn_convolutions_enabled();
+      lowered.add_node(node.name,
+                       onednn ? ops::make_fused_conv2d(node.op->attributes(), ops::LayerEpilogue{})
+                              : make_op(node.op->type(), node.op->attributes()),
+                       std::move(inputs));
       continue;
     }
     // The chain's last node: the fused op takes its place, so the residual has run.
@@ -153,13 +230,63 @@ Model lower_to_fused(const Model& model) {
     }
   }
   lowered.metadata = model.metadata;
+  keep_channels_last(lowered);
   return lowered;
+}
+
+bool slicing_enabled() {
+  static const bool enabled = auto_or_off("SHRINK_SLICES", "a slicing");
+  return enabled;
+}
+
+int64_t inference_slice(const Model& model) {
+  constexpr int64_t kSliceBytes = 512 * 1024;
+  bool onednn = false;
+  int64_t largest = 1;  // floats per sample
+  for (const Node& node : model.nodes()) {
+    onednn = onednn || ops::runs_on_onednn(*node.op);
+    largest = std::max(largest, element_count(node.output_shape));
+  }
+  if (!onednn) return 0;
+  return std::max<int64_t>(1, kSliceBytes / (largest * static_cast<int64_t>(sizeof(float))));
+}
+
+const Tensor& forward_in_slices(Model& model, const std::vector<const Tensor*>& inputs,
+                                Tensor& assembled) {
+  const int64_t slice = slicing_enabled() ? inference_slice(model) : 0;
+  const int64_t batch = inputs.empty() || inputs[0]->rank() == 0 ? 0 : inputs[0]->dim(0);
+  if (slice == 0 || batch <= slice) return model.forward(inputs, false);
+  for (const Tensor* input : inputs)
+    if (input->rank() == 0 || input->dim(0) != batch) return model.forward(inputs, false);  // its error
+  std::vector<Tensor> parts(inputs.size());
+  std::vector<const Tensor*> pointers;
+  for (const Tensor& part : parts) pointers.push_back(&part);
+  for (int64_t first = 0; first < batch; first += slice) {
+    const int64_t count = std::min(slice, batch - first);
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      Shape shape = inputs[k]->shape();
+      shape[0] = count;
+      parts[k].resize(shape);
+      const int64_t row = inputs[k]->numel() / batch;
+      std::copy(inputs[k]->data() + first * row, inputs[k]->data() + (first + count) * row,
+                parts[k].data());
+    }
+    const Tensor& y = model.forward(pointers, false);
+    const int64_t row = y.numel() / count;
+    if (first == 0) {
+      Shape shape = y.shape();
+      shape[0] = batch;
+      assembled.resize(shape);
+    }
+    std::copy(y.data(), y.data() + y.numel(), assembled.data() + first * row);
+  }
+  return assembled;
 }
 
 std::optional<Model> inference_model(const Model& model) {
   const bool fuse = fusion_enabled();  // a bad SHRINK_FUSE is an error whatever the model
   if (std::optional<Model> int8 = int8_inference_model(model)) return int8;
-  if (!fuse || plan_fusion(model).empty()) return std::nullopt;
+  if (!fuse || (plan_fusion(model).empty() && !has_onednn_convolution(model))) return std::nullopt;
   return lower_to_fused(model);
 }
 

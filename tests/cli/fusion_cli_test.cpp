@@ -1,7 +1,8 @@
-// The SHRINK_FUSE environment variable, through the binary: `shrink run` of PyTorch-exported
-// CNNs gives the reference output fused (the default) and node by node (off), `shrink eval`
-// reports how many layers fused (and its CPU time), and a value that is no mode is a clear error. The switch is
-// read once per process, hence a process per case.
+// The SHRINK_FUSE, SHRINK_ONEDNN_CONV and SHRINK_SLICES environment variables, through the
+// binary: `shrink run` of PyTorch-exported CNNs gives the reference output fused on oneDNN (the
+// default), fused on the hand-written kernels, whole batches and node by node, `shrink eval`
+// reports how many layers fused (and its CPU time), and a value that is no mode is a clear
+// error. The switches are read once per process, hence a process per case.
 #include "shrink/io/tensor_file.hpp"
 #include "support/cli.hpp"
 #include "support/temp_dir.hpp"
@@ -23,8 +24,10 @@ std::string fixture(const std::string& path) {
   return (fs::path(SHRINK_SOURCE_DIR) / "tests" / "fixtures" / "onnx" / path).string();
 }
 
+// `mode` is VARIABLE=VALUE, or a SHRINK_FUSE value.
 CliResult run_with_fuse(const std::string& mode, const std::string& model, const fs::path& out) {
-  return run_command({"env", "SHRINK_FUSE=" + mode, SHRINK_CLI_PATH, "run", fixture(model + "/model.onnx"),
+  const std::string setting = mode.find('=') == std::string::npos ? "SHRINK_FUSE=" + mode : mode;
+  return run_command({"env", setting, SHRINK_CLI_PATH, "run", fixture(model + "/model.onnx"),
                       "--input", "input=" + fixture(model + "/input.npy"), "--output-dir", out.string()});
 }
 
@@ -39,7 +42,7 @@ float max_abs_diff(const Tensor& a, const Tensor& b) {
 TEST(FusionCli, FusedAndNodeByNodeGiveTheReferenceOutput) {
   for (const std::string model : {"fashion_resnet", "fashion_branches", "fashion_separable", "small_resnet"}) {
     const Tensor expected = read_npy(fixture(model + "/output.npy"));
-    for (const std::string mode : {"auto", "off"}) {
+    for (const std::string mode : {"auto", "off", "SHRINK_ONEDNN_CONV=off", "SHRINK_SLICES=off"}) {
       TempDir tmp;
       const CliResult r = run_with_fuse(mode, model, tmp.path());
       ASSERT_EQ(r.exit_code, 0) << mode << " " << model << ": " << r.out << r.err;
@@ -85,6 +88,10 @@ TEST(FusionCli, AValueThatIsNoModeIsAClearError) {
   TempDir tmp;
   expect_clear_error(run_with_fuse("fast", "small_resnet", tmp.path()),
                      "SHRINK_FUSE=fast is not a fusion mode: auto (the default) or off");
+  expect_clear_error(run_with_fuse("SHRINK_ONEDNN_CONV=on", "small_resnet", tmp.path()),
+                     "SHRINK_ONEDNN_CONV=on is not a oneDNN convolution mode: auto (the default) or off");
+  expect_clear_error(run_with_fuse("SHRINK_SLICES=8", "small_resnet", tmp.path()),
+                     "SHRINK_SLICES=8 is not a slicing mode: auto (the default) or off");
 }
 
 }  // namespace

@@ -227,18 +227,77 @@ TEST(FusedExecution, InferenceModelFusesUnlessSwitchedOff) {
   EXPECT_FALSE(inference_model(plain).has_value()) << "nothing to fuse";
 }
 
-// Every instruction set this CPU runs gives the graph's outputs, and SHRINK_FUSE=off keeps the
-// graph: this binary again under each setting.
+bool onednn_on() {
+  const char* mode = std::getenv("SHRINK_ONEDNN_CONV");
+  return mode == nullptr || std::string(mode) != "off";
+}
+
+// On oneDNN, every convolution is fused (a lone one too) and the values between them stay
+// channels-last through the pooling, Concat and global pooling; the output is NCHW.
+TEST(FusedModels, OneDnnConvolutionsKeepTheirActivationsChannelsLast) {
+  if (!onednn_on()) GTEST_SKIP() << "SHRINK_ONEDNN_CONV=off";
+  Model vgg = build_architecture("vgg-small", {1, 28, 28}, 10, {{"channels", {8, 16}}});
+  vgg.initialize(5);
+  Model lowered = lower_to_fused(vgg);
+  EXPECT_EQ(count_type(lowered, "MaxPool2d"), 0);
+  EXPECT_GT(count_type(lowered, "ChannelsLastMaxPool2d"), 0);
+  EXPECT_EQ(count_type(lowered, "ChannelsLastGlobalAvgPool"), 1);
+  const std::string dir = std::string(SHRINK_SOURCE_DIR) + "/tests/fixtures/onnx/";
+  Model branches = load_onnx(dir + "fashion_branches/model.onnx");
+  Model lowered_branches = lower_to_fused(branches);
+  EXPECT_EQ(count_type(lowered_branches, "ChannelsLastConcat"), 2);
+  EXPECT_EQ(count_type(lowered_branches, "Conv2d"), 0);
+  // A convolution whose output is the model's output writes NCHW.
+  Model lone = Model::from_graph_json(
+      {{"input", {{"name", "x"}, {"shape", {3, 6, 5}}}},
+       {"nodes",
+        {{{"name", "a"}, {"type", "Conv2d"}, {"attributes", {{"out_channels", 4}, {"kernel_size", 3}, {"padding", 1}}}},
+         {{"name", "b"}, {"type", "Conv2d"}, {"attributes", {{"out_channels", 2}, {"kernel_size", 1}}}}}}});
+  lone.initialize(3);
+  ASSERT_TRUE(inference_model(lone).has_value()) << "lone convolutions run on oneDNN";
+  EXPECT_EQ(count_type(lower_to_fused(lone), "FusedConv2d"), 2);
+  expect_same_outputs(lone, uniform_batch(3, {3, 6, 5}, -1.0f, 1.0f, 4));
+}
+
+// A batch runs in slices of a few samples on oneDNN; each sample's output is the same.
+TEST(FusedModels, SlicedBatchesGiveTheWholeBatchsOutputs) {
+  Model model = build_architecture("resnet-small", {1, 28, 28}, 10);
+  model.initialize(3);
+  randomize_batch_norms(model, 4);
+  Model lowered = lower_to_fused(model);
+  const int64_t slice = inference_slice(lowered);
+  if (!onednn_on()) {
+    EXPECT_EQ(slice, 0);
+    return;
+  }
+  ASSERT_GT(slice, 1);
+  // 16 x 28 x 28 floats a sample is the largest layer: 512 KiB holds 10 samples.
+  EXPECT_EQ(slice, 10);
+  EXPECT_EQ(inference_slice(model), 0) << "the unlowered model runs whole";
+  const Tensor x = uniform_batch(2 * slice + 3, {1, 28, 28}, -1.0f, 2.0f, 5);
+  const Tensor whole = lowered.forward(x);
+  Tensor assembled;
+  const Tensor& sliced = forward_in_slices(lowered, {&x}, assembled);
+  EXPECT_EQ(&sliced, &assembled);
+  EXPECT_LE(relative_difference(whole, sliced), 1e-5f);
+  EXPECT_LE(relative_difference(model.forward(x), sliced), 1e-5f);
+}
+
+// Every instruction set this CPU runs gives the graph's outputs, on oneDNN and on the
+// hand-written kernels, and SHRINK_FUSE=off keeps the graph: this binary again under each setting.
 TEST(FusedExecution, EveryInstructionSetAndTheSwitch) {
-  if (std::getenv("SHRINK_ISA") != nullptr || std::getenv("SHRINK_FUSE") != nullptr)
+  if (std::getenv("SHRINK_ISA") != nullptr || std::getenv("SHRINK_FUSE") != nullptr ||
+      std::getenv("SHRINK_ONEDNN_CONV") != nullptr)
     GTEST_SKIP() << "already a child run";
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  for (kernels::Isa isa : kernels::runnable_isas()) {
-    const testing::CliResult r = testing::run_command(
-        {"env", std::string("SHRINK_ISA=") + kernels::isa_name(isa), self, "--gtest_brief=1",
-         "--gtest_filter=FusedModels.*:FusedLayers.*"});
-    EXPECT_EQ(r.exit_code, 0) << kernels::isa_name(isa) << ":\n" << r.out << r.err;
-  }
+  // oneDNN's convolutions, then the hand-written kernels SHRINK_ONEDNN_CONV=off runs instead.
+  for (const std::string convolutions : {"auto", "off"})
+    for (kernels::Isa isa : kernels::runnable_isas()) {
+      const testing::CliResult r = testing::run_command(
+          {"env", std::string("SHRINK_ISA=") + kernels::isa_name(isa), "SHRINK_ONEDNN_CONV=" + convolutions,
+           self, "--gtest_brief=1", "--gtest_filter=FusedModels.*:FusedLayers.*"});
+      EXPECT_EQ(r.exit_code, 0) << kernels::isa_name(isa) << ", " << convolutions << ":\n" << r.out << r.err;
+    }
   const testing::CliResult off = testing::run_command(
       {"env", "SHRINK_FUSE=off", self, "--gtest_brief=1", "--gtest_filter=*InferenceModelFuses*"});
   EXPECT_EQ(off.exit_code, 0) << off.out << off.err;

@@ -1,7 +1,8 @@
 #pragma once
-// oneDNN (Debian libdnnl-dev) runs the int8 layers: its matmul and convolution primitives have
-// AVX-512 VNNI, AVX2 and SSE4.1 int8 paths and pick one by the CPU, and they are kept up by
-// the people who write x86 int8 kernels for a living. One CPU engine and one in-order stream
+// oneDNN (Debian libdnnl-dev) runs the int8 layers and the fp32 inference convolutions
+// (nn/kernels/onednn_convolution.hpp): its matmul and convolution primitives have AVX-512
+// (VNNI), AVX2 and SSE4.1 paths and pick one by the CPU, and they are kept up by the people who
+// write x86 kernels for a living. One CPU engine and one in-order stream
 // serve the whole process. oneDNN parallelises with the same OpenMP runtime as shrink, so it
 // follows set_num_threads().
 #include <oneapi/dnnl/dnnl.hpp>

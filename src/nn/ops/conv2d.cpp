@@ -8,11 +8,14 @@
 // so a given thread count always gives the same bits. 1x1 stride-1 unpadded convolutions skip
 // im2col: the input plane already is the column matrix.
 // The same class is FusedConv2d (nn/ops/fused_ops.hpp): an inference lowering's convolution
-// with a folded BatchNorm's scale, a residual input and a clamp in the kernels' epilogue.
+// with a folded BatchNorm's scale, a residual input and a clamp in the kernels' epilogue. It
+// runs on oneDNN (nn/kernels/onednn_convolution.hpp), or with SHRINK_ONEDNN_CONV=off on the
+// hand-written kernels above.
 #include "nn/kernels/attributes.hpp"
 #include "nn/kernels/conv_forward.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/im2col.hpp"
+#include "nn/kernels/onednn_convolution.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "nn/ops/fused_ops.hpp"
 #include "nn/ops/ops.hpp"
@@ -43,9 +46,27 @@ class Conv2d final : public Op {
   void fuse(const LayerEpilogue& epilogue) {
     fused_ = true;
     epilogue_ = epilogue;
+    if (kernels::onednn_convolutions_enabled()) {
+      kernels::Fp32ConvolutionGeometry g;
+      g.out_channels = out_channels_;
+      g.groups = groups_;
+      g.kernel_h = kernel_[0];
+      g.kernel_w = kernel_[1];
+      g.stride_h = stride_[0];
+      g.stride_w = stride_[1];
+      g.pad_h = padding_[0];
+      g.pad_w = padding_[1];
+      g.dilation_h = dilation_[0];
+      g.dilation_w = dilation_[1];
+      onednn_ = std::make_unique<kernels::Fp32Convolution>(
+          g, kernels::Fp32ConvolutionEpilogue{epilogue.residual, epilogue.lo, epilogue.hi});
+    }
   }
 
   std::string type() const override { return fused_ ? "FusedConv2d" : "Conv2d"; }
+
+  // The oneDNN convolution of a FusedConv2d, or null (a Conv2d, or SHRINK_ONEDNN_CONV=off).
+  kernels::Fp32Convolution* onednn() const { return onednn_.get(); }
 
   int arity() const override { return epilogue_.residual ? 2 : 1; }
 
@@ -103,6 +124,12 @@ class Conv2d final : public Op {
       residual = r.data();
     }
     output.resize(out_shape);
+    if (onednn_) {
+      onednn_->forward(*args.params[0], bias_ ? args.params[1] : nullptr,
+                       epilogue_.scale ? args.params[bias_ ? 2 : 1] : nullptr, x,
+                       epilogue_.residual ? args.inputs.at(1) : nullptr, output);
+      return;
+    }
     const Sizes z = sizes(x.shape());
     const float* w = args.params[0]->effective().data();
     const float* b = bias_ ? args.params[1]->value.data() : nullptr;
@@ -337,6 +364,8 @@ class Conv2d final : public Op {
   // FusedConv2d: what the epilogue adds to the convolution.
   bool fused_ = false;
   LayerEpilogue epilogue_;
+  // A FusedConv2d's oneDNN convolution, unless SHRINK_ONEDNN_CONV=off.
+  std::unique_ptr<kernels::Fp32Convolution> onednn_;
 };
 
 std::unique_ptr<Conv2d> build_conv2d(const Json& attributes) {
@@ -361,6 +390,18 @@ std::unique_ptr<Conv2d> build_conv2d(const Json& attributes) {
 }  // namespace
 
 std::unique_ptr<Op> make_conv2d(const Json& attributes) { return build_conv2d(attributes); }
+
+bool runs_on_onednn(const Op& op) {
+  const auto* conv = dynamic_cast<const Conv2d*>(&op);
+  return conv != nullptr && conv->onednn() != nullptr;
+}
+
+void set_activation_layouts(Op& op, const ActivationLayouts& layouts) {
+  auto* conv = dynamic_cast<Conv2d*>(&op);
+  if (conv == nullptr || conv->onednn() == nullptr)
+    throw Error::internal(op.type() + " does not run on oneDNN; only its convolutions take channels-last tensors");
+  conv->onednn()->set_layouts(layouts);
+}
 
 std::unique_ptr<Op> make_fused_conv2d(const Json& attributes, const LayerEpilogue& epilogue) {
   std::unique_ptr<Conv2d> conv = build_conv2d(attributes);

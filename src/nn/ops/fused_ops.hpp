@@ -7,10 +7,12 @@
 // their backward is an error (training runs the unfused graph). Their parameters are the
 // layer's ("weight", "bias") plus "scale" when a BatchNorm is folded in, so the layer's
 // parameters carry over by name.
+#include "nn/kernels/onednn_convolution.hpp"
 #include "shrink/nn/op.hpp"
 
 #include <limits>
 #include <memory>
+#include <string>
 
 namespace shrink::ops {
 
@@ -24,6 +26,18 @@ struct LayerEpilogue {
 // "FusedConv2d" and "FusedLinear": the layer of `attributes` (a Conv2d's or a Linear's registry
 // attributes) with `epilogue`. A FusedLinear takes no residual.
 std::unique_ptr<Op> make_fused_conv2d(const nlohmann::json& attributes, const LayerEpilogue& epilogue);
+// A FusedConv2d runs on oneDNN (nn/kernels/onednn_convolution.hpp) unless
+// SHRINK_ONEDNN_CONV=off; then the lowering may keep the values only such convolutions read
+// channels-last. Whether `op` is such a convolution, and telling it which of its tensors are.
+using kernels::ActivationLayouts;
+bool runs_on_onednn(const Op& op);
+void set_activation_layouts(Op& op, const ActivationLayouts& layouts);
+
+// MaxPool2d, Concat (along the channels: the lowering checks) and GlobalAvgPool have forms
+// that read and write channels-last tensors (nn/ops/channels_last_ops.cpp), "ChannelsLast" +
+// the type, for inference only, so the values between oneDNN convolutions need no transposes.
+std::unique_ptr<Op> make_channels_last(const Op& op);
+
 std::unique_ptr<Op> make_fused_linear(const nlohmann::json& attributes, const LayerEpilogue& epilogue);
 
 }  // namespace shrink::ops
