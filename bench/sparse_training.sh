@@ -30,6 +30,7 @@ runs=(
   "snip 95% at init, rescaled|--prune-at-init snip:0.95,rescale=true|1.0"
   "snip 95% at init, rescaled, reclaimed|--prune-at-init snip:0.95,rescale=true,reclaim=true|1.0"
   "snip 95% at init, rescaled, 5 steps|--prune-at-init snip:0.95,rescale=true,steps=5|1.0"
+  "snip 95% at init, rescaled, FORCE|--prune-at-init snip:0.95,rescale=true,steps=20,schedule=geometric,regrow=true|1.0"
   "set 90%|--sparse-training set:0.9|1.0"
   "rigl 90%|--sparse-training rigl:0.9|1.0"
   "set 95%|--sparse-training set:0.95|none"
