@@ -244,6 +244,8 @@ int64_t inference_slice(const Model& model) {
   bool onednn = false;
   int64_t largest = 1;  // floats per sample
   for (const Node& node : model.nodes()) {
+    // An op acting along axis 0 (an imported graph's across_batch) mixes the samples: whole.
+    if (node.op->attributes().value("across_batch", false)) return 0;
     onednn = onednn || ops::runs_on_onednn(*node.op);
     largest = std::max(largest, element_count(node.output_shape));
   }

@@ -1,4 +1,4 @@
-// The SHRINK_FUSE, SHRINK_ONEDNN_CONV and SHRINK_SLICES environment variables, through the
+// The SHRINK_FUSE, SHRINK_ONEDNN_CONV, SHRINK_WINOGRAD and SHRINK_SLICES environment variables, through the
 // binary: `shrink run` of PyTorch-exported CNNs gives the reference output fused on oneDNN (the
 // default), fused on the hand-written kernels, whole batches and node by node, `shrink eval`
 // reports how many layers fused (and its CPU time), and a value that is no mode is a clear
@@ -42,7 +42,7 @@ float max_abs_diff(const Tensor& a, const Tensor& b) {
 TEST(FusionCli, FusedAndNodeByNodeGiveTheReferenceOutput) {
   for (const std::string model : {"fashion_resnet", "fashion_branches", "fashion_separable", "small_resnet"}) {
     const Tensor expected = read_npy(fixture(model + "/output.npy"));
-    for (const std::string mode : {"auto", "off", "SHRINK_ONEDNN_CONV=off", "SHRINK_SLICES=off"}) {
+    for (const std::string mode : {"auto", "off", "SHRINK_ONEDNN_CONV=off", "SHRINK_WINOGRAD=off", "SHRINK_SLICES=off"}) {
       TempDir tmp;
       const CliResult r = run_with_fuse(mode, model, tmp.path());
       ASSERT_EQ(r.exit_code, 0) << mode << " " << model << ": " << r.out << r.err;
@@ -90,6 +90,8 @@ TEST(FusionCli, AValueThatIsNoModeIsAClearError) {
                      "SHRINK_FUSE=fast is not a fusion mode: auto (the default) or off");
   expect_clear_error(run_with_fuse("SHRINK_ONEDNN_CONV=on", "small_resnet", tmp.path()),
                      "SHRINK_ONEDNN_CONV=on is not a oneDNN convolution mode: auto (the default) or off");
+  expect_clear_error(run_with_fuse("SHRINK_WINOGRAD=yes", "fashion_resnet", tmp.path()),
+                     "SHRINK_WINOGRAD=yes is not a Winograd mode: auto (the default) or off");
   expect_clear_error(run_with_fuse("SHRINK_SLICES=8", "small_resnet", tmp.path()),
                      "SHRINK_SLICES=8 is not a slicing mode: auto (the default) or off");
 }

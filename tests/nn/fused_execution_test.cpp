@@ -112,6 +112,11 @@ TEST(FusedModels, VggSmallGivesTheGraphsOutputs) {
   EXPECT_EQ(count_type(lowered, "ReLU"), 0);
   EXPECT_GT(count_type(lowered, "FusedConv2d"), 0);
   expect_same_outputs(model, uniform_batch(4, {1, 28, 28}, -1.0f, 2.0f, 8));
+  // At its default widths (32, 64) three layers run Winograd on AVX-512.
+  Model wide = build_architecture("vgg-small", {1, 28, 28}, 10);
+  wide.initialize(6);
+  randomize_batch_norms(wide, 7);
+  expect_same_outputs(wide, uniform_batch(3, {1, 28, 28}, -1.0f, 2.0f, 9));
 }
 
 TEST(FusedModels, MaskedAndQuantizedWeightsKeepTheirState) {
@@ -281,6 +286,20 @@ TEST(FusedModels, SlicedBatchesGiveTheWholeBatchsOutputs) {
   EXPECT_EQ(&sliced, &assembled);
   EXPECT_LE(relative_difference(whole, sliced), 1e-5f);
   EXPECT_LE(relative_difference(model.forward(x), sliced), 1e-5f);
+  // A graph with an op along the batch axis mixes its samples: it runs whole.
+  Model mixing = Model::from_graph_json(
+      {{"input", {{"name", "x"}, {"shape", {1, 6, 6}}}},
+       {"nodes",
+        {{{"name", "conv"}, {"type", "Conv2d"}, {"attributes", {{"out_channels", 2}, {"kernel_size", 3}}}},
+         {{"name", "mix"}, {"type", "Softmax"}, {"attributes", {{"dim", 0}, {"across_batch", true}}}}}}});
+  mixing.initialize(1);
+  Model lowered_mixing = lower_to_fused(mixing);
+  EXPECT_EQ(inference_slice(lowered_mixing), 0);
+  const Tensor y = uniform_batch(40, {1, 6, 6}, -1.0f, 1.0f, 6);
+  Tensor unused;
+  const Tensor whole_mixed = lowered_mixing.forward(y);
+  EXPECT_LE(relative_difference(mixing.forward(y), forward_in_slices(lowered_mixing, {&y}, unused)), 1e-5f);
+  EXPECT_LE(relative_difference(whole_mixed, mixing.forward(y)), 1e-5f);
 }
 
 // Every instruction set this CPU runs gives the graph's outputs, on oneDNN and on the

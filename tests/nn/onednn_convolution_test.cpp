@@ -4,6 +4,7 @@
 // channels-last tensors, a cached primitive per batch size, and a changed weight. Under
 // SHRINK_ISA the kernel oneDNN picks is of that instruction set (this binary again).
 #include "../../src/nn/kernels/isa.hpp"
+#include "../../src/nn/kernels/onednn.hpp"
 #include "../../src/nn/kernels/onednn_convolution.hpp"
 #include "shrink/core/random.hpp"
 #include "support/cli.hpp"
@@ -96,7 +97,8 @@ float largest_difference(const Tensor& a, const Tensor& b) {
   return d;
 }
 
-void check(const Case& c, uint64_t seed) {
+// Returns the kernel oneDNN picked.
+std::string check(const Case& c, uint64_t seed) {
   const Fp32ConvolutionGeometry& g = c.g;
   const Shape out{c.n, g.out_channels, out_size(c.height, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h),
                   out_size(c.width, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w)};
@@ -107,6 +109,7 @@ void check(const Case& c, uint64_t seed) {
   const Tensor residual = random_parameter(out, -1.0f, 1.0f, seed + 4).value;
   const Tensor expected = reference(c, x, w, c.bias ? &bias : nullptr, c.scale ? &scale : nullptr,
                                     c.epilogue.residual ? &residual : nullptr, out);
+  std::string kernel;
   for (int layout = 0; layout < 8; ++layout) {
     ActivationLayouts l;
     l.input_channels_last = layout & 1;
@@ -124,7 +127,9 @@ void check(const Case& c, uint64_t seed) {
       EXPECT_LE(largest_difference(expected, planar), 1e-4f) << "layout " << layout;
     }
     EXPECT_FALSE(conv.implementation().empty());
+    kernel = conv.implementation();
   }
+  return kernel;
 }
 
 TEST(OneDnnConvolution, DenseWithEveryEpilogueAndLayout) {
@@ -193,6 +198,25 @@ TEST(OneDnnConvolution, OneInputChannelAndNewWeights) {
   conv.forward(w, nullptr, nullptr, random_parameter({3, 1, 8, 8}, -1.0f, 1.0f, 12).value, nullptr, three);
   conv.forward(w, nullptr, nullptr, x, nullptr, first);
   EXPECT_EQ(largest_difference(first, second), 0.0f);
+}
+
+// Wide 3x3 stride-1 layers run Winograd on AVX-512 (blocked tensors inside
+// the layer), to the same outputs up to rounding; a one-sided Clip, which its kernel lacks, and
+// other instruction sets run the direct convolution.
+TEST(OneDnnConvolution, WinogradOnWideThreeByThreeLayers) {
+  Case c{3, 64, 14, 15, {}, true, true, {true, 0.0f, std::numeric_limits<float>::infinity()}};
+  c.g.out_channels = 32;
+  c.g.kernel_h = c.g.kernel_w = 3;
+  c.g.pad_h = c.g.pad_w = 1;
+  const std::string kernel = check(c, 15);
+  // SHRINK_ISA caps oneDNN: its widest set says whether AVX-512 runs.
+  if (onednn_isa().rfind("avx512", 0) == 0 && winograd_enabled())
+    EXPECT_NE(kernel.find("wino"), std::string::npos) << kernel;
+  else
+    EXPECT_EQ(kernel.find("wino"), std::string::npos) << kernel;
+  c.epilogue.lo = -std::numeric_limits<float>::infinity();
+  c.epilogue.hi = 0.5f;
+  check(c, 16);
 }
 
 // The kernel oneDNN runs follows SHRINK_ISA's cap.

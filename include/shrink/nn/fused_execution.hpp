@@ -56,7 +56,8 @@ Model lower_to_fused(const Model& model);
 bool slicing_enabled();
 
 // How many samples an inference model runs at a time: 0 (the whole batch) unless it has
-// convolutions on oneDNN, whose activations at batch 256 outgrow the core's cache (6-25 MB a
+// convolutions on oneDNN and no op that acts across the batch (an imported graph's
+// across_batch: its samples mix), whose activations at batch 256 outgrow the core's cache (6-25 MB a
 // layer for 28x28 CNNs); then as many as keep the largest layer's output within 512 KiB, so a
 // slice's activations stay in the L2 cache from one layer to the next. Measured on the
 // PyTorch-exported CNNs: batch 8 runs 1.2-1.9x the samples per CPU-second of batch 256.

@@ -36,6 +36,14 @@ namespace shrink::kernels {
 // Read once.
 bool onednn_convolutions_enabled();
 
+// SHRINK_WINOGRAD: unset, "" or "auto" lets a wide 3x3 stride-1 convolution (channels in
+// multiples of 16, in x out channels x output pixels >= 32 x 64 x 14 x 14) run Winograd's
+// F(4x4, 3x3) on AVX-512, as oneDNN's jit_wino_4x3 kernel, on blocked tensors reordered from and
+// to the caller's inside the layer; its sums differ from the direct ones by about 1e-6 of the
+// largest output. "off" keeps the direct convolution. Any other value is a bad-input Error.
+// Read once.
+bool winograd_enabled();
+
 // A Conv2d's shape: kernel, stride, padding (both sides), dilation, groups.
 struct Fp32ConvolutionGeometry {
   int64_t out_channels = 1, groups = 1;
