@@ -5,6 +5,7 @@
 #include "shrink/io/onnx.hpp"
 #include "shrink/io/tensor_file.hpp"
 #include "shrink/nn/fused_execution.hpp"
+#include "shrink/nn/int8_execution.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -172,7 +173,9 @@ nlohmann::json run_run_job(const RunJob& job) {
           {"outputs", nlohmann::json::array({{{"name", output_name},
                                               {"path", out_path},
                                               {"shape", output.shape()}}})},
-          {"seconds", seconds}};
+          {"seconds", seconds},
+          // The layers that ran on the int8 kernels (0 with SHRINK_INT8=off, or no int8 model).
+          {"int8_layers", lowered && int8_execution_enabled() ? plan_int8_execution(model).size() : 0}};
 }
 
 }  // namespace shrink

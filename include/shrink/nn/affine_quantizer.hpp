@@ -71,6 +71,9 @@ class AffineQuantizer final : public Quantizer {
   void calibrate_clip_ratios(const Tensor& weight);
   // Learned steps: starts them at the scales the range gives `weight`.
   void initialise_steps(const Tensor& weight);
+  // Sets each channel's scale and zero code to given ones, such as those of an imported QDQ
+  // file's weight; they hold until the latent weight next changes (follow()).
+  void set_params(const std::vector<AffineParams>& params);
   bool learned_steps() const { return learned_steps_; }
 
   bool symmetric() const { return symmetric_; }

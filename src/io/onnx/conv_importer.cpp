@@ -39,7 +39,8 @@ void conv(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
            {"dilation", pair_json(dilation)},
            {"groups", attrs.get_int("group", 1)},
            {"bias", has_bias}},
-          {x.source}, std::move(params), node.input(1));
+          {x.source}, std::move(params), node.input(1))
+      .weight_output_axis = 0;
 }
 
 // ConvTranspose's padding per spatial axis: from pads, or from auto_pad or output_shape, which

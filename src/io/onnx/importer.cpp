@@ -8,6 +8,8 @@
 #include "shrink/core/file.hpp"
 #include "shrink/io/onnx.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -301,9 +303,14 @@ std::string Importer::unique_name(const onnx::NodeProto& node, const std::string
   std::string base;
   // PyTorch names initializers after the module ("conv1.weight"); naming the node "conv1"
   // keeps the parameter names users know.
+  // ONNX Runtime's QDQ files read a weight through "<initializer>_DequantizeLinear_Output".
+  std::string weight = weight_name;
+  const std::string dequantized = "_DequantizeLinear_Output";
+  if (weight.size() > dequantized.size() && weight.ends_with(dequantized))
+    weight.resize(weight.size() - dequantized.size());
   const std::string suffix = ".weight";
-  if (weight_name.size() > suffix.size() && weight_name.ends_with(suffix))
-    base = weight_name.substr(0, weight_name.size() - suffix.size());
+  if (weight.size() > suffix.size() && weight.ends_with(suffix))
+    base = weight.substr(0, weight.size() - suffix.size());
   if (base.empty()) base = sanitize(node.name());
   if (base.empty()) {
     base = node.op_type();
@@ -327,6 +334,7 @@ PendingNode& Importer::emit(const onnx::NodeProto& node, const std::string& type
   p.attributes = std::move(attributes);
   p.inputs = std::move(inputs);
   p.parameters = std::move(parameters);
+  p.weight_source = weight_name;
   std::vector<Shape> shapes;
   for (const auto& in : p.inputs) shapes.push_back(with_batch(value_shapes_.at(in)));
   const std::unique_ptr<Op> op = make_op(p.type, p.attributes);
@@ -400,6 +408,8 @@ void Importer::import_node(const onnx::NodeProto& node) {
       if (onnx_io::fold_constant_node(node, opset_, inputs, outputs)) {
         for (size_t i = 0; i < outputs.size() && i < static_cast<size_t>(node.output_size()); ++i)
           constants_[node.output(static_cast<int>(i))] = std::move(outputs[i]);
+        if (node.op_type() == "DequantizeLinear")
+          dequantized_[node.output(0)] = describe_dequantize(node, inputs);
         return;
       }
     }
@@ -442,6 +452,16 @@ bool Importer::try_fuse_bias(const onnx::NodeProto& node, const std::string& x_n
 
 // --- the Model -------------------------------------------------------------------------------
 
+std::string Importer::keep_int8_codes(const PendingNode& p, Parameter& weight) const {
+  const auto it = dequantized_.find(p.weight_source);
+  if (it == dequantized_.end()) return "";
+  std::string why = "the int8 kernels run Conv2d, Linear and MatMul weights, not " + p.type;
+  if (p.type == "Conv2d" || p.type == "Linear" || p.type == "MatMul")
+    why = adopt_int8_codes(weight, it->second, p.weight_output_axis);
+  if (why.empty()) return "";
+  return weight.name + " (ONNX " + p.weight_source + ") kept in fp32: " + why;
+}
+
 Model Importer::build() {
   const onnx::GraphProto& graph = proto_.graph();
   if (graph.output_size() != 1)
@@ -477,6 +497,7 @@ Model Importer::build() {
     throw Error::bad_input("every graph input is read as a constant; shrink models take at "
                            "least one batch-first input");
   Model model;
+  std::vector<std::string> fp32_weights;  // int8 codes the int8 kernels cannot take, and why
   for (const ModelInput& in : inputs_) model.add_input(in.name, in.shape);
   for (const PendingNode& p : nodes_) {
     model.add_node(p.name, make_op(p.type, p.attributes), p.inputs);
@@ -487,6 +508,8 @@ Model Importer::build() {
                               to_string(param.value.shape()) + " but the file gives " +
                               to_string(value.shape()));
       param.value = value;
+      if (suffix != "weight") continue;
+      if (std::string note = keep_int8_codes(p, param); !note.empty()) fp32_weights.push_back(note);
     }
   }
   model.set_output(output_node);
@@ -512,6 +535,7 @@ Model Importer::build() {
                             {"output", utf8(output)},
                             {"ir_version", proto_.ir_version()},
                             {"graph", utf8(graph.name())}};
+  if (!fp32_weights.empty()) model.metadata["onnx"]["fp32_weights"] = fp32_weights;
   // The graph inputs whose values were given when loading and are now constants of the model.
   if (!read_as_constant_.empty()) {
     model.metadata["onnx"]["constant_inputs"] = Json::array();
@@ -553,7 +577,11 @@ Model load_onnx(const std::string& path, const std::map<std::string, Tensor>& in
   const std::string bytes = read_file(path, "ONNX model");
   std::string dir = std::filesystem::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  return load_onnx_bytes(bytes, path, dir, input_values);
+  Model model = load_onnx_bytes(bytes, path, dir, input_values);
+  // A QDQ file's int8 weights the int8 kernels cannot take were dequantized: one line each.
+  if (model.metadata["onnx"].contains("fp32_weights"))
+    for (const auto& line : model.metadata["onnx"]["fp32_weights"]) spdlog::warn("{}", line.get<std::string>());
+  return model;
 }
 
 }  // namespace shrink

@@ -9,6 +9,7 @@
 // the Importer, so an unsupported form fails with the node, operator and opset in the message
 // instead of computing something else.
 #include "io/onnx/import_support.hpp"
+#include "io/onnx/quantized_weights.hpp"
 #include "shrink/nn/model.hpp"
 
 #include <nlohmann/json.hpp>
@@ -53,6 +54,10 @@ struct PendingNode {
   std::vector<std::pair<std::string, Tensor>> parameters;  // suffix -> value
   Shape sample_output;
   bool bias_free_matmul = false;
+  // The ONNX value the "weight" parameter came from, and which of its axes became the weight's
+  // axis 0, the output channels (-1: none), so int8 codes behind a DequantizeLinear are kept.
+  std::string weight_source;
+  int64_t weight_output_axis = -1;
 };
 
 class Importer {
@@ -114,6 +119,9 @@ class Importer {
   void import_node(const onnx::NodeProto& node);
   std::string unique_name(const onnx::NodeProto& node, const std::string& weight_name);
   Model build();
+  // Makes `weight` of node `p` hold the int8 codes of the DequantizeLinear it came from; returns
+  // "" then (or when it came from none), else a line saying why it keeps the fp32 values.
+  std::string keep_int8_codes(const PendingNode& p, Parameter& weight) const;
 
   const onnx::ModelProto& proto_;
   std::string what_;
@@ -128,6 +136,7 @@ class Importer {
   std::vector<ModelInput> inputs_;      // the graph inputs that are not initializers
   std::optional<int64_t> fixed_batch_;  // the batch size when an input fixes it
   std::map<std::string, Constant> constants_;
+  std::map<std::string, DequantizedConstant> dequantized_;  // DequantizeLinear outputs folded
   std::map<std::string, Dynamic> dynamics_;
   std::map<std::string, int> uses_;
   std::vector<PendingNode> nodes_;

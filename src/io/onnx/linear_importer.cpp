@@ -62,7 +62,8 @@ void gemm(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
     params.emplace_back("bias", std::move(bias));
   }
   im.emit(node, "Linear", {{"out_features", m}, {"bias", has_c}}, {a.source}, std::move(params),
-          node.input(1));
+          node.input(1))
+      .weight_output_axis = trans_b ? 0 : 1;
 }
 
 void matmul(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) {
@@ -83,6 +84,7 @@ void matmul(Importer& im, const onnx::NodeProto& node, const Attributes& attrs) 
     PendingNode& p = im.emit(node, "Linear", {{"out_features", b.shape[1]}, {"bias", false}},
                              {x.source}, {{"weight", transposed(b.to_tensor())}}, node.input(1));
     p.bias_free_matmul = true;
+    p.weight_output_axis = 1;  // B is [K, M]
     return;
   }
   im.emit(node, "MatMul", {{"in_features", b.shape[0]}, {"out_features", b.shape[1]}}, {x.source},

@@ -138,6 +138,23 @@ void AffineQuantizer::initialise_steps(const Tensor& weight) {
     step_.value[static_cast<int64_t>(c)] = params_[c].scale;
 }
 
+void AffineQuantizer::set_params(const std::vector<AffineParams>& params) {
+  require(params.size() == params_.size(),
+          "quantizer affine: " + std::to_string(params.size()) + " scales for " +
+              std::to_string(params_.size()) + " channels");
+  const int32_t max_code = affine_max_code(bits_, symmetric_);
+  for (const AffineParams& p : params) {
+    require(p.scale > 0.0f && std::isfinite(p.scale),
+            "quantizer affine: scale " + std::to_string(p.scale) + " is not positive and finite");
+    require(p.zero_code >= 0 && p.zero_code <= max_code && (!symmetric_ || p.zero_code == max_code / 2),
+            "quantizer affine: zero code " + std::to_string(p.zero_code) + " does not fit " +
+                std::to_string(bits_) + (symmetric_ ? "-bit symmetric" : "-bit") + " codes");
+  }
+  params_ = params;
+  if (learned_steps_)
+    for (size_t c = 0; c < params_.size(); ++c) step_.value[static_cast<int64_t>(c)] = params_[c].scale;
+}
+
 void AffineQuantizer::calibrate_clip_ratios(const Tensor& weight) {
   const quant::Channels ch(weight.shape(), per_channel_);
   const float max_code = static_cast<float>(affine_max_code(bits_, symmetric_));
