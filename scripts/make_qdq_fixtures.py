@@ -13,13 +13,14 @@ is tested on such files without ONNX Runtime's Python package (Debian has none):
     MatMul's B) or, with --per-tensor, one scale for the tensor;
   - every bias becomes int32 codes with scale input scale x weight scale, zero point 0.
 
---weights uint8 writes asymmetric uint8 weights instead (ORT's weight_type=QUInt8), which the int8
+--reduce-range does what ORT's reduce_range does: 7-bit ranges, weights -64..64 (scale = max|w| / 64)
+and activations 0..127, for CPUs without VNNI. --weights uint8 writes asymmetric uint8 weights instead (ORT's weight_type=QUInt8), which the int8
 kernels cannot take: shrink keeps them in fp32 and says so. Rounding is half to even (numpy's) and
 the arithmetic float32, as ORT's quantizer does. Ranges come from running the fp32 graph in NumPy
 (the few operators LeNet-style models use).
 
   /usr/bin/python3 scripts/make_qdq_fixtures.py                 # the fixtures in tests/fixtures/onnx_qdq
-  /usr/bin/python3 scripts/make_qdq_fixtures.py SRC.onnx OUT.onnx [--per-tensor] [--weights int8|uint8]
+  /usr/bin/python3 scripts/make_qdq_fixtures.py SRC.onnx OUT.onnx [--per-tensor] [--weights int8|uint8] [--reduce-range]
       [--fashion-mnist N]   # calibrate on the first N Fashion-MNIST training images (pixels / 255)
 """
 import argparse
@@ -109,23 +110,25 @@ def activation_ranges(model, batch):
 
 # --- quantization as ORT's quantizer does it -----------------------------------------------------
 
-def u8_params(lo, hi):
-    scale = np.float32((hi - lo) / 255.0)
+def u8_params(lo, hi, reduce_range=False):
+    top = 127 if reduce_range else 255
+    scale = np.float32((hi - lo) / float(top))
     if scale == 0:
         return np.float32(1.0), np.uint8(0)
-    return scale, np.uint8(np.clip(np.round(-lo / scale), 0, 255))
+    return scale, np.uint8(np.clip(np.round(-lo / scale), 0, top))
 
 
-def weight_codes(w, axis, weights):
+def weight_codes(w, axis, weights, reduce_range=False):
     """(codes, scales, zero points) of `w`, per index along `axis` (None: per tensor)."""
     moved = w if axis is None else np.moveaxis(w, axis, 0)
     flat = moved.reshape(1 if axis is None else moved.shape[0], -1).astype(np.float32)
     if weights == "int8":
         absmax = np.abs(flat).max(axis=1)
-        scales = (2 * absmax / np.float32(254)).astype(np.float32)
+        top = 64 if reduce_range else 127
+        scales = (2 * absmax / np.float32(2 * top)).astype(np.float32)
         scales[scales == 0] = 1
         zeros = np.zeros(len(scales), dtype=np.int8)
-        codes = np.clip(np.round(flat / scales[:, None]), -127, 127).astype(np.int8)
+        codes = np.clip(np.round(flat / scales[:, None]), -top, top).astype(np.int8)
     else:
         lo, hi = np.minimum(flat.min(axis=1), 0), np.maximum(flat.max(axis=1), 0)
         scales = ((hi - lo) / np.float32(255)).astype(np.float32)
@@ -138,7 +141,7 @@ def weight_codes(w, axis, weights):
     return codes, scales, zeros
 
 
-def quantize(model, batch, per_tensor=False, weights="int8"):
+def quantize(model, batch, per_tensor=False, weights="int8", reduce_range=False):
     ranges = activation_ranges(model, batch)
     inits = {t.name: t for t in model.graph.initializer}
     graph = model.graph
@@ -147,7 +150,7 @@ def quantize(model, batch, per_tensor=False, weights="int8"):
     def activation(name):
         if name in done:
             return done[name]
-        scale, zero = u8_params(*ranges[name])
+        scale, zero = u8_params(*ranges[name], reduce_range)
         act_scale[name] = scale
         new_inits.append(numpy_helper.from_array(np.array(scale, dtype=np.float32), name + "_scale"))
         new_inits.append(numpy_helper.from_array(np.array(zero, dtype=np.uint8), name + "_zero_point"))
@@ -180,7 +183,7 @@ def quantize(model, batch, per_tensor=False, weights="int8"):
             else:
                 axis = 1
             axis = None if per_tensor else axis
-            codes, scales, zeros = weight_codes(w, axis, weights)
+            codes, scales, zeros = weight_codes(w, axis, weights, reduce_range)
             used.add(ins[1])
             ins[1] = dequantized(ins[1], codes, scales, zeros, axis)
             if len(ins) > 2 and ins[2] in inits and weights == "int8":
@@ -200,8 +203,8 @@ def quantize(model, batch, per_tensor=False, weights="int8"):
     return nodes, new_inits, used
 
 
-def write_qdq(model, batch, out_path, per_tensor=False, weights="int8"):
-    nodes, new_inits, used = quantize(model, batch, per_tensor, weights)
+def write_qdq(model, batch, out_path, per_tensor=False, weights="int8", reduce_range=False):
+    nodes, new_inits, used = quantize(model, batch, per_tensor, weights, reduce_range)
     graph = model.graph
     kept = [t for t in graph.initializer if t.name not in used]
     out = helper.make_graph(nodes, graph.name, graph.input, graph.output, kept + new_inits)
@@ -228,16 +231,17 @@ def noisy_copies(x, n, seed):
 def fixtures():
     out = os.path.join(ROOT, "tests", "fixtures", "onnx_qdq")
     src = os.path.join(ROOT, "tests", "fixtures", "onnx")
-    cases = [("mlp", "mlp_per_channel", False, "int8"),
-             ("mlp", "mlp_uint8_weights", False, "uint8"),
-             ("lenet5", "lenet5_per_channel", False, "int8"),
-             ("lenet5", "lenet5_per_tensor", True, "int8")]
-    for source, name, per_tensor, weights in cases:
+    cases = [("mlp", "mlp_per_channel", False, "int8", False),
+             ("mlp", "mlp_uint8_weights", False, "uint8", False),
+             ("mlp", "mlp_reduce_range", False, "int8", True),
+             ("lenet5", "lenet5_per_channel", False, "int8", False),
+             ("lenet5", "lenet5_per_tensor", True, "int8", False)]
+    for source, name, per_tensor, weights, reduce_range in cases:
         x = np.load(os.path.join(src, source, "input.npy"))
         model = onnx.load(os.path.join(src, source, "model.onnx"))
         path = os.path.join(out, name)
         os.makedirs(path, exist_ok=True)
-        write_qdq(model, noisy_copies(x, 64, 5), os.path.join(path, "model.onnx"), per_tensor, weights)
+        write_qdq(model, noisy_copies(x, 64, 5), os.path.join(path, "model.onnx"), per_tensor, weights, reduce_range)
         np.save(os.path.join(path, "input.npy"), x.astype(np.float32))
         print("wrote", path)
 
@@ -248,11 +252,13 @@ def main():
     p.add_argument("out", nargs="?")
     p.add_argument("--per-tensor", action="store_true")
     p.add_argument("--weights", choices=["int8", "uint8"], default="int8")
+    p.add_argument("--reduce-range", action="store_true")
     p.add_argument("--fashion-mnist", type=int, default=512)
     args = p.parse_args()
     if args.source is None:
         return fixtures()
-    write_qdq(onnx.load(args.source), fashion_mnist(args.fashion_mnist), args.out, args.per_tensor, args.weights)
+    write_qdq(onnx.load(args.source), fashion_mnist(args.fashion_mnist), args.out, args.per_tensor, args.weights,
+              args.reduce_range)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,10 @@ Tensor onnx_runtime_output(const fs::path& model, const fs::path& input, const t
   return r.exit_code == 0 ? read_npy(out) : Tensor();
 }
 
+Model import_bytes_for_test(const onnx::ModelProto& proto) {
+  return load_onnx_bytes(proto.SerializeAsString(), "edited.onnx", ".");
+}
+
 const AffineQuantizer* affine_of(const Parameter& p) { return dynamic_cast<const AffineQuantizer*>(p.quantizer()); }
 
 struct QdqCase {
@@ -168,9 +172,57 @@ TEST_P(QdqImport, RunsOnTheInt8KernelsLikeOnnxRuntime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, QdqImport,
-                         ::testing::Values(QdqCase{"mlp_per_channel", true, 3}, QdqCase{"lenet5_per_channel", true, 4},
+                         ::testing::Values(QdqCase{"mlp_per_channel", true, 3}, QdqCase{"mlp_reduce_range", true, 3},
+                                           QdqCase{"lenet5_per_channel", true, 4},
                                            QdqCase{"lenet5_per_tensor", false, 4}),
                          [](const auto& info) { return info.param.name; });
+
+// PyTorch's QDQ exports (and quantize_static with QuantizeLinear kept on weights) store the fp32
+// weight and quantize it in the graph: QuantizeLinear -> DequantizeLinear of a constant gives the
+// same codes as the int8 initializer.
+TEST(QdqImportWeights, QuantizeLinearOfAnFp32WeightGivesTheSameCodes) {
+  onnx::ModelProto proto = read_proto(fixture("mlp_per_channel") / "model.onnx");
+  const Model expected = import_bytes_for_test(proto);
+  const onnx::ModelProto fp32 = read_proto(kSourceDir / "tests" / "fixtures" / "onnx" / "mlp" / "model.onnx");
+  onnx::TensorProto* codes = initializer(proto, "fc1.weight_quantized");
+  ASSERT_NE(codes, nullptr);
+  for (const auto& t : fp32.graph().initializer())
+    if (t.name() == "fc1.weight") *codes = t;  // the fp32 weight, named "fc1.weight"
+  onnx::NodeProto quantize;
+  quantize.set_op_type("QuantizeLinear");
+  quantize.set_name("fc1.weight_QuantizeLinear");
+  for (const char* in : {"fc1.weight", "fc1.weight_scale", "fc1.weight_zero_point"}) quantize.add_input(in);
+  quantize.add_output("fc1.weight_quantized");
+  auto* axis = quantize.add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto_AttributeType_INT);
+  axis->set_i(0);
+  auto* nodes = proto.mutable_graph()->mutable_node();
+  *nodes->Add() = quantize;
+  std::rotate(nodes->rbegin(), nodes->rbegin() + 1, nodes->rend());  // first, before its reader
+  const Model model = import_bytes_for_test(proto);
+  const Parameter& w = model.parameter("fc1.weight");
+  ASSERT_NE(affine_of(w), nullptr);
+  EXPECT_TRUE(affine_of(w)->per_channel());
+  const Parameter& from_codes = expected.parameter("fc1.weight");
+  for (int64_t i = 0; i < w.value.numel(); ++i) ASSERT_EQ(w.effective()[i], from_codes.effective()[i]) << i;
+  EXPECT_EQ(plan_int8_execution(model).size(), 3u);
+}
+
+// ONNX Runtime's reduce_range weights (codes -64..64) import as 8-bit weights; without VNNI
+// (SHRINK_ISA=avx2) the int8 kernels run them in one pass, where codes up to 127 split in two.
+TEST(QdqImportWeights, ReduceRangeWeightsRunInOnePassWithoutVnni) {
+  testing::TempDir tmp;
+  for (const std::string name : {"mlp_reduce_range", "mlp_per_channel"}) {
+    const testing::CliResult r = testing::run_command({"env", "SHRINK_ISA=avx2", SHRINK_CLI_PATH, "inspect",
+                                                       (fixture(name) / "model.onnx").string(), "--report",
+                                                       tmp.file(name + ".json")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const Json layers = testing::read_json(tmp.file(name + ".json"))["int8"]["layers"];
+    ASSERT_EQ(layers.size(), 3u);
+    for (const Json& layer : layers) EXPECT_EQ(layer["split_weights"], name == "mlp_per_channel") << name;
+  }
+}
 
 // --- what the int8 kernels cannot take keeps today's fp32 values -------------------------------
 
@@ -181,9 +233,6 @@ std::vector<std::string> fp32_weights(const Model& model) {
   return lines;
 }
 
-Model import_bytes(const onnx::ModelProto& proto) {
-  return load_onnx_bytes(proto.SerializeAsString(), "edited.onnx", ".");
-}
 
 TEST(QdqImportFallback, Uint8WeightsStayFp32AndTheImportSaysWhy) {
   const Model model = load_onnx((fixture("mlp_uint8_weights") / "model.onnx").string());
@@ -219,7 +268,7 @@ TEST(QdqImportFallback, NonZeroZeroPointStaysFp32) {
   std::string bytes = zero->raw_data();
   bytes[3] = 2;
   zero->set_raw_data(bytes);
-  const Model model = import_bytes(proto);
+  const Model model = import_bytes_for_test(proto);
   const std::vector<std::string> lines = fp32_weights(model);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("fc2.weight"), std::string::npos);
@@ -238,7 +287,7 @@ TEST(QdqImportFallback, CodeMinus128StaysFp32) {
   std::string bytes = codes->raw_data();
   bytes[5] = static_cast<char>(0x80);
   codes->set_raw_data(bytes);
-  const std::vector<std::string> lines = fp32_weights(import_bytes(proto));
+  const std::vector<std::string> lines = fp32_weights(import_bytes_for_test(proto));
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("fc3.weight (ONNX fc3.weight_DequantizeLinear_Output) kept in fp32: it holds code -128"),
             std::string::npos)
@@ -260,7 +309,7 @@ TEST(QdqImportFallback, ScalesAlongTheInputAxisStayFp32) {
   }
   for (auto& node : *proto.mutable_graph()->mutable_node())
     if (node.name() == "fc3.weight_DequantizeLinear") node.mutable_attribute(0)->set_i(1);
-  const Model model = import_bytes(proto);
+  const Model model = import_bytes_for_test(proto);
   const std::vector<std::string> lines = fp32_weights(model);
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("its scales are per index along axis 1, not along the output channels (axis 0)"),
