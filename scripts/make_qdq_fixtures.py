@@ -7,6 +7,10 @@ is tested on such files without ONNX Runtime's Python package (Debian has none):
     asymmetric per tensor, its range the min/max over the calibration data widened to hold 0
     (ORT's MinMax calibration): scale = (max - min) / 255, zero point = round(-min / scale);
     ORT's names: T_QuantizeLinear, T_quantized, T_DequantizeLinear_Output, T_scale, T_zero_point;
+  - MaxPool, Reshape and Flatten of a quantized activation read its DequantizeLinear and their
+    output is quantized again with the same scale and zero point (ORT's QDQDirect8BitOp);
+  - a Relu that alone reads a layer's output is removed, the layer writing the Relu's output,
+    whose range starts at 0 (ORT's QDQRemovableActivation);
   - every weight becomes an int8 initializer W_quantized behind a DequantizeLinear, symmetric
     (zero point 0, codes -127..127, scale = max|w| / 127, ORT's WeightSymmetric default), per
     output channel (axis 0 of a Conv weight or of Gemm's transB=1 B; axis 1 of a transB=0 B or of
@@ -34,6 +38,35 @@ from onnx import TensorProto, helper, numpy_helper
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
 LAYERS = ("Conv", "Gemm", "MatMul")
+SAME_CODES = ("MaxPool", "Reshape", "Flatten")  # ORT's QDQDirect8BitOp among LeNet's operators
+
+
+def removable_activations(graph, inits):
+    """The nodes with each Relu that alone reads a layer's output removed, the layer writing the
+    Relu's output instead: ORT's QDQRemovableActivation (the output's uint8 range, from 0,
+    clips what the Relu would)."""
+    readers = {}
+    for node in graph.node:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    producer = {n.output[0]: n for n in graph.node}
+    renamed, dropped = {}, set()
+    for node in graph.node:
+        p = producer.get(node.input[0]) if node.op_type == "Relu" else None
+        if p is not None and p.op_type in LAYERS and p.input[1] in inits and readers[node.input[0]] == 1:
+            renamed[p.output[0]] = node.output[0]
+            dropped.add(node.output[0])
+    out = []
+    for node in graph.node:
+        if node.op_type == "Relu" and node.output[0] in dropped:
+            continue
+        if node.output[0] in renamed:
+            copy = onnx.NodeProto()
+            copy.CopyFrom(node)
+            copy.output[0] = renamed[node.output[0]]
+            node = copy
+        out.append(node)
+    return out
 
 
 # --- the fp32 graph in NumPy, for the calibration ranges -------------------------------------
@@ -145,13 +178,14 @@ def quantize(model, batch, per_tensor=False, weights="int8", reduce_range=False)
     ranges = activation_ranges(model, batch)
     inits = {t.name: t for t in model.graph.initializer}
     graph = model.graph
-    nodes, new_inits, act_scale, done = [], [], {}, {}
+    nodes, new_inits, act_scale, act_params, done = [], [], {}, {}, {}
 
-    def activation(name):
+    def activation(name, same_as=None):
         if name in done:
             return done[name]
-        scale, zero = u8_params(*ranges[name], reduce_range)
+        scale, zero = act_params[same_as] if same_as else u8_params(*ranges[name], reduce_range)
         act_scale[name] = scale
+        act_params[name] = (scale, zero)
         new_inits.append(numpy_helper.from_array(np.array(scale, dtype=np.float32), name + "_scale"))
         new_inits.append(numpy_helper.from_array(np.array(zero, dtype=np.uint8), name + "_zero_point"))
         nodes.append(helper.make_node("QuantizeLinear", [name, name + "_scale", name + "_zero_point"],
@@ -172,7 +206,18 @@ def quantize(model, batch, per_tensor=False, weights="int8", reduce_range=False)
         return name + "_DequantizeLinear_Output"
 
     used = set()
-    for node in graph.node:
+    for node in removable_activations(graph, inits):
+        if node.op_type in SAME_CODES and node.input[0] in done:
+            # ORT's QDQDirect8BitOp: the output takes the input's scale and zero point.
+            ins = list(node.input)
+            ins[0] = done[node.input[0]]
+            rewritten = onnx.NodeProto()
+            rewritten.CopyFrom(node)
+            del rewritten.input[:]
+            rewritten.input.extend(ins)
+            nodes.append(rewritten)
+            activation(node.output[0], same_as=node.input[0])
+            continue
         if node.op_type in LAYERS and node.input[1] in inits:
             ins = list(node.input)
             x = ins[0]
