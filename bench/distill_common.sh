@@ -17,12 +17,28 @@ if [[ -n ${WORK:-} ]]; then work="$WORK"; mkdir -p "$work"; else work="$(mktemp 
 field() { python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))
 for k in sys.argv[2:]: r = r[int(k)] if isinstance(r, list) else r[k]
 print(r)' "$@"; }
-# stats ACCURACY...: "mean ± sample standard deviation" in percent of accuracies in [0, 1].
-stats() { python3 -c 'import statistics as s, sys; v = [100 * float(x) for x in sys.argv[1:]]
-print(f"{s.mean(v):.2f} ± {s.stdev(v) if len(v) > 1 else 0:.2f}")' "$@"; }
-# mean_gain A... B...: the mean of B_i − A_i in points, for two equally long lists of accuracies.
-mean_gain() { python3 -c 'import sys; n = len(sys.argv) // 2; a = sys.argv[1:n + 1]; b = sys.argv[n + 1:]
-print(f"{100 * sum(float(y) - float(x) for x, y in zip(a, b)) / n:+.2f}")' "$@"; }
+# stats ACCURACY...: "mean ± sample standard deviation" in percent of accuracies in [0, 1]; a
+# value that is not a number (a run that stopped) is left out and the count of seeds given.
+stats() { python3 -c 'import statistics as s, sys
+def number(x):
+    try: return float(x)
+    except ValueError: return None
+v = [100 * number(x) for x in sys.argv[1:] if number(x) is not None]
+if not v: print("stopped"); sys.exit()
+out = f"{s.mean(v):.2f} ± {s.stdev(v) if len(v) > 1 else 0:.2f}"
+print(out if len(v) == len(sys.argv) - 1 else f"{out} ({len(v)} of {len(sys.argv) - 1} seeds)")' "$@"; }
+# mean_gain A... B...: the mean of B_i − A_i in points, for two equally long lists of accuracies,
+# over the pairs where both are numbers.
+mean_gain() { python3 -c 'import sys
+def number(x):
+    try: return float(x)
+    except ValueError: return None
+n = len(sys.argv) // 2
+pairs = [(number(x), number(y)) for x, y in zip(sys.argv[1:n + 1], sys.argv[n + 1:])]
+pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+if not pairs: print(""); sys.exit()
+out = f"{100 * sum(y - x for x, y in pairs) / len(pairs):+.2f}"
+print(out if len(pairs) == n else f"{out} ({len(pairs)} of {n} seeds)")' "$@"; }
 
 # teacher SCHEDULE: trains shrink's lenet5 for TEACHER_EPOCHS at the constant or cosine rate
 # (seed 0) into $work/lenet5-SCHEDULE.shrk unless it is there, and prints its test accuracy.
