@@ -85,7 +85,7 @@ TEST_F(PruneCliTest, EachSaliencyCriterionRunsFromTheCommandLine) {
 TEST_F(PruneCliTest, PruneAtInitTrainsASparseNetwork) {
   const std::string output = dir_->file("snip-init.shrk"), report_path = output + ".json";
   const CliResult r = run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "2",
-                               "--prune-at-init", "snip:0.9,samples=512,rescale=true",
+                               "--prune-at-init", "snip:0.9,samples=512,rescale=true,reclaim=true",
                                "--threads", "2",
                                "-q", "-o", output, "--report", report_path});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -94,6 +94,11 @@ TEST_F(PruneCliTest, PruneAtInitTrainsASparseNetwork) {
   const auto report = read_json(report_path);
   EXPECT_EQ(report["at_init"][0]["pass"], "prune.snip");
   EXPECT_EQ(report["at_init"][0]["options"]["rescale"], true);
+  // The hidden units left without input or output, per layer, and the weights reclaimed from
+  // them for live units.
+  EXPECT_TRUE(report["at_init"][0]["dead_units"].contains("fc1")) << report["at_init"][0];
+  EXPECT_TRUE(report["at_init"][0]["dead_units"].contains("fc2")) << report["at_init"][0];
+  EXPECT_GE(report["at_init"][0]["reclaimed_weights"].get<int64_t>(), 0);
   // Training keeps the pruned weights at zero: the saved network is as sparse as at the start.
   EXPECT_NEAR(report["sparsity"].get<double>(), 0.9, 0.001);
   // It learns (chance is 10%; 62 steps leave a 90%-sparse network far from converged).
@@ -101,6 +106,10 @@ TEST_F(PruneCliTest, PruneAtInitTrainsASparseNetwork) {
   expect_clear_error(run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1",
                               "--prune-at-init", "lottery:0.9", "-q", "-o", dir_->file("y.shrk")}),
                      "--prune-at-init lottery:0.9: unknown method 'lottery'");
+  expect_clear_error(run_cli({"train", "--arch", "lenet-300-100", "--data", data_, "--epochs", "1",
+                              "--prune-at-init", "snip:0.9,schedule=cubic", "-q", "-o",
+                              dir_->file("y.shrk")}),
+                     "schedule must be 'linear' or 'geometric', got 'cubic'");
 }
 
 TEST_F(PruneCliTest, AgpPrunesGraduallyWhileTraining) {
