@@ -175,8 +175,9 @@ BlockReader::BlockReader(std::string_view bytes, int alphabet, std::string what)
     require((static_cast<unsigned char>(table.back()) >> 4) == 0,
             what_ + " gives a code length to symbol " + std::to_string(alphabet) +
                 ", past its alphabet of " + std::to_string(alphabet));
-  stream_bytes_ = in.u32("stream length");
-  stream_ = reinterpret_cast<const unsigned char*>(in.take(stream_bytes_, "stream").data());
+  const int64_t stream_bytes = in.u32("stream length");
+  stream_ = StreamBits(reinterpret_cast<const unsigned char*>(in.take(stream_bytes, "stream").data()),
+                       stream_bytes);
   block_bytes_ = in.position();
 
   const int used = used_symbols(lengths);
@@ -209,34 +210,24 @@ BlockReader::BlockReader(std::string_view bytes, int alphabet, std::string what)
     }
   }
   if (table_bits_ == 0)
-    require(stream_bytes_ == 0, what_ + " has a " + std::to_string(stream_bytes_) +
+    require(stream_.size() == 0, what_ + " has a " + std::to_string(stream_.size()) +
                                     "-byte stream but its code spends no bits");
-}
-
-void BlockReader::refill() {
-  while (buffered_ <= 56 && next_byte_ < stream_bytes_) {
-    buffer_ |= uint64_t{stream_[next_byte_++]} << buffered_;
-    buffered_ += 8;
-  }
 }
 
 uint32_t BlockReader::next() {
   if (single_ >= 0) return static_cast<uint32_t>(single_);
   // Tested before building a message: this runs once per symbol.
   if (empty_) throw Error::bad_input(what_ + " has no codes but a symbol was expected");
-  if (buffered_ < table_bits_) refill();
-  const Entry entry = table_[buffer_ & ((uint64_t{1} << table_bits_) - 1)];
+  const Entry entry = table_[stream_.peek(table_bits_)];
   // Checked before building a message: this runs once per symbol.
-  if (entry.length == 0 || entry.length > buffered_)
+  if (entry.length == 0 || !stream_.consume(entry.length))
     throw Error::bad_input(what_ + " stream ends before its last symbol (" +
-                           std::to_string(stream_bytes_) + " bytes)");
-  buffer_ >>= entry.length;
-  buffered_ -= entry.length;
+                           std::to_string(stream_.size()) + " bytes)");
   return entry.symbol;
 }
 
 void BlockReader::finish() const {
-  require(next_byte_ == stream_bytes_ && buffered_ < 8 && buffer_ == 0,
+  require(stream_.ended_exactly(),
           what_ + " stream has bits left after its last symbol");
 }
 

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "stream_bits.hpp"
+
 namespace shrink::coding {
 
 inline constexpr int kMaxCodeLength = 15;
@@ -70,18 +72,13 @@ class BlockReader {
     uint16_t symbol;
     uint8_t length;  // 0: no code starts with these bits
   };
-  void refill();
 
   std::string what_;
   std::vector<Entry> table_;  // indexed by the next table_bits_ stream bits
   int table_bits_ = 0;
   int single_ = -1;           // the only used symbol, or -1
   bool empty_ = false;        // no symbol has a code
-  const unsigned char* stream_ = nullptr;
-  int64_t stream_bytes_ = 0;
-  int64_t next_byte_ = 0;
-  uint64_t buffer_ = 0;
-  int buffered_ = 0;          // valid bits in buffer_ (past the end: zeros, counted below)
+  StreamBits stream_;
   int64_t block_bytes_ = 0;
 };
 

@@ -168,26 +168,15 @@ PairBlockReader::PairBlockReader(std::string_view bytes, int alphabet, std::stri
     for (uint32_t rest = 0; rest < (1u << (table_bits_ - length)); ++rest)
       table_[codes[p] | (rest << length)] = entry;
   }
-  stream_ = table + table_bytes_;
-  stream_bytes_ = static_cast<int64_t>(bytes.size()) - table_bytes_;
-}
-
-void PairBlockReader::refill() {
-  while (buffered_ <= 56 && next_byte_ < stream_bytes_) {
-    buffer_ |= uint64_t{stream_[next_byte_++]} << buffered_;
-    buffered_ += 8;
-  }
+  stream_ = StreamBits(table + table_bytes_, static_cast<int64_t>(bytes.size()) - table_bytes_);
 }
 
 uint32_t PairBlockReader::next_pair() {
-  if (buffered_ < table_bits_) refill();
-  const Entry entry = table_[buffer_ & ((uint64_t{1} << table_bits_) - 1)];
+  const Entry entry = table_[stream_.peek(table_bits_)];
   // Checked before building a message: this runs once per pair.
-  if (entry.length == 0 || entry.length > buffered_)
+  if (entry.length == 0 || !stream_.consume(entry.length))
     throw Error::bad_input(what_ + " stream ends before its last symbol (" +
-                           std::to_string(stream_bytes_) + " bytes)");
-  buffer_ >>= entry.length;
-  buffered_ -= entry.length;
+                           std::to_string(stream_.size()) + " bytes)");
   pending_ = entry.second;
   return entry.first;
 }
@@ -198,14 +187,12 @@ void PairBlockReader::finish() const {
               " instead of the pad symbol " + std::to_string(pad_));
   // The rest of the last byte the codes reach must be zero; bytes past it are the tensor's
   // (its padding, checked by the container).
-  const int rest_of_byte = buffered_ % 8;
-  require((buffer_ & ((uint64_t{1} << rest_of_byte) - 1)) == 0,
+  require(stream_.rest_of_byte_is_zero(),
           what_ + " stream has bits set after its last symbol");
 }
 
 int64_t PairBlockReader::bytes_used() const {
-  const int64_t consumed_bits = next_byte_ * 8 - buffered_;
-  return table_bytes_ + (consumed_bits + 7) / 8;
+  return table_bytes_ + stream_.bytes_reached();
 }
 
 }  // namespace shrink::coding

@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "stream_bits.hpp"
+
 namespace shrink::coding {
 
 // Alphabets of at most 32 symbols (codes of at most 5 bits): 1,024 pairs.
@@ -68,7 +70,6 @@ class PairBlockReader {
     uint8_t length;  // 0: no code starts with these bits
   };
   uint32_t next_pair();
-  void refill();
 
   std::string what_;
   std::vector<Entry> table_;  // indexed by the next table_bits_ stream bits
@@ -76,11 +77,7 @@ class PairBlockReader {
   int pad_ = 0;
   int pending_ = -1;          // the second symbol of the last pair, not yet returned
   int64_t table_bytes_ = 0;
-  const unsigned char* stream_ = nullptr;
-  int64_t stream_bytes_ = 0;
-  int64_t next_byte_ = 0;
-  uint64_t buffer_ = 0;
-  int buffered_ = 0;          // valid bits in buffer_
+  StreamBits stream_;
 };
 
 }  // namespace shrink::coding
