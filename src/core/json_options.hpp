@@ -6,8 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <set>
 #include <string>
+#include <type_traits>
 
 namespace shrink {
 
@@ -23,6 +27,7 @@ class JsonOptions {
   T get(const std::string& key, const T& fallback) {
     known_.insert(key);
     if (!options_.contains(key)) return fallback;
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) return integer<T>(key);
     try {
       return options_[key].get<T>();
     } catch (const nlohmann::json::exception&) {
@@ -45,6 +50,25 @@ class JsonOptions {
   }
 
  private:
+  // An integer option, or a float with a whole value (256.0), in T's range: a conversion
+  // outside it is undefined behaviour, and a fraction silently cut is a misread option.
+  template <class T>
+  T integer(const std::string& key) const {
+    const nlohmann::json& v = options_.at(key);
+    const auto lowest = static_cast<long double>(std::numeric_limits<T>::lowest());
+    const auto highest = static_cast<long double>(std::numeric_limits<T>::max());
+    long double value = 0;
+    if (v.is_number_unsigned()) value = static_cast<long double>(v.get<uint64_t>());
+    else if (v.is_number_integer()) value = static_cast<long double>(v.get<int64_t>());
+    else if (v.is_number_float()) value = static_cast<long double>(v.get<double>());
+    require(v.is_number() && std::isfinite(value) && value == std::trunc(value),
+            owner_ + ": option '" + key + "' must be a whole number, got " + v.dump());
+    require(value >= lowest && value <= highest,
+            owner_ + ": option '" + key + "' is out of range (" + v.dump() + "; at most " +
+                std::to_string(std::numeric_limits<T>::max()) + ")");
+    return static_cast<T>(value);
+  }
+
   std::string owner_;
   nlohmann::json options_;
   std::set<std::string> known_;
