@@ -107,16 +107,35 @@ PairCode plan(std::span<const uint32_t> symbols, int alphabet) {
   return code;
 }
 
+// Saving a tensor sizes each of its pair encodings (all codes; the kept ones, by bitmap and by
+// gaps) and then writes the chosen one: the same symbols up to four times, and the search is
+// most of a save's time. The last two plans are kept for that.
+const PairCode& planned(std::span<const uint32_t> symbols, int alphabet) {
+  struct Recent {
+    int alphabet = 0;
+    std::vector<uint32_t> symbols;
+    PairCode code;
+  };
+  thread_local std::array<Recent, 2> recent;
+  thread_local size_t oldest = 0;
+  for (const Recent& r : recent)
+    if (r.alphabet == alphabet && std::ranges::equal(r.symbols, symbols)) return r.code;
+  Recent& r = recent[oldest];
+  oldest = (oldest + 1) % recent.size();
+  r = Recent{alphabet, {symbols.begin(), symbols.end()}, plan(symbols, alphabet)};
+  return r.code;
+}
+
 }  // namespace
 
 int64_t pair_block_bytes(std::span<const uint32_t> symbols, int alphabet) {
-  const PairCode code = plan(symbols, alphabet);
+  const PairCode& code = planned(symbols, alphabet);
   if (code.half_bits.empty()) return -1;
   return table_bytes(alphabet) + static_cast<int64_t>((code.bits + 7) / 8);
 }
 
 void write_pair_block(std::span<const uint32_t> symbols, int alphabet, std::string& out) {
-  const PairCode code = plan(symbols, alphabet);
+  const PairCode& code = planned(symbols, alphabet);
   if (code.half_bits.empty())
     throw Error::internal("a pair block needs an alphabet of 2.." + std::to_string(kMaxPairAlphabet) +
                           " symbols and two or more distinct symbols");
