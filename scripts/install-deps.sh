@@ -18,7 +18,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(build-essential cmake pkg-config libeigen3-dev libcli11-dev libspdlog-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libopenblas-pthread-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev dataset-fashion-mnist)
+  libonnx-dev libprotobuf-dev protobuf-compiler libdnnl-dev dataset-fashion-mnist
+  libonnx-testdata)
 if [[ "$mode" == "--peers" ]]; then
   packages+=(python3-torch libopenblas0-pthread python3-onnx python3-numpy time)
 fi

@@ -4,16 +4,9 @@
 #include "shrink/nn/weights.hpp"
 #include "shrink/train/evaluator.hpp"
 
-#include <sstream>
 
 namespace shrink {
 namespace {
-
-std::string number(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 // The pass that prunes `weight` alone to `sparsity`: every other compressible weight excluded.
 std::unique_ptr<Pass> prune_only(const std::vector<std::string>& weights, const std::string& weight,
@@ -57,7 +50,7 @@ Sensitivity layer_sensitivity(const Model& model, const Dataset& data, const Pas
                               const SensitivityOptions& options) {
   require(!options.sparsities.empty(), "sensitivity analysis needs at least one sparsity");
   for (double s : options.sparsities)
-    require(s >= 0.0 && s < 1.0, "each sparsity must be in [0, 1), got " + number(s));
+    require(s >= 0.0 && s < 1.0, "each sparsity must be in [0, 1), got " + message_number(s));
   require(options.batch_size > 0, "the batch size must be positive");
   std::vector<std::string> names;
   for (const Parameter* p : compressible_weights(model)) names.push_back(p->name);

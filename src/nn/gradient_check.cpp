@@ -5,17 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 
 namespace shrink {
 namespace {
-
-std::string number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.6g", value);
-  return text;
-}
 
 // f = sum(output * probe), the scalar whose gradient the checks compare; `scale` receives
 // sum |output * probe|, the size of f's float rounding noise.
@@ -53,8 +46,9 @@ GradientCheckResult check_gradient(const std::function<double()>& f, Tensor& x,
     const double error = std::abs(a - numeric) / std::max({floor, std::abs(a), std::abs(numeric)});
     if (error > result.max_error) {
       result.max_error = error;
-      result.worst = label + "[" + std::to_string(i) + "]: analytic " + number(a) +
-                     ", numeric " + number(numeric) + " (floor " + number(floor) + ")";
+      result.worst = label + "[" + std::to_string(i) + "]: analytic " + message_number(a) +
+                     ", numeric " + message_number(numeric) + " (floor " +
+                     message_number(floor) + ")";
     }
   }
   return result;
@@ -196,8 +190,8 @@ GradientCheckResult check_model_gradients(Model& model, const Tensor& input,
         worst.worst = p->name + (along_gradient ? " along its gradient"
                                                 : " along random direction " +
                                                       std::to_string(direction)) +
-                      ": change of f predicted " + number(predicted) + ", measured " +
-                      number(measured);
+                      ": change of f predicted " + message_number(predicted) + ", measured " +
+                      message_number(measured);
       }
     }
   }

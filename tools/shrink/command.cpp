@@ -24,19 +24,6 @@ namespace {
 // The standard output the JSON report goes to with "--report -"; -1 otherwise.
 int report_descriptor = -1;
 
-std::string format_number(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
-}
-
-// A number CLI11 will accept for the option, or an explanation of why not.
-bool read_number(const std::string& text, double& value) {
-  char* end = nullptr;
-  value = std::strtod(text.c_str(), &end);
-  return !text.empty() && end == text.c_str() + text.size() && std::isfinite(value);
-}
-
 CLI::Validator number_check(std::string description, std::function<bool(double)> accept,
                             std::string requirement) {
   return CLI::Validator(
@@ -50,6 +37,12 @@ CLI::Validator number_check(std::string description, std::function<bool(double)>
 
 }  // namespace
 
+bool read_number(const std::string& text, double& value) {
+  char* end = nullptr;
+  value = std::strtod(text.c_str(), &end);
+  return !text.empty() && end == text.c_str() + text.size() && std::isfinite(value);
+}
+
 CLI::Validator positive_number() {
   return number_check("POSITIVE", [](double v) { return v > 0; }, "a positive number");
 }
@@ -59,7 +52,7 @@ CLI::Validator non_negative_number() {
 }
 
 CLI::Validator number_in(double low, double high) {
-  const std::string range = "[" + format_number(low) + ", " + format_number(high) + "]";
+  const std::string range = "[" + message_number(low) + ", " + message_number(high) + "]";
   return number_check(
       "in " + range, [=](double v) { return v >= low && v <= high; }, "a number in " + range);
 }

@@ -99,6 +99,9 @@ struct QuantizeFlags {
 void add_quantize_options(CLI::App& command, QuantizeFlags& flags);
 nlohmann::json quantize_pass(const QuantizeFlags& flags);
 
+// Reads a whole finite number ("0.5", "1e-4") from a flag's text; false for anything else.
+bool read_number(const std::string& text, double& value);
+
 // Subcommands: each registers itself on the app.
 void register_train(CLI::App& app);
 void register_eval(CLI::App& app);

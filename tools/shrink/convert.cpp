@@ -19,12 +19,6 @@ struct ConvertFlags {
 };
 
 // A whole string that reads as a finite number.
-bool read_number(const std::string& text, double& value) {
-  char* end = nullptr;
-  value = std::strtod(text.c_str(), &end);
-  return !text.empty() && *end == '\0' && std::isfinite(value);
-}
-
 // "--scale 1/255" as the docs write it, or a plain number; positive and finite.
 float parse_scale(const std::string& text) {
   const size_t slash = text.find('/');

@@ -33,4 +33,7 @@ inline void require(bool condition, const std::string& message) {
   if (!condition) throw Error::bad_input(message);
 }
 
+// A number as messages print it: six significant digits ("0.95", "1e-05", "2.5e+54").
+std::string message_number(double value);
+
 }  // namespace shrink

@@ -14,16 +14,9 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
-#include <sstream>
 
 namespace shrink {
 namespace {
-
-std::string number(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 class GradualPruning final : public TrainingTerm {
  public:
@@ -36,13 +29,13 @@ class GradualPruning final : public TrainingTerm {
     frequency_ = options.get<int64_t>("frequency", 100);
     options.finish();
     require(initial_ >= 0.0 && initial_ <= target_.sparsity,
-            "term agp: initial_sparsity must be in [0, sparsity = " + number(target_.sparsity) +
-                "], got " + number(initial_));
+            "term agp: initial_sparsity must be in [0, sparsity = " +
+                message_number(target_.sparsity) + "], got " + message_number(initial_));
     require(std::isfinite(start_) && start_ >= 0.0,
-            "term agp: start (an epoch) must be >= 0, got " + number(start_));
+            "term agp: start (an epoch) must be >= 0, got " + message_number(start_));
     require(!end_ || (std::isfinite(*end_) && *end_ >= start_),
-            "term agp: end (an epoch) must be >= start = " + number(start_) + ", got " +
-                number(end_.value_or(0.0)));
+            "term agp: end (an epoch) must be >= start = " + message_number(start_) + ", got " +
+                message_number(end_.value_or(0.0)));
     require(frequency_ >= 1,
             "term agp: frequency (steps between prunings) must be >= 1, got " +
                 std::to_string(frequency_));
@@ -67,9 +60,10 @@ class GradualPruning final : public TrainingTerm {
     // Without an end, the ramp takes the first three quarters of the run, leaving the last
     // quarter to recover at the final sparsity.
     const double end = end_.value_or(0.75 * config.epochs);
-    require(end <= config.epochs, "term agp: end = " + number(end) + " lies past the run's " +
-                                      std::to_string(config.epochs) +
-                                      " epochs; the final sparsity would never be reached");
+    require(end <= config.epochs,
+            "term agp: end = " + message_number(end) + " lies past the run's " +
+                std::to_string(config.epochs) +
+                " epochs; the final sparsity would never be reached");
     start_step_ = to_step(start_);
     end_step_ = std::max(start_step_, to_step(end));
     weights_ = target_.weights(model);

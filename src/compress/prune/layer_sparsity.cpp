@@ -3,16 +3,9 @@
 #include "shrink/core/error.hpp"
 #include "shrink/core/file.hpp"
 
-#include <sstream>
 
 namespace shrink {
 namespace {
-
-std::string number(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 bool names(const std::string& key, const Parameter& p) {
   return key == p.name || key + ".weight" == p.name;
@@ -50,7 +43,7 @@ LayerSparsities LayerSparsities::read(JsonOptions& options, const std::string& w
   result.given = options.get<std::map<std::string, double>>("layer_sparsity", {});
   require(result.max_loss >= 0.0 && result.max_loss <= 1.0,
           what + ": max_loss (an accuracy drop, as a fraction) must be in [0, 1], got " +
-              number(result.max_loss));
+              message_number(result.max_loss));
   if (!result.from.empty()) {
     nlohmann::json report;
     try {
@@ -66,7 +59,8 @@ LayerSparsities LayerSparsities::read(JsonOptions& options, const std::string& w
   }
   for (const auto& [layer, sparsity] : result.given)
     require(sparsity >= 0.0 && sparsity < 1.0, what + ": layer_sparsity of " + layer +
-                                                   " must be in [0, 1), got " + number(sparsity));
+                                                   " must be in [0, 1), got " +
+                                                   message_number(sparsity));
   return result;
 }
 

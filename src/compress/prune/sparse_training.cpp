@@ -23,16 +23,9 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
-#include <sstream>
 
 namespace shrink {
 namespace {
-
-std::string number(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 // The k of `candidates` (indices into `score`) of highest score, ties to the lower index.
 std::vector<int64_t> highest(std::vector<int64_t> candidates, const std::vector<float>& score,
@@ -72,15 +65,16 @@ class SparseTraining final : public TrainingTerm {
     exclude_ = options.get<std::vector<std::string>>("exclude", {});
     options.finish();
     require(sparsity_ >= 0.0 && sparsity_ < 1.0,
-            who + ": sparsity must be in [0, 1), got " + number(sparsity_));
+            who + ": sparsity must be in [0, 1), got " + message_number(sparsity_));
     require(distribution_ == "erk" || distribution_ == "er" || distribution_ == "uniform",
             who + ": distribution must be 'erk', 'er' or 'uniform', got '" + distribution_ + "'");
     require(alpha_ > 0.0 && alpha_ <= 1.0,
-            who + ": alpha (the first update's fraction) must be in (0, 1], got " + number(alpha_));
+            who + ": alpha (the first update's fraction) must be in (0, 1], got " +
+                message_number(alpha_));
     require(frequency_ >= 1, who + ": frequency (steps between updates) must be >= 1, got " +
                                  std::to_string(frequency_));
     require(!end_ || (std::isfinite(*end_) && *end_ >= 0.0),
-            who + ": end (an epoch) must be >= 0, got " + number(end_.value_or(0.0)));
+            who + ": end (an epoch) must be >= 0, got " + message_number(end_.value_or(0.0)));
     require(init_ == "random" || init_ == "magnitude",
             who + ": init must be 'random' or 'magnitude', got '" + init_ + "'");
   }
@@ -101,8 +95,9 @@ class SparseTraining final : public TrainingTerm {
     // Without an end, updates stop after three quarters of the run (RigL's T_end), so the
     // last quarter trains one topology to convergence.
     const double end = end_.value_or(0.75 * config.epochs);
-    require(end <= config.epochs, who + ": end = " + number(end) + " lies past the run's " +
-                                      std::to_string(config.epochs) + " epochs");
+    require(end <= config.epochs,
+            who + ": end = " + message_number(end) + " lies past the run's " +
+                std::to_string(config.epochs) + " epochs");
     end_step_ = static_cast<int64_t>(std::llround(end * static_cast<double>(steps_per_epoch)));
     // A stream of its own, apart from the model's initialisation under the same seed.
     rng_ = Rng(seed_.value_or(config.seed) ^ 0x5e7a9b1c3d2f4e60ULL);

@@ -13,9 +13,6 @@ namespace {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
-// Batch sizes whose primitives stay cached (a full batch, the last partial one, batch 1...).
-constexpr size_t kCachedBatches = 4;
-
 dt code_type(bool is_signed) { return is_signed ? dt::s8 : dt::u8; }
 
 // What turns a layer's s32 sums into its output: the per-channel scale input * weight / output
@@ -138,9 +135,7 @@ void Int8Matmul::forward(const Parameter& weight, const Parameter* bias, const T
   weight_version_ = weight_version;
   bias_version_ = bias_version;
 
-  Cached* cached = nullptr;
-  for (auto& entry : cache_)
-    if (entry->batch == n) cached = entry.get();
+  Cached* cached = cache_.find(n);
   dnnl::engine& engine = onednn_engine();
   dnnl::stream& stream = onednn_stream();
   const ActivationCodes& input = epilogue_.input;
@@ -190,9 +185,7 @@ void Int8Matmul::forward(const Parameter& weight, const Parameter* bias, const T
       entry->destination = dnnl::memory(destination_desc, engine, DNNL_MEMORY_NONE);
       stream.wait();
       implementation_ = pd.impl_info_str();
-      if (cache_.size() == kCachedBatches) cache_.erase(cache_.begin());
-      cache_.push_back(std::move(entry));
-      cached = cache_.back().get();
+      cached = cache_.add(std::move(entry));
     } catch (const dnnl::error& e) {
       throw Error::internal(std::string("oneDNN cannot make the int8 matmul (") + e.what() +
                             "); SHRINK_INT8=off runs the fake-quantized fp32 graph instead");
@@ -262,9 +255,7 @@ void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, co
   const ActivationCodes& input = epilogue_.input;
   const std::optional<ActivationCodes>& output = epilogue_.output;
   const int32_t shift = input.is_signed ? 128 : 0;  // int8 codes go in as uint8
-  Cached* cached = nullptr;
-  for (auto& entry : cache_)
-    if (entry->batch == n) cached = entry.get();
+  Cached* cached = cache_.find(n);
   dnnl::engine& engine = onednn_engine();
   dnnl::stream& stream = onednn_stream();
   if (cached == nullptr) {
@@ -345,9 +336,7 @@ void Int8Convolution::forward(const Parameter& weight, const Parameter* bias, co
       entry->to_planar = dnnl::reorder(*last, entry->result);
       stream.wait();
       implementation_ = pd.impl_info_str();
-      if (cache_.size() == kCachedBatches) cache_.erase(cache_.begin());
-      cache_.push_back(std::move(entry));
-      cached = cache_.back().get();
+      cached = cache_.add(std::move(entry));
     } catch (const dnnl::error& e) {
       throw Error::internal(std::string("oneDNN cannot make the int8 convolution (") + e.what() +
                             "); SHRINK_INT8=off runs the fake-quantized fp32 graph instead");

@@ -23,6 +23,7 @@
 //
 // The primitive and the reordered weights are cached per op, rebuilt when the weight or bias
 // changes (Parameter::effective_version) or the batch size does (the last few sizes stay).
+#include "primitives_by_batch.hpp"
 #include "shrink/core/tensor.hpp"
 #include "shrink/nn/parameter.hpp"
 
@@ -92,7 +93,7 @@ class Int8Matmul {
   bool weight_in_by_out_;
   uint64_t weight_version_ = 0, bias_version_ = 0;
   std::optional<bool> split_;  // splits_weights() of the current weight
-  std::vector<std::unique_ptr<Cached>> cache_;  // per batch size, newest last
+  PrimitivesByBatch<Cached> cache_;
   std::vector<uint8_t> source_, destination_;   // the codes as bytes
   std::string implementation_;
 };
@@ -133,7 +134,7 @@ class Int8Convolution {
   std::optional<PoolingGeometry> pool_;
   uint64_t weight_version_ = 0, bias_version_ = 0;
   std::optional<bool> split_;  // splits_weights() of the current weight
-  std::vector<std::unique_ptr<Cached>> cache_;
+  PrimitivesByBatch<Cached> cache_;
   std::vector<uint8_t> pooled_;  // the pooled codes, channels-last
   std::vector<uint8_t> planar_, source_, destination_;  // destination: bytes of codes or floats
   std::string implementation_;

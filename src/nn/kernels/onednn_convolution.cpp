@@ -14,9 +14,6 @@ namespace {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
-// Batch sizes whose primitives stay cached (a full batch, the last partial one, batch 1...).
-constexpr size_t kCachedBatches = 4;
-
 // The residual sum and the clamp as post-ops, in the epilogue's order.
 dnnl::primitive_attr epilogue_attributes(const Fp32ConvolutionEpilogue& epilogue) {
   dnnl::post_ops post;
@@ -111,9 +108,7 @@ void Fp32Convolution::forward(const Parameter& weight, const Parameter* bias,
     scale_version_ = scale_version;
   }
 
-  Cached* cached = nullptr;
-  for (auto& entry : cache_)
-    if (entry->batch == n) cached = entry.get();
+  Cached* cached = cache_.find(n);
   dnnl::engine& engine = onednn_engine();
   dnnl::stream& stream = onednn_stream();
   if (cached == nullptr) {
@@ -189,9 +184,7 @@ void Fp32Convolution::forward(const Parameter& weight, const Parameter* bias,
         entry->residual_to_destination = dnnl::reorder(entry->planar_residual, entry->destination);
       stream.wait();
       implementation_ = pd.impl_info_str();
-      if (cache_.size() == kCachedBatches) cache_.erase(cache_.begin());
-      cache_.push_back(std::move(entry));
-      cached = cache_.back().get();
+      cached = cache_.add(std::move(entry));
     } catch (const dnnl::error& e) {
       throw Error::internal(std::string("oneDNN cannot make the fp32 convolution (") + e.what() +
                             "); SHRINK_ONEDNN_CONV=off runs the hand-written kernels instead");

@@ -20,6 +20,7 @@
 // per batch size (the last few stay cached) and rebuilt when a parameter changes
 // (Parameter::effective_version). Training never runs here: the unfused graph trains on the
 // hand-written kernels, which also keep their backward pass.
+#include "primitives_by_batch.hpp"
 #include "shrink/core/tensor.hpp"
 #include "shrink/nn/parameter.hpp"
 
@@ -89,7 +90,7 @@ class Fp32Convolution {
   ActivationLayouts layouts_;
   uint64_t weight_version_ = 0, bias_version_ = 0, scale_version_ = 0;
   std::vector<float> folded_;  // the weights times the scale, OIHW
-  std::vector<std::unique_ptr<Cached>> cache_;  // per batch size, newest last
+  PrimitivesByBatch<Cached> cache_;
   std::string implementation_;
 };
 

@@ -9,8 +9,8 @@
 namespace shrink {
 namespace {
 
-constexpr int kMinBits = 2;
-constexpr int kMaxBits = 8;
+constexpr int kMinAffineBits = 2;
+constexpr int kMaxAffineBits = 8;
 // Clip ratios the "mse" range tries: 1.00, 0.99, ..., 0.20.
 constexpr int kRatioSteps = 81;
 constexpr float kRatioStep = 0.01f;
@@ -51,7 +51,7 @@ std::pair<float, float> min_max(const float* w, int64_t n) {
 
 std::unique_ptr<Quantizer> make_affine(const nlohmann::json& json, const Tensor& weight) {
   JsonOptions options = quant::quantizer_options("affine", json);
-  const int bits = quant::read_bits(options, "affine", 8, kMinBits, kMaxBits);
+  const int bits = quant::read_bits(options, "affine", 8, kMinAffineBits, kMaxAffineBits);
   const bool symmetric = options.get<bool>("symmetric", false);
   const bool per_channel = options.get<bool>("per_channel", false);
   const std::string range = options.get<std::string>("range", "minmax");
@@ -273,7 +273,7 @@ void AffineQuantizer::write_state(std::string& out) const {
 std::unique_ptr<Quantizer> AffineQuantizer::read_state(std::string_view state, const Shape& shape) {
   bytes::Reader in = quant::state_reader(state, "affine");
   const int bits = in.u8("bit width");
-  require(bits >= kMinBits && bits <= kMaxBits,
+  require(bits >= kMinAffineBits && bits <= kMaxAffineBits,
           "affine state has a bit width of " + std::to_string(bits) + "; it must be 2..8");
   const uint8_t flags = in.u8("flags");
   require((flags & ~(kSymmetricFlag | kPerChannelFlag | kMseFlag | kLearnedFlag)) == 0,

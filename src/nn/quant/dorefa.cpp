@@ -16,8 +16,8 @@
 namespace shrink {
 namespace {
 
-constexpr int kMinBits = 1;
-constexpr int kMaxBits = 8;
+constexpr int kMinDorefaBits = 1;
+constexpr int kMaxDorefaBits = 8;
 
 class DoReFaQuantizer final : public Quantizer {
  public:
@@ -77,7 +77,7 @@ class DoReFaQuantizer final : public Quantizer {
 
   static std::unique_ptr<Quantizer> make(const nlohmann::json& json, const Tensor&) {
     JsonOptions options = quant::quantizer_options("dorefa", json);
-    const int bits = quant::read_bits(options, "dorefa", 4, kMinBits, kMaxBits);
+    const int bits = quant::read_bits(options, "dorefa", 4, kMinDorefaBits, kMaxDorefaBits);
     options.finish();
     return std::make_unique<DoReFaQuantizer>(bits);
   }
@@ -85,7 +85,7 @@ class DoReFaQuantizer final : public Quantizer {
   static std::unique_ptr<Quantizer> read_state(std::string_view state, const Shape&) {
     bytes::Reader in = quant::state_reader(state, "dorefa");
     const int bits = in.u8("bit width");
-    require(bits >= kMinBits && bits <= kMaxBits,
+    require(bits >= kMinDorefaBits && bits <= kMaxDorefaBits,
             "dorefa state has a bit width of " + std::to_string(bits) + "; it must be 1..8");
     auto quantizer = std::make_unique<DoReFaQuantizer>(bits);
     if (bits == 1) quantizer->scale_ = quant::read_non_negative(in, "scale");

@@ -26,13 +26,14 @@ namespace shrink {
 namespace {
 
 constexpr uint32_t kPruned = UINT32_MAX;  // an element that belongs to no cluster
-constexpr int kMaxBits = 8;
+constexpr int kMaxKmeansBits = 8;
 
-// A bit width option other than "bits" (conv_bits, fc_bits), in 1..kMaxBits.
+// A bit width option other than "bits" (conv_bits, fc_bits), in 1..kMaxKmeansBits.
 int read_width(JsonOptions& options, const char* key, int fallback) {
   const int bits = options.get<int>(key, fallback);
-  require(bits >= 1 && bits <= kMaxBits, std::string("quantizer kmeans: ") + key + " must be in 1.." +
-                                             std::to_string(kMaxBits) + ", got " + std::to_string(bits));
+  require(bits >= 1 && bits <= kMaxKmeansBits,
+          std::string("quantizer kmeans: ") + key + " must be in 1.." +
+              std::to_string(kMaxKmeansBits) + ", got " + std::to_string(bits));
   return bits;
 }
 
@@ -137,7 +138,8 @@ class KMeansQuantizer final : public Quantizer {
     const bool conv = weight.shape().size() == 4;
     const int conv_bits = read_width(options, "conv_bits", 8);
     const int fc_bits = read_width(options, "fc_bits", 5);
-    const int bits = quant::read_bits(options, "kmeans", conv ? conv_bits : fc_bits, 1, kMaxBits);
+    const int bits =
+        quant::read_bits(options, "kmeans", conv ? conv_bits : fc_bits, 1, kMaxKmeansBits);
     const std::string init = options.get<std::string>("init", "linear");
     require(init == "linear" || init == "kmeans++",
             "quantizer kmeans: init must be 'linear' (evenly spaced over [min, max], as Deep "
@@ -157,8 +159,9 @@ class KMeansQuantizer final : public Quantizer {
   static std::unique_ptr<Quantizer> read_state(std::string_view state, const Shape&) {
     bytes::Reader in = quant::state_reader(state, "kmeans");
     const int bits = in.u8("bit width");
-    require(bits >= 1 && bits <= kMaxBits, "kmeans state has a bit width of " + std::to_string(bits) +
-                                               "; it must be in 1.." + std::to_string(kMaxBits));
+    require(bits >= 1 && bits <= kMaxKmeansBits,
+            "kmeans state has a bit width of " + std::to_string(bits) + "; it must be in 1.." +
+                std::to_string(kMaxKmeansBits));
     auto quantizer = std::make_unique<KMeansQuantizer>(bits, quant::KMeansInit::Linear, 0, 0, true);
     for (float& c : quantizer->centroids_.value) {
       c = in.f32("centroid");

@@ -8,8 +8,6 @@
 namespace shrink::quant {
 namespace {
 
-constexpr uint32_t kNoCluster = UINT32_MAX;
-
 double squared(double x) { return x * x; }
 
 std::vector<float> linear_init(std::span<const float> values, int k) {

@@ -20,6 +20,9 @@
 
 namespace shrink::quant {
 
+// The assignment of a value (or point, nn/quant/kmeans_vectors.hpp) before the first pass.
+inline constexpr uint32_t kNoCluster = UINT32_MAX;
+
 enum class KMeansInit { Linear, PlusPlus };
 
 struct KMeans1d {

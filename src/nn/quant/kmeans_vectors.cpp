@@ -1,5 +1,7 @@
 #include "nn/quant/kmeans_vectors.hpp"
 
+#include "nn/quant/kmeans_1d.hpp"
+
 #include "shrink/core/random.hpp"
 #include "shrink/core/threading.hpp"
 
@@ -8,8 +10,6 @@
 
 namespace shrink::quant {
 namespace {
-
-constexpr uint32_t kNoCluster = UINT32_MAX;
 
 struct Points {
   std::span<const float> values;

@@ -11,8 +11,8 @@
 namespace shrink {
 namespace {
 
-constexpr int kMinBits = 2;
-constexpr int kMaxBits = 8;
+constexpr int kMinPowerOfTwoBits = 2;
+constexpr int kMaxPowerOfTwoBits = 8;
 constexpr uint8_t kFollowRangeFlag = 1;
 // Exponents whose levels are floats: 2^-149 (the smallest subnormal) .. 2^127.
 constexpr int kLowestExponent = -149;
@@ -177,7 +177,7 @@ void PowerOfTwoQuantizer::write_state(std::string& out) const {
 
 std::unique_ptr<Quantizer> PowerOfTwoQuantizer::make(const nlohmann::json& json, const Tensor& weight) {
   JsonOptions options = quant::quantizer_options("pow2", json);
-  const int bits = quant::read_bits(options, "pow2", 5, kMinBits, kMaxBits);
+  const int bits = quant::read_bits(options, "pow2", 5, kMinPowerOfTwoBits, kMaxPowerOfTwoBits);
   const bool incremental = options.get<bool>("incremental", true);
   options.finish();
   float largest = 0.0f;
@@ -191,7 +191,7 @@ std::unique_ptr<Quantizer> PowerOfTwoQuantizer::make(const nlohmann::json& json,
 std::unique_ptr<Quantizer> PowerOfTwoQuantizer::read_state(std::string_view state, const Shape&) {
   bytes::Reader in = quant::state_reader(state, "pow2");
   const int bits = in.u8("bit width");
-  require(bits >= kMinBits && bits <= kMaxBits,
+  require(bits >= kMinPowerOfTwoBits && bits <= kMaxPowerOfTwoBits,
           "pow2 state has a bit width of " + std::to_string(bits) + "; it must be 2..8");
   const int n1 = static_cast<int32_t>(in.u32("largest exponent"));
   const int levels = 1 << (bits - 2);
