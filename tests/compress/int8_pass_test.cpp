@@ -8,6 +8,7 @@
 #include "shrink/nn/affine_quantizer.hpp"
 #include "shrink/nn/int8_execution.hpp"
 #include "support/errors.hpp"
+#include "support/toy_images.hpp"
 
 #include <gtest/gtest.h>
 
@@ -19,21 +20,8 @@ namespace {
 
 using Json = nlohmann::json;
 using testing::bad_input_message;
-
-// 4 classes of 1x8x8 images: a bright quadrant per class over noise.
-Dataset quadrants(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> pixels;
-  std::vector<int32_t> labels;
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t label = static_cast<int32_t>(i % 4);
-    for (int y = 0; y < 8; ++y)
-      for (int x = 0; x < 8; ++x)
-        pixels.push_back(rng.normal((y / 4) * 2 + x / 4 == label ? 1.0f : 0.0f, 0.3f));
-    labels.push_back(label);
-  }
-  return Dataset::from_floats("quadrants", {1, 8, 8}, std::move(pixels), std::move(labels), 4);
-}
+using testing::first_samples;
+using testing::quadrants;
 
 // conv (no bias) -> BatchNorm2d -> ReLU -> pool -> flatten -> fc1 -> BatchNorm1d -> ReLU -> fc2.
 Model small_cnn() {
@@ -60,15 +48,6 @@ Model small_cnn() {
   return model;
 }
 
-Tensor batch_of(const Dataset& data, int64_t n) {
-  std::vector<int64_t> indices;
-  for (int64_t i = 0; i < n; ++i) indices.push_back(i);
-  Tensor x;
-  std::vector<int32_t> labels;
-  data.gather(indices, x, labels);
-  return x;
-}
-
 Json run_int8(Model& model, const Dataset& data, const Json& options = Json::object()) {
   PassContext context;
   context.train = &data;
@@ -87,7 +66,7 @@ double relative_error(const Tensor& reference, const Tensor& other) {
 
 TEST(BatchNormFolding, FoldedLayersComputeWhatTheLayerAndBatchNormDid) {
   Model model = small_cnn();
-  const Tensor x = batch_of(quadrants(16, 1), 16);
+  const Tensor x = first_samples(quadrants(16, 1), 16);
   const Tensor before = model.forward(x);
   const std::vector<std::string> folded = fold_batch_norms(model);
   EXPECT_EQ(folded, (std::vector<std::string>{"bn", "bn1"}));
@@ -161,7 +140,7 @@ TEST(QuantInt8, PutsQuantizeDequantizeInFrontOfEachLayerAndQuantizesWeightsPerCh
     EXPECT_GT(row["input_sqnr_db"].get<double>(), 25.0) << row.dump();
     EXPECT_GT(db, 20.0) << row.dump();
   }
-  const Tensor x = batch_of(data, 64);
+  const Tensor x = first_samples(data, 64);
   EXPECT_LT(relative_error(reference.forward(x), model.forward(x)), 0.05);
 }
 
@@ -252,7 +231,7 @@ TEST(QuantInt8, StoresInt8WeightsAtAQuarterOfTheFp32File) {
   EXPECT_LE(static_cast<double>(bytes.size()), 0.27 * static_cast<double>(fp32_bytes));
   // The file gives back the same graph and the same outputs.
   Model loaded = deserialize_model(bytes, "int8 model");
-  const Tensor x = batch_of(data, 8);
+  const Tensor x = first_samples(data, 8);
   EXPECT_EQ(loaded.forward(x), model.forward(x));
   EXPECT_EQ(loaded.node("fc2_quantize").op->attributes(), model.node("fc2_quantize").op->attributes());
 }
@@ -284,7 +263,7 @@ TEST(QuantInt8, ReduceRangeStoresSevenBitWeights) {
         EXPECT_FLOAT_EQ(std::nearbyint(largest), on ? 63.0f : 127.0f) << layer << " channel " << c;
       }
     }
-    const Tensor x = batch_of(data, 64);
+    const Tensor x = first_samples(data, 64);
     EXPECT_LT(relative_error(reference.forward(x), model.forward(x)), 0.06) << reduce;
     Model loaded = deserialize_model(serialize_model(model), "int8 model");
     EXPECT_EQ(loaded.forward(x), model.forward(x)) << reduce;

@@ -19,6 +19,7 @@
 #include "shrink/report/summary.hpp"
 #include "shrink/train/optimizer.hpp"
 #include "support/errors.hpp"
+#include "support/toy_images.hpp"
 
 #include <gtest/gtest.h>
 
@@ -30,6 +31,8 @@ namespace {
 
 using Json = nlohmann::json;
 using testing::bad_input_message;
+using testing::first_samples;
+using testing::quadrants;
 
 // The straight-through surrogate of one fake-quantized value at step s, with the rounding
 // offset c taken at step s0; codes relative to the zero point span [-negative, positive].
@@ -189,21 +192,6 @@ TEST(LearnedStep, WeightStepGradientPerChannelMatchesFiniteDifferencesTimesG) {
   }
 }
 
-// 4 classes of 1x8x8 images: a bright quadrant per class over noise.
-Dataset quadrants(int64_t n, uint64_t seed) {
-  Rng rng(seed);
-  std::vector<float> pixels;
-  std::vector<int32_t> labels;
-  for (int64_t i = 0; i < n; ++i) {
-    const int32_t label = static_cast<int32_t>(i % 4);
-    for (int y = 0; y < 8; ++y)
-      for (int x = 0; x < 8; ++x)
-        pixels.push_back(rng.normal((y / 4) * 2 + x / 4 == label ? 1.0f : 0.0f, 0.3f));
-    labels.push_back(label);
-  }
-  return Dataset::from_floats("quadrants", {1, 8, 8}, std::move(pixels), std::move(labels), 4);
-}
-
 // conv -> ReLU -> pool -> flatten -> fc1 -> ReLU -> fc2.
 Model small_cnn() {
   Model model = Model::from_graph_json(
@@ -246,15 +234,6 @@ Model lsq_trained(const Dataset& data, std::vector<float>* calibrated = nullptr)
   return model;
 }
 
-Tensor batch_of(const Dataset& data, int64_t n) {
-  std::vector<int64_t> indices;
-  for (int64_t i = 0; i < n; ++i) indices.push_back(i);
-  Tensor x;
-  std::vector<int32_t> labels;
-  data.gather(indices, x, labels);
-  return x;
-}
-
 double relative_error(const Tensor& reference, const Tensor& other) {
   double signal = 0.0, noise = 0.0;
   for (int64_t i = 0; i < reference.numel(); ++i) {
@@ -291,7 +270,7 @@ TEST(LearnedStep, FineTuningLearnsTheStepsAndTheFileKeepsThem) {
     EXPECT_EQ(loaded.node(name + "_quantize").op->attributes(), model.node(name + "_quantize").op->attributes());
     EXPECT_TRUE(dynamic_cast<const AffineQuantizer&>(*loaded.parameter(name + ".weight").quantizer()).learned_steps());
   }
-  const Tensor x = batch_of(data, 64);
+  const Tensor x = first_samples(data, 64);
   EXPECT_EQ(loaded.forward(x), model.forward(x));
   // Summaries (inspect, reports) count the shared step once, at its QuantizeLinear.
   int64_t parameters = 0;
@@ -317,25 +296,7 @@ TEST(LearnedStep, Int8ExecutionOfTheTrainedModelGivesItsFakeQuantizedPredictions
   Model model = lsq_trained(data);
   ASSERT_EQ(plan_int8_execution(model).size(), 3u);
   Model lowered = lower_to_int8(model);
-  int64_t same = 0, total = 0;
-  for (int64_t start = 0; start < 1024; start += 256) {
-    std::vector<int64_t> indices;
-    for (int64_t i = start; i < start + 256; ++i) indices.push_back(i);
-    Tensor x;
-    std::vector<int32_t> labels;
-    data.gather(indices, x, labels);
-    const Tensor reference = model.forward(x);
-    const Tensor& int8 = lowered.forward(x);
-    ASSERT_EQ(int8.shape(), reference.shape());
-    for (int64_t r = 0; r < reference.dim(0); ++r) {
-      const float* a = reference.data() + r * 4;
-      const float* b = int8.data() + r * 4;
-      same += std::max_element(a, a + 4) - a == std::max_element(b, b + 4) - b;
-      ++total;
-    }
-  }
-  EXPECT_GE(static_cast<double>(same), 0.995 * static_cast<double>(total))
-      << same << " of " << total << " predictions agree";
+  EXPECT_GE(testing::prediction_agreement(model, lowered, data, 1024), 0.995);
 }
 
 // The int8 lowering and the ONNX export read the learned step itself, not the "scale" the last
@@ -344,7 +305,7 @@ TEST(LearnedStep, Int8ExecutionOfTheTrainedModelGivesItsFakeQuantizedPredictions
 TEST(LearnedStep, LoweringAndExportTakeTheCurrentStepBeforeAnyForwardPass) {
   const Dataset data = quadrants(256, 9);
   Model model = lsq_trained(data);
-  const Tensor x = batch_of(data, 256);
+  const Tensor x = first_samples(data, 256);
   const Tensor before = model.forward(x);
   for (const char* layer : kLayers) model.parameter(std::string(layer) + "_quantize.step").value[0] *= 0.05f;
   ASSERT_NE(model.node("fc1_quantize").op->attributes()["scale"].get<float>(),
