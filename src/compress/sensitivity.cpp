@@ -4,7 +4,6 @@
 #include "shrink/nn/weights.hpp"
 #include "shrink/train/evaluator.hpp"
 
-
 namespace shrink {
 namespace {
 

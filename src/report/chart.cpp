@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <tuple>
 
 namespace shrink {
@@ -30,12 +29,6 @@ double text_width(const std::string& text, double font_size) {
   return 0.6 * font_size * static_cast<double>(glyphs);
 }
 
-std::string shortest(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%g", value);
-  return buffer;
-}
-
 std::string series_name(const ChartSeries& series, size_t index) {
   return series.label.empty() ? "series " + std::to_string(index + 1) : "series '" + series.label + "'";
 }
@@ -56,7 +49,7 @@ void validate(const Chart& chart) {
         require(!((*values)[i] <= 0.0),
                 std::string("the ") + name + " axis is logarithmic but point " + std::to_string(i + 1) +
                     " of " + series_name(series, s) + " has " + name + " = " +
-                    shortest((*values)[i]) + "; use a linear axis or leave the point out");
+                    message_number((*values)[i]) + "; use a linear axis or leave the point out");
     }
   }
 }

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <set>
-#include <sstream>
 
 namespace shrink {
 namespace {
@@ -41,12 +40,6 @@ Json schedule_options(const TrainConfig& c) {
   return Json::object();
 }
 
-std::string format_float(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
-
 // Stops training whose loss blows up, not only when it becomes infinite: a loss that jumps far
 // above where training stands means the weights took a step too large, and the run that follows
 // rarely recovers. Seen on a distilled conv student at lr 0.01 (docs/distillation.md): its loss
@@ -64,18 +57,19 @@ class DivergenceCheck {
   void check(double loss, int64_t classes, int epoch, int64_t batch, float lr) {
     const auto where = [&] {
       return " in epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch) +
-             "; lower the learning rate (" + format_float(lr) + ")";
+             "; lower the learning rate (" + message_number(lr) + ")";
     };
     if (!std::isfinite(loss))
-      throw Error::bad_input("training diverged: the loss became " + format_float(loss) + where());
+      throw Error::bad_input("training diverged: the loss became " + message_number(loss) +
+                             where());
     if (!started_) level_ = loss;
     started_ = true;
     const double uniform_guess = std::log(static_cast<double>(std::max<int64_t>(classes, 2)));
     const double reference = std::max(level_, uniform_guess);
     if (loss > kJump * reference)
-      throw Error::bad_input("training diverged: the loss jumped to " + format_float(loss) +
-                             ", over " + format_float(kJump) + " times its running level (" +
-                             format_float(reference) + ")," + where());
+      throw Error::bad_input("training diverged: the loss jumped to " + message_number(loss) +
+                             ", over " + message_number(kJump) + " times its running level (" +
+                             message_number(reference) + ")," + where());
     level_ += 0.01 * (loss - level_);
   }
 
@@ -94,11 +88,11 @@ void TrainConfig::validate() const {
   require(eval_batch_size > 0,
           "the evaluation batch size must be positive, got " + std::to_string(eval_batch_size));
   require(std::isfinite(lr) && lr >= 0.0f, "the learning rate must be a finite non-negative number, got " +
-                                               format_float(lr));
+                                               message_number(lr));
   require(label_smoothing >= 0.0f && label_smoothing <= 1.0f,
-          "label smoothing must lie in [0, 1], got " + format_float(label_smoothing));
+          "label smoothing must lie in [0, 1], got " + message_number(label_smoothing));
   require(validation_fraction >= 0.0 && validation_fraction < 1.0,
-          "the validation fraction must lie in [0, 1), got " + format_float(validation_fraction));
+          "the validation fraction must lie in [0, 1), got " + message_number(validation_fraction));
   // Building them checks the optimizer's and the schedule's own options.
   make_optimizer(optimizer, optimizer_options());
   make_schedule(schedule, lr, std::max(epochs, 1), schedule_options(*this));
@@ -215,7 +209,7 @@ TrainResult train(Model& model, const Dataset& train_data, const TrainConfig& co
   if (config.validation_fraction > 0.0) {
     split = split_validation(train_data, config.validation_fraction, config.seed);
     require(split.first.size() > 0 && split.second.size() > 0,
-            "a validation fraction of " + format_float(config.validation_fraction) + " leaves " +
+            "a validation fraction of " + message_number(config.validation_fraction) + " leaves " +
                 std::to_string(split.first.size()) + " training and " +
                 std::to_string(split.second.size()) + " validation samples of dataset " +
                 train_data.name + "; both need at least one");

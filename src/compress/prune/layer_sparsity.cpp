@@ -3,7 +3,6 @@
 #include "shrink/core/error.hpp"
 #include "shrink/core/file.hpp"
 
-
 namespace shrink {
 namespace {
 
