@@ -8,6 +8,15 @@
 // GEMM does them all) and "dense-equivalent" GFLOP/s (2 * batch * in * out per second for both,
 // so the two kinds of case compare directly), beside peak_fma. Thread count: SHRINK_THREADS
 // (default 2). Run with --benchmark_counters_tabular=true.
+//
+// Conv2d at LeNet-5's convolutions (1->20 5x5 on 28x28, 20->50 5x5 on 12x12) and a 3x3 32->32
+// on 14x14 (padded, resnet-small's), the same sparsities and batches:
+//   conv_dense:  the oneDNN convolution (nn/kernels/onednn_convolution.hpp), what shrink eval
+//                runs a Conv2d on with SHRINK_SPARSE=off (unpruned: its time ignores zeros);
+//   conv_sparse: im2col + the broadcast kernel (nn/kernels/sparse_conv.hpp), forced.
+// Same counters (dense-equivalent: 2 * batch * out * in/groups * kh * kw * positions).
+#include "../src/nn/kernels/onednn_convolution.hpp"
+#include "../src/nn/kernels/sparse_conv.hpp"
 #include "../src/nn/kernels/sparse_linear.hpp"
 #include "bench_threads.hpp"
 #include "peak_fma.hpp"
@@ -88,9 +97,104 @@ void shapes(benchmark::internal::Benchmark* b) {
   b->UseRealTime();
 }
 
+// The convolutions: input channels, height (= width), output channels, kernel, padding.
+struct ConvLayerShape {
+  int64_t channels, size, out_channels, kernel, pad;
+};
+constexpr ConvLayerShape kConvShapes[] = {{1, 28, 20, 5, 0}, {20, 12, 50, 5, 0}, {32, 14, 32, 3, 1}};
+
+struct ConvLayer {
+  kernels::SparseConvShape shape;
+  int64_t batch;
+  Tensor x, y;
+  Parameter weight, bias;
+  int64_t nonzeros = 0;
+
+  // Args: shape index, sparsity %, batch.
+  explicit ConvLayer(const benchmark::State& state) : batch(state.range(2)) {
+    set_num_threads(bench_threads());
+    const ConvLayerShape& c = kConvShapes[state.range(0)];
+    shape.g.channels = c.channels;
+    shape.g.height = shape.g.width = c.size;
+    shape.g.kernel_h = shape.g.kernel_w = c.kernel;
+    shape.g.pad_h = shape.g.pad_w = c.pad;
+    shape.out_channels = c.out_channels;
+    x = Tensor({batch, c.channels, c.size, c.size});
+    y = Tensor({batch, c.out_channels, shape.g.out_h(), shape.g.out_w()});
+    weight.value = Tensor({c.out_channels, c.channels, c.kernel, c.kernel});
+    bias.value = Tensor({c.out_channels});
+    Rng rng(7);
+    for (float& v : x) v = rng.uniform(-1.0f, 1.0f);
+    for (float& v : weight.value) {
+      v = rng.uniform() * 100.0f < static_cast<float>(state.range(1)) ? 0.0f : rng.uniform(-0.1f, 0.1f);
+      nonzeros += v != 0.0f;
+    }
+    for (float& v : bias.value) v = rng.uniform(-0.1f, 0.1f);
+    weight.mark_changed();
+    bias.mark_changed();
+  }
+
+  void counters(benchmark::State& state, double multiply_adds) const {
+    const double dense_macs = static_cast<double>(batch * weight.value.numel() * shape.positions());
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(2.0 * multiply_adds * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["dense-eq GFLOP/s"] =
+        benchmark::Counter(2.0 * dense_macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["density"] =
+        static_cast<double>(nonzeros) / static_cast<double>(weight.value.numel());
+  }
+};
+
+void conv_dense(benchmark::State& state) {
+  ConvLayer l(state);
+  kernels::Fp32ConvolutionGeometry g;
+  g.out_channels = l.shape.out_channels;
+  g.kernel_h = l.shape.g.kernel_h;
+  g.kernel_w = l.shape.g.kernel_w;
+  g.pad_h = l.shape.g.pad_h;
+  g.pad_w = l.shape.g.pad_w;
+  kernels::Fp32Convolution conv(g, {});
+  for (auto _ : state) {
+    conv.forward(l.weight, &l.bias, nullptr, l.x, nullptr, l.y);
+    benchmark::DoNotOptimize(l.y.data());
+  }
+  l.counters(state, static_cast<double>(l.batch * l.weight.value.numel() * l.shape.positions()));
+  state.SetLabel(conv.implementation());
+}
+
+void conv_sparse(benchmark::State& state) {
+  ConvLayer l(state);
+  const kernels::SparseKernels& k = kernels::sparse_kernels();
+  const kernels::SparseRows w =
+      kernels::compress_rows(l.weight.value.data(), l.shape.out_channels, l.shape.taps());
+  kernels::Epilogue epilogue;
+  epilogue.shift = l.bias.value.data();
+  kernels::SparseConvScratch scratch;
+  for (auto _ : state) {
+    kernels::sparse_conv(k, kernels::conv_kernels(), w, l.shape, l.batch, l.x.data(), epilogue,
+                         l.y.data(), scratch);
+    benchmark::DoNotOptimize(l.y.data());
+  }
+  l.counters(state, static_cast<double>(l.batch * l.nonzeros * l.shape.positions()));
+  state.SetLabel(kernels::isa_name(k.isa));
+}
+
+// The dense convolution's time does not depend on the zeros: it runs once per shape, unpruned.
+template <bool kDense>
+void conv_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"shape", "sparsity", "batch"});
+  for (int64_t batch : {1, 256})
+    for (int64_t shape = 0; shape < 3; ++shape)
+      for (int64_t sparsity : {50, 70, 90, 95})
+        if (!kDense || sparsity == 50) b->Args({shape, kDense ? 0 : sparsity, batch});
+  b->UseRealTime();
+}
+
 BENCHMARK(peak_fma)->UseRealTime();
 BENCHMARK(dense)->Apply(shapes);
 BENCHMARK(sparse)->Apply(shapes);
+BENCHMARK(conv_dense)->Apply(conv_shapes<true>);
+BENCHMARK(conv_sparse)->Apply(conv_shapes<false>);
 
 }  // namespace
 }  // namespace shrink

@@ -1,5 +1,7 @@
 #include "jobs/job_support.hpp"
+#include "nn/kernels/sparse_conv.hpp"
 #include "nn/kernels/sparse_linear.hpp"
+#include "nn/ops/fused_ops.hpp"
 #include "shrink/nn/int8_execution.hpp"
 #include "shrink/io/code_statistics.hpp"
 #include "shrink/io/container.hpp"
@@ -53,35 +55,41 @@ std::string entropy_table(const Model& model, nlohmann::json& report) {
   return table;
 }
 
-// Which kernel each Linear layer's inference runs on, for batches of 1-2 samples and for
-// larger ones: the sparse kernels for a weight at or below that kernel's density threshold
-// (unless SHRINK_SPARSE=off), else the dense GEMM; into report["kernels"] and a table.
+// Which kernel each Linear and Conv2d layer's inference runs on, for batches of 1-2 samples
+// and for larger ones: the sparse kernels for a weight at or below its threshold (a Linear's
+// per kernel, a convolution's per shape; none with SHRINK_SPARSE=off), else the dense ones;
+// into report["kernels"] and a table.
 std::string kernel_table(const Model& model, nlohmann::json& report) {
   report["kernels"] = nlohmann::json::array();
   std::string table;
   for (const Node& node : model.nodes()) {
-    if (node.op->type() != "Linear" || node.parameters.empty()) continue;
+    const std::string type = node.op->type();
+    if ((type != "Linear" && type != "Conv2d") || node.parameters.empty()) continue;
     const Parameter& w = model.parameter(node.parameters[0]);
     const int64_t nonzeros = w.nonzeros(), elements = w.value.numel();
     const auto kernel = [&](int64_t batch) {
-      return kernels::runs_sparse(nonzeros, elements, batch) ? "sparse" : "dense";
+      // A convolution's rule does not depend on the batch: its sparse product runs per sample.
+      const bool sparse = type == "Linear" ? kernels::runs_sparse(nonzeros, elements, batch)
+                                           : ops::conv_runs_sparse(*node.op, w, model.input_shapes(node)[0]);
+      return sparse ? "sparse" : "dense";
     };
     const char* small = kernel(1);
     const char* large = kernel(kernels::kSparseSlicesBatch + 1);
     const double density = elements ? static_cast<double>(nonzeros) / static_cast<double>(elements) : 0.0;
     report["kernels"].push_back({{"layer", node.name},
-                                 {"type", node.op->type()},
+                                 {"type", type},
                                  {"weight_density", density},
                                  {"batch_1_2", small},
                                  {"batch_3_up", large}});
     if (table.empty())
       table = fmt::format(
           "\ninference kernels (a Linear weight runs sparse at most {:.0f}% dense at batch 1-2, "
-          "{:.0f}% above{})\n{:<22} {:<10} {:<10} {}\n",
+          "{:.0f}% above; a Conv2d weight {}{})\n{:<22} {:<8} {:<10} {:<10} {}\n",
           100.0 * kernels::kSparseSlicesDensity, 100.0 * kernels::kSparseBroadcastDensity,
-          kernels::sparse_execution_enabled() ? "" : "; off by SHRINK_SPARSE=off", "layer",
+          kernels::conv_threshold_summary(),
+          kernels::sparse_execution_enabled() ? "" : "; off by SHRINK_SPARSE=off", "layer", "type",
           "batch 1-2", "batch 3+", "weight density");
-    table += fmt::format("{:<22} {:<10} {:<10} {:.1f}%\n", node.name, small, large, 100.0 * density);
+    table += fmt::format("{:<22} {:<8} {:<10} {:<10} {:.1f}%\n", node.name, type, small, large, 100.0 * density);
   }
   return table;
 }

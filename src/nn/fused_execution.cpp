@@ -63,18 +63,27 @@ bool passes_channels_last(const Model& model, const Node& node) {
 // inside it reads only values inside it, found by dropping values until none breaks the rule.
 // The model's output stays NCHW.
 void keep_channels_last(Model& lowered) {
+  // A convolution whose weight runs sparse reads and writes NCHW (its kernels' layout), so it
+  // counts as any other op here; it still takes channels-last tensors should its weight change.
+  std::set<std::string> dense;  // the convolutions that run on oneDNN
+  for (const Node& node : lowered.nodes())
+    if (ops::runs_on_onednn(*node.op) &&
+        !ops::conv_runs_sparse(*node.op, lowered.parameter(node.parameters.at(0)),
+                               lowered.input_shapes(node)[0]))
+      dense.insert(node.name);
+  const auto onednn = [&](const Node& node) { return dense.count(node.name) > 0; };
   std::set<std::string> inside;
   {
     const GraphReaders readers(lowered);
     std::map<std::string, const Node*> nodes;
     for (const Node& node : lowered.nodes()) {
       nodes[node.name] = &node;
-      if ((ops::runs_on_onednn(*node.op) || passes_channels_last(lowered, node)) &&
+      if ((onednn(node) || passes_channels_last(lowered, node)) &&
           node.name != lowered.output_name())
         inside.insert(node.name);
     }
     const auto reads_channels_last = [&](const Node& reader) {
-      return ops::runs_on_onednn(*reader.op) || reader.op->type() == "GlobalAvgPool" ||
+      return onednn(reader) || reader.op->type() == "GlobalAvgPool" ||
              inside.count(reader.name) > 0;
     };
     for (bool changed = true; changed;) {
@@ -83,7 +92,7 @@ void keep_channels_last(Model& lowered) {
         const Node& node = *nodes.at(*it);
         const std::vector<const Node*>& of = readers.of(node.name);
         const bool inputs_inside =
-            ops::runs_on_onednn(*node.op) ||
+            onednn(node) ||
             std::all_of(node.inputs.begin(), node.inputs.end(),
                         [&](const std::string& input) { return inside.count(input) > 0; });
         if (inputs_inside && !of.empty() &&

@@ -1,5 +1,7 @@
 #include "nn/kernels/sparse_kernels.hpp"
 
+#include "core/environment.hpp"
+#include "nn/kernels/sparse_layers.hpp"
 #include "shrink/core/error.hpp"
 
 #include <algorithm>
@@ -97,6 +99,20 @@ SparseSlices compress_slices(const float* dense, int64_t rows, int64_t cols, int
     s.start.push_back(static_cast<int32_t>(s.base.size()));
   }
   return s;
+}
+
+bool sparse_execution_enabled() {
+  static const bool enabled = auto_or_off("SHRINK_SPARSE", "a sparse execution");
+  return enabled;
+}
+
+std::pair<int64_t, int64_t> balanced_rows(const SparseRows& w, int t, int nt) {
+  const auto cut = [&](int i) -> int64_t {
+    if (i == nt) return w.rows;
+    const int64_t share = w.nonzeros() * i / nt;
+    return std::lower_bound(w.start.begin(), w.start.end() - 1, share) - w.start.begin();
+  };
+  return {cut(t), cut(t + 1)};
 }
 
 const SparseKernels& sparse_kernels(Isa isa) {

@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <utility>
 #include <vector>
 
 namespace shrink::kernels {
@@ -37,6 +38,10 @@ struct SparseRows {
 
 // The non-zeros of a dense row-major [rows, cols] matrix (a -0.0 counts as zero).
 SparseRows compress_rows(const float* dense, int64_t rows, int64_t cols);
+
+// The rows [begin, end) that thread t of nt owns when threads split w's output rows, cut where
+// the non-zeros before them are an equal share: a row's cost is its non-zeros.
+std::pair<int64_t, int64_t> balanced_rows(const SparseRows& w, int t, int nt);
 
 // Storage on 64-byte boundaries (core/tensor.hpp's CacheAlignedAllocator, which the per-ISA
 // kernel sources cannot include: they see only this folder and the standard headers).

@@ -1,6 +1,5 @@
 #include "nn/kernels/sparse_linear.hpp"
 
-#include "core/environment.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "shrink/core/error.hpp"
@@ -17,17 +16,6 @@ namespace {
 // the outputs (each thread then transposes only its own samples).
 constexpr int64_t kRowsPerThread = 32;
 
-// The output rows [begin, end) that thread t of nt owns, cut where the non-zeros before them
-// are an equal share: a row's cost is its non-zeros.
-std::pair<int64_t, int64_t> balanced_rows(const SparseRows& w, int t, int nt) {
-  const auto cut = [&](int i) -> int64_t {
-    if (i == nt) return w.rows;
-    const int64_t share = w.nonzeros() * i / nt;
-    return std::lower_bound(w.start.begin(), w.start.end() - 1, share) - w.start.begin();
-  };
-  return {cut(t), cut(t + 1)};
-}
-
 // The slices [begin, end) that thread t of nt owns, cut at equal shares of the steps.
 std::pair<int64_t, int64_t> balanced_slices(const SparseSlices& w, int t, int nt) {
   const auto cut = [&](int i) -> int64_t {
@@ -40,11 +28,6 @@ std::pair<int64_t, int64_t> balanced_slices(const SparseSlices& w, int t, int nt
 
 }  // namespace
 
-bool sparse_execution_enabled() {
-  static const bool enabled = auto_or_off("SHRINK_SPARSE", "a sparse execution");
-  return enabled;
-}
-
 bool runs_sparse(int64_t nonzeros, int64_t elements, int64_t batch) {
   const double density = batch <= kSparseSlicesBatch ? kSparseSlicesDensity : kSparseBroadcastDensity;
   return elements > 0 && sparse_execution_enabled() &&
@@ -53,21 +36,18 @@ bool runs_sparse(int64_t nonzeros, int64_t elements, int64_t batch) {
 
 bool SparseLinear::forward(const Parameter& weight, const Tensor& x, const float* bias, Tensor& y) {
   if (!sparse_execution_enabled()) return false;
-  const uint64_t version = weight.effective_version();
-  if (version != version_) {
-    const Tensor& w = weight.effective();
-    nonzeros_ = 0;
-    for (float v : w) nonzeros_ += v != 0.0f;
-    elements_ = w.rank() == 2 ? w.numel() : 0;
+  cache_.update(weight, [](const Tensor& w, int64_t nonzeros) {
     // Compressed when some batch size runs sparse.
-    const bool any = runs_sparse(nonzeros_, elements_, kSparseSlicesBatch + 1) ||
-                     runs_sparse(nonzeros_, elements_, 1);
-    weight_ = any ? compress_weight(sparse_kernels(), w.data(), w.dim(0), w.dim(1)) : SparseWeight{};
-    version_ = version;
-  }
-  if (x.rank() != 2 || !runs_sparse(nonzeros_, elements_, x.dim(0)) || x.dim(1) != weight_.rows.cols)
+    const bool any = w.rank() == 2 && (runs_sparse(nonzeros, w.numel(), kSparseSlicesBatch + 1) ||
+                                       runs_sparse(nonzeros, w.numel(), 1));
+    return any ? compress_weight(sparse_kernels(), w.data(), w.dim(0), w.dim(1)) : SparseWeight{};
+  });
+  const SparseWeight& w = cache_.compressed();
+  // An empty start: not compressed (no batch size runs this weight sparse).
+  if (x.rank() != 2 || w.rows.start.empty() || x.dim(1) != w.rows.cols ||
+      !runs_sparse(cache_.nonzeros(), cache_.elements(), x.dim(0)))
     return false;
-  sparse_linear(sparse_kernels(), weight_, x, bias, y, scratch_);
+  sparse_linear(sparse_kernels(), w, x, bias, y, scratch_);
   return true;
 }
 

@@ -5,6 +5,7 @@
 // project's OpenMP threads. Training never comes here: it keeps the dense kernels
 // and the masks. The SHRINK_SPARSE environment variable turns it off to compare.
 #include "sparse_kernels.hpp"
+#include "sparse_layers.hpp"
 #include "shrink/core/tensor.hpp"
 #include "shrink/nn/parameter.hpp"
 
@@ -25,10 +26,6 @@ inline constexpr int64_t kSparseSlicesBatch = 2;
 // batch 256 at 22-26%.
 inline constexpr double kSparseSlicesDensity = 0.3;
 inline constexpr double kSparseBroadcastDensity = 0.2;
-
-// SHRINK_SPARSE: unset, "" or "auto" lets weights at or below those densities run sparse; "off"
-// runs every layer dense. Any other value is a bad-input Error. Read once.
-bool sparse_execution_enabled();
 
 // Whether a Linear weight with these counts runs on the sparse kernels for a batch of `batch`
 // samples (what inspect reports, for batch 1 and for larger batches).
@@ -58,9 +55,7 @@ class SparseLinear {
   bool forward(const Parameter& weight, const Tensor& x, const float* bias, Tensor& y);
 
  private:
-  uint64_t version_ = 0;  // the effective_version the compression is for (0: none)
-  int64_t nonzeros_ = 0, elements_ = 0;
-  SparseWeight weight_;
+  SparseWeightCache<SparseWeight> cache_;
   SparseScratch scratch_;
 };
 

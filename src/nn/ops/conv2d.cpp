@@ -11,12 +11,15 @@
 // with a folded BatchNorm's scale, a residual input and a clamp in the kernels' epilogue. It
 // runs on oneDNN (nn/kernels/onednn_convolution.hpp), or with SHRINK_ONEDNN_CONV=off on the
 // hand-written kernels above.
+// At inference either op runs a pruned weight past the density threshold on the sparse kernels
+// instead (nn/kernels/sparse_conv.hpp), in the layouts the oneDNN convolution was given.
 #include "nn/kernels/attributes.hpp"
 #include "nn/kernels/conv_forward.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/im2col.hpp"
 #include "nn/kernels/onednn_convolution.hpp"
 #include "nn/kernels/parallel.hpp"
+#include "nn/kernels/sparse_conv.hpp"
 #include "nn/ops/fused_ops.hpp"
 #include "nn/ops/ops.hpp"
 #include "shrink/core/error.hpp"
@@ -64,6 +67,11 @@ class Conv2d final : public Op {
   }
 
   std::string type() const override { return fused_ ? "FusedConv2d" : "Conv2d"; }
+
+  // Whether inference with `weight` on input of shape `x` runs on the sparse kernels.
+  bool runs_sparse(const Parameter& weight, const Shape& x) const {
+    return kernels::conv_runs_sparse(weight.nonzeros(), weight.value.numel(), sparse_shape(x));
+  }
 
   // The oneDNN convolution of a FusedConv2d, or null (a Conv2d, or SHRINK_ONEDNN_CONV=off).
   kernels::Fp32Convolution* onednn() const { return onednn_.get(); }
@@ -124,6 +132,20 @@ class Conv2d final : public Op {
       residual = r.data();
     }
     output.resize(out_shape);
+    kernels::Epilogue epilogue;
+    epilogue.shift = bias_ ? args.params[1]->value.data() : nullptr;
+    if (epilogue_.scale) epilogue.scale = args.params[bias_ ? 2 : 1]->value.data();
+    epilogue.lo = epilogue_.lo;
+    epilogue.hi = epilogue_.hi;
+    // A pruned weight past the density threshold: the sparse kernels (training stays dense),
+    // in whatever layouts the oneDNN convolution's neighbours hand it.
+    if (!args.training) {
+      kernels::Epilogue batch = epilogue;
+      batch.residual = residual;
+      if (sparse_.forward(*args.params[0], sparse_shape(x.shape()),
+                          onednn_ ? onednn_->layouts() : kernels::ActivationLayouts{}, x, batch, output))
+        return;
+    }
     if (onednn_) {
       onednn_->forward(*args.params[0], bias_ ? args.params[1] : nullptr,
                        epilogue_.scale ? args.params[bias_ ? 2 : 1] : nullptr, x,
@@ -131,14 +153,7 @@ class Conv2d final : public Op {
       return;
     }
     const Sizes z = sizes(x.shape());
-    const float* w = args.params[0]->effective().data();
-    const float* b = bias_ ? args.params[1]->value.data() : nullptr;
-    prepare_forward(z, w);
-    kernels::Epilogue epilogue;
-    epilogue.shift = b;
-    if (epilogue_.scale) epilogue.scale = args.params[bias_ ? 2 : 1]->value.data();
-    epilogue.lo = epilogue_.lo;
-    epilogue.hi = epilogue_.hi;
+    prepare_forward(z, args.params[0]->effective().data());
     const float* xd = x.data();
     float* yd = output.data();
     const int threads = prepare_buffers(z, false);
@@ -288,6 +303,10 @@ class Conv2d final : public Op {
     return g;
   }
 
+  kernels::SparseConvShape sparse_shape(const Shape& x) const {
+    return {geometry(x), out_channels_, groups_};
+  }
+
   Sizes sizes(const Shape& x) const {
     Sizes z;
     z.g = geometry(x);
@@ -366,6 +385,8 @@ class Conv2d final : public Op {
   LayerEpilogue epilogue_;
   // A FusedConv2d's oneDNN convolution, unless SHRINK_ONEDNN_CONV=off.
   std::unique_ptr<kernels::Fp32Convolution> onednn_;
+  // The weight compressed for the sparse kernels, when it is sparse enough.
+  kernels::SparseConvolution sparse_;
 };
 
 std::unique_ptr<Conv2d> build_conv2d(const Json& attributes) {
@@ -394,6 +415,11 @@ std::unique_ptr<Op> make_conv2d(const Json& attributes) { return build_conv2d(at
 bool runs_on_onednn(const Op& op) {
   const auto* conv = dynamic_cast<const Conv2d*>(&op);
   return conv != nullptr && conv->onednn() != nullptr;
+}
+
+bool conv_runs_sparse(const Op& op, const Parameter& weight, const Shape& input) {
+  const auto* conv = dynamic_cast<const Conv2d*>(&op);
+  return conv != nullptr && conv->runs_sparse(weight, input);
 }
 
 void set_activation_layouts(Op& op, const ActivationLayouts& layouts) {

@@ -1,0 +1,81 @@
+#pragma once
+// Conv2d's sparse inference path (Conv2d and FusedConv2d, nn/ops/conv2d.cpp): a pruned weight
+// [O, C/groups, kh, kw] read as the matrix [O, C/groups*kh*kw] is compressed into rows
+// (sparse_kernels.hpp) and each sample's convolution is one sparse product per group:
+//
+//   y[o, p] = sum_k W[o, k] columns[k, p] + bias[o]
+//
+// where columns[C*kh*kw, oh*ow] is the sample's im2col (im2col.hpp; a 1x1 stride-1 unpadded
+// convolution reads its input plane as it is). That is the broadcast kernel with the columns as
+// its transposed input: each non-zero is broadcast over a run of output positions, and it writes
+// the NCHW output plane directly. The folded BatchNorm's scale, the residual and the clamp then
+// run as the dense kernels' epilogue over that plane (conv_kernels.hpp's apply_epilogue), so
+// results equal the dense convolution's up to float rounding. Threads take samples, or, for
+// fewer samples than threads, the input channels of im2col and then output rows of equal
+// non-zero counts. The compressed weight is cached and redone when the weight changes
+// (sparse_layers.hpp); training never comes here, and SHRINK_SPARSE=off turns it off.
+#include "conv_kernels.hpp"
+#include "im2col.hpp"
+#include "onednn_convolution.hpp"
+#include "sparse_kernels.hpp"
+#include "sparse_layers.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace shrink::kernels {
+
+// A convolution's shape: the whole input (g.channels = every input channel) and its outputs.
+struct SparseConvShape {
+  Conv2dGeometry g;
+  int64_t out_channels = 1, groups = 1;
+
+  int64_t taps() const { return g.channels / groups * g.kernel_h * g.kernel_w; }  // columns of W
+  int64_t positions() const { return g.out_h() * g.out_w(); }
+  // The input plane already is the column matrix.
+  bool pointwise() const {
+    return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
+           g.pad_h == 0 && g.pad_w == 0;
+  }
+};
+
+// The density (non-zeros / elements) at or below which a convolution weight runs sparse.
+// Placeholder until measured (bench/sparse_bench).
+inline constexpr double kSparseConvDensity = 0.3;
+
+// Whether a convolution weight with these counts runs sparse at this shape (what inspect
+// reports and what the inference lowering keeps in NCHW): at most kSparseConvDensity dense,
+// unless SHRINK_SPARSE=off.
+bool conv_runs_sparse(int64_t nonzeros, int64_t elements, const SparseConvShape& shape);
+// That rule in words, for inspect's table ("at most 30% dense").
+std::string conv_threshold_summary();
+
+// Per-thread scratch of sparse_conv: each thread's column matrix.
+using SparseConvScratch = std::vector<std::vector<float>>;
+
+// y[N, O, oh, ow] from x[N, C, H, W] with the weight w ([O, C/groups*kh*kw], compressed for
+// `sparse`), through `epilogue` (its shift is the bias; its residual, if any, is the whole
+// batch's, laid out like y) on `conv`'s apply_epilogue, split across num_threads() threads.
+void sparse_conv(const SparseKernels& sparse, const ConvKernels& conv, const SparseRows& w,
+                 const SparseConvShape& shape, int64_t n, const float* x, const Epilogue& epilogue,
+                 float* y, SparseConvScratch& scratch);
+
+class SparseConvolution {
+ public:
+  // y = conv(x, weight) through `epilogue` (as sparse_conv, residual for the whole batch) on the
+  // sparse kernels, returning true, when the weight runs sparse at x's shape; otherwise returns
+  // false and touches nothing. x, the residual and y are in `layouts` (a oneDNN convolution's
+  // neighbours may hand it channels-last tensors): channels-last ones are transposed on the way
+  // in and out. y is already sized.
+  bool forward(const Parameter& weight, const SparseConvShape& shape, const ActivationLayouts& layouts,
+               const Tensor& x, const Epilogue& epilogue, Tensor& y);
+
+ private:
+  SparseWeightCache<SparseRows> cache_;
+  SparseConvScratch scratch_;
+  // NCHW copies of channels-last tensors: input, residual, output.
+  std::vector<float> planar_x_, planar_residual_, planar_y_;
+};
+
+}  // namespace shrink::kernels
