@@ -165,14 +165,13 @@ void conv_dense(benchmark::State& state) {
 void conv_sparse(benchmark::State& state) {
   ConvLayer l(state);
   const kernels::SparseKernels& k = kernels::sparse_kernels();
-  const kernels::SparseRows w =
-      kernels::compress_rows(l.weight.value.data(), l.shape.out_channels, l.shape.taps());
+  const kernels::SparseConvWeight w = kernels::prepare_sparse_conv(
+      kernels::compress_rows(l.weight.value.data(), l.shape.out_channels, l.shape.taps()), l.shape);
   kernels::Epilogue epilogue;
   epilogue.shift = l.bias.value.data();
   kernels::SparseConvScratch scratch;
   for (auto _ : state) {
-    kernels::sparse_conv(k, kernels::conv_kernels(), w, l.shape, l.batch, l.x.data(), epilogue,
-                         l.y.data(), scratch);
+    kernels::sparse_conv(k, kernels::conv_kernels(), w, l.batch, l.x.data(), epilogue, l.y.data(), scratch);
     benchmark::DoNotOptimize(l.y.data());
   }
   l.counters(state, static_cast<double>(l.batch * l.nonzeros * l.shape.positions()));

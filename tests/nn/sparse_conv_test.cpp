@@ -119,7 +119,8 @@ TEST(SparseConv, EveryInstructionSetMatchesTheDenseConvolution) {
     for (const Case& c : kCases) {
       const SparseConvShape s = shape_of(c);
       const Parameter w = pruned_weight(s, 0.2, ++seed);
-      const SparseRows rows = compress_rows(w.value.data(), s.out_channels, s.taps());
+      const SparseConvWeight prepared =
+          prepare_sparse_conv(compress_rows(w.value.data(), s.out_channels, s.taps()), s);
       const Tensor bias = random_tensor({s.out_channels}, -0.5f, 0.5f, ++seed);
       const Tensor scale = random_tensor({s.out_channels}, 0.5f, 1.5f, ++seed);
       for (int64_t n : {1, 3}) {
@@ -139,7 +140,7 @@ TEST(SparseConv, EveryInstructionSetMatchesTheDenseConvolution) {
             set_num_threads(threads);
             Tensor y(expected.shape());
             SparseConvScratch scratch;
-            sparse_conv(sparse, conv, rows, s, n, x.data(), e, y.data(), scratch);
+            sparse_conv(sparse, conv, prepared, n, x.data(), e, y.data(), scratch);
             expect_close(y, expected, std::string(c.name) + ", batch " + std::to_string(n) + ", epilogue " +
                                           parts.name + ", " + std::to_string(threads) + " threads");
           }

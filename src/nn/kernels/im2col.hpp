@@ -25,6 +25,7 @@ struct Conv2dGeometry {
   int64_t out_w() const { return output_size(width, kernel_w, stride_w, pad_w, dilation_w); }
   int64_t column_rows() const { return channels * kernel_h * kernel_w; }
   int64_t column_cols() const { return out_h() * out_w(); }
+  bool operator==(const Conv2dGeometry&) const = default;
 };
 
 // columns[C*kh*kw, oh*ow] from image[C, H, W]; padding reads as zero.

@@ -8,10 +8,12 @@
 // where columns[C*kh*kw, oh*ow] is the sample's im2col (im2col.hpp; a 1x1 stride-1 unpadded
 // convolution reads its input plane as it is). That is the broadcast kernel with the columns as
 // its transposed input: each non-zero is broadcast over a run of output positions, and it writes
-// the NCHW output plane directly. The folded BatchNorm's scale, the residual and the clamp then
-// run as the dense kernels' epilogue over that plane (conv_kernels.hpp's apply_epilogue), so
-// results equal the dense convolution's up to float rounding. Threads take samples, or, for
-// fewer samples than threads, the input channels of im2col and then output rows of equal
+// the NCHW output plane directly. A stride-1 convolution skips im2col: the non-zeros read the
+// zero-padded input planes at their taps' offsets, over an output grid as wide as the planes
+// (sparse_conv.cpp). The folded BatchNorm's scale, the residual and the clamp then run as the
+// dense kernels' epilogue over the plane (conv_kernels.hpp's apply_epilogue), so results equal
+// the dense convolution's up to float rounding. Threads take samples, or, for fewer samples
+// than threads, the input channels of im2col or the padding and then output rows of equal
 // non-zero counts. The compressed weight is cached and redone when the weight changes
 // (sparse_layers.hpp); training never comes here, and SHRINK_SPARSE=off turns it off.
 #include "conv_kernels.hpp"
@@ -38,7 +40,18 @@ struct SparseConvShape {
     return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 &&
            g.pad_h == 0 && g.pad_w == 0;
   }
+  bool operator==(const SparseConvShape&) const = default;
 };
+
+// The weight as sparse_conv runs it at `shape`: the compressed rows of [O, C/groups*kh*kw],
+// their columns kept (1x1 and strided convolutions) or mapped to the offsets of their taps in
+// the zero-padded input planes (other stride-1 ones). Made once per weight and shape: the
+// mapping costs two divisions per non-zero.
+struct SparseConvWeight {
+  SparseConvShape shape;
+  SparseRows rows;
+};
+SparseConvWeight prepare_sparse_conv(const SparseRows& w, const SparseConvShape& shape);
 
 // The density (non-zeros / elements) at or below which a convolution weight runs sparse.
 // Placeholder until measured (bench/sparse_bench).
@@ -51,15 +64,14 @@ bool conv_runs_sparse(int64_t nonzeros, int64_t elements, const SparseConvShape&
 // That rule in words, for inspect's table ("at most 30% dense").
 std::string conv_threshold_summary();
 
-// Per-thread scratch of sparse_conv: each thread's column matrix.
+// Per-thread scratch of sparse_conv: each thread's column matrix, or padded planes and output grid.
 using SparseConvScratch = std::vector<std::vector<float>>;
 
-// y[N, O, oh, ow] from x[N, C, H, W] with the weight w ([O, C/groups*kh*kw], compressed for
-// `sparse`), through `epilogue` (its shift is the bias; its residual, if any, is the whole
-// batch's, laid out like y) on `conv`'s apply_epilogue, split across num_threads() threads.
-void sparse_conv(const SparseKernels& sparse, const ConvKernels& conv, const SparseRows& w,
-                 const SparseConvShape& shape, int64_t n, const float* x, const Epilogue& epilogue,
-                 float* y, SparseConvScratch& scratch);
+// y[N, O, oh, ow] from x[N, C, H, W] with the weight w (prepared for its shape), through
+// `epilogue` (its shift is the bias; its residual, if any, is the whole batch's, laid out like
+// y) on `conv`'s apply_epilogue, split across num_threads() threads.
+void sparse_conv(const SparseKernels& sparse, const ConvKernels& conv, const SparseConvWeight& w,
+                 int64_t n, const float* x, const Epilogue& epilogue, float* y, SparseConvScratch& scratch);
 
 class SparseConvolution {
  public:
@@ -73,6 +85,8 @@ class SparseConvolution {
 
  private:
   SparseWeightCache<SparseRows> cache_;
+  SparseConvWeight prepared_;          // cache_'s rows for the last shape
+  uint64_t prepared_version_ = 0;      // the cache_.version() prepared_ was made from
   SparseConvScratch scratch_;
   // NCHW copies of channels-last tensors: input, residual, output.
   std::vector<float> planar_x_, planar_residual_, planar_y_;

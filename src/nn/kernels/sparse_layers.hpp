@@ -34,6 +34,7 @@ class SparseWeightCache {
     version_ = version;
   }
 
+  uint64_t version() const { return version_; }  // of the weight compressed (0: none yet)
   int64_t nonzeros() const { return nonzeros_; }
   int64_t elements() const { return elements_; }
   const Compressed& compressed() const { return compressed_; }
