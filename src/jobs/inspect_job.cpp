@@ -1,7 +1,6 @@
 #include "jobs/job_support.hpp"
 #include "nn/kernels/sparse_conv.hpp"
 #include "nn/kernels/sparse_linear.hpp"
-#include "nn/ops/fused_ops.hpp"
 #include "shrink/nn/int8_execution.hpp"
 #include "shrink/io/code_statistics.hpp"
 #include "shrink/io/container.hpp"
@@ -57,7 +56,7 @@ std::string entropy_table(const Model& model, nlohmann::json& report) {
 
 // Which kernel each Linear and Conv2d layer's inference runs on, for batches of 1-2 samples
 // and for larger ones: the sparse kernels for a weight at or below its threshold (a Linear's
-// per kernel, a convolution's per shape; none with SHRINK_SPARSE=off), else the dense ones;
+// per kernel, a convolution's one; none with SHRINK_SPARSE=off), else the dense ones;
 // into report["kernels"] and a table.
 std::string kernel_table(const Model& model, nlohmann::json& report) {
   report["kernels"] = nlohmann::json::array();
@@ -70,7 +69,7 @@ std::string kernel_table(const Model& model, nlohmann::json& report) {
     const auto kernel = [&](int64_t batch) {
       // A convolution's rule does not depend on the batch: its sparse product runs per sample.
       const bool sparse = type == "Linear" ? kernels::runs_sparse(nonzeros, elements, batch)
-                                           : ops::conv_runs_sparse(*node.op, w, model.input_shapes(node)[0]);
+                                           : kernels::conv_runs_sparse(nonzeros, elements);
       return sparse ? "sparse" : "dense";
     };
     const char* small = kernel(1);
@@ -84,9 +83,9 @@ std::string kernel_table(const Model& model, nlohmann::json& report) {
     if (table.empty())
       table = fmt::format(
           "\ninference kernels (a Linear weight runs sparse at most {:.0f}% dense at batch 1-2, "
-          "{:.0f}% above; a Conv2d weight {}{})\n{:<22} {:<8} {:<10} {:<10} {}\n",
+          "{:.0f}% above; a Conv2d weight at most {:.0f}%{})\n{:<22} {:<8} {:<10} {:<10} {}\n",
           100.0 * kernels::kSparseSlicesDensity, 100.0 * kernels::kSparseBroadcastDensity,
-          kernels::conv_threshold_summary(),
+          100.0 * kernels::kSparseConvDensity,
           kernels::sparse_execution_enabled() ? "" : "; off by SHRINK_SPARSE=off", "layer", "type",
           "batch 1-2", "batch 3+", "weight density");
     table += fmt::format("{:<22} {:<8} {:<10} {:<10} {:.1f}%\n", node.name, type, small, large, 100.0 * density);

@@ -68,8 +68,7 @@ void keep_channels_last(Model& lowered) {
   std::set<std::string> dense;  // the convolutions that run on oneDNN
   for (const Node& node : lowered.nodes())
     if (ops::runs_on_onednn(*node.op) &&
-        !ops::conv_runs_sparse(*node.op, lowered.parameter(node.parameters.at(0)),
-                               lowered.input_shapes(node)[0]))
+        !ops::conv_runs_sparse(*node.op, lowered.parameter(node.parameters.at(0))))
       dense.insert(node.name);
   const auto onednn = [&](const Node& node) { return dense.count(node.name) > 0; };
   std::set<std::string> inside;

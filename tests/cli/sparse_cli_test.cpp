@@ -66,7 +66,7 @@ TEST_F(SparseCliTest, InspectSaysWhichLayersRunSparse) {
     EXPECT_NEAR(layer["weight_density"].get<double>(), 0.05, 0.01) << layer.dump();
   }
   const CliResult table = run_cli({"inspect", pruned_});
-  EXPECT_NE(table.out.find("inference kernels (a Linear weight runs sparse at most 30% dense at batch 1-2, 20% above)"),
+  EXPECT_NE(table.out.find("inference kernels (a Linear weight runs sparse at most 30% dense at batch 1-2, 20% above; a Conv2d weight at most 30%)"),
             std::string::npos) << table.out;
   // The dense original runs dense; SHRINK_SPARSE=off runs everything dense.
   const auto expect_dense = [](const CliResult& r) {

@@ -205,9 +205,12 @@ TEST(SparseConvolution, DensityThresholdDecidesAndAChangedWeightIsRecompressed) 
   expect_close(y, dense(s, conv_kernels(), w.value, x, {}), "second weight");
   // A dense one: the layer goes back to the dense kernels.
   w = pruned_weight(s, 1.0, 12);
-  EXPECT_FALSE(conv_runs_sparse(w.nonzeros(), w.value.numel(), s));
+  EXPECT_FALSE(conv_runs_sparse(w.nonzeros(), w.value.numel()));
   EXPECT_FALSE(conv.forward(w, s, {}, x, {}, y));
-  EXPECT_FALSE(conv_runs_sparse(0, 0, s));
+  // At the threshold and just past it.
+  EXPECT_TRUE(conv_runs_sparse(30, 100));
+  EXPECT_FALSE(conv_runs_sparse(31, 100));
+  EXPECT_FALSE(conv_runs_sparse(0, 0));
 }
 
 // A small residual CNN pruned by masks to `sparsity`: 3x3 convolutions, a 1x1 one, a residual
@@ -280,7 +283,7 @@ TEST(SparseConvolution, SparseOffRunsDense) {
   if (std::string(mode) != "off") GTEST_SKIP() << "SHRINK_SPARSE=" << mode;
   const SparseConvShape s = shape_of(kCases[0]);
   const Parameter w = pruned_weight(s, 0.0, 13);
-  EXPECT_FALSE(conv_runs_sparse(w.nonzeros(), w.value.numel(), s));
+  EXPECT_FALSE(conv_runs_sparse(w.nonzeros(), w.value.numel()));
   const Tensor x = random_tensor({1, s.g.channels, s.g.height, s.g.width}, -1.0f, 1.0f, 14);
   Tensor y({1, s.out_channels, s.g.out_h(), s.g.out_w()});
   SparseConvolution conv;

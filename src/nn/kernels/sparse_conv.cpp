@@ -123,14 +123,9 @@ void transpose_samples(const float* in, int64_t n, int64_t channels, int64_t pos
 
 }  // namespace
 
-bool conv_runs_sparse(int64_t nonzeros, int64_t elements, const SparseConvShape& shape) {
-  (void)shape;
+bool conv_runs_sparse(int64_t nonzeros, int64_t elements) {
   return elements > 0 && sparse_execution_enabled() &&
          static_cast<double>(nonzeros) <= kSparseConvDensity * static_cast<double>(elements);
-}
-
-std::string conv_threshold_summary() {
-  return "at most " + std::to_string(static_cast<int>(100.0 * kSparseConvDensity + 0.5)) + "% dense";
 }
 
 SparseConvWeight prepare_sparse_conv(const SparseRows& w, const SparseConvShape& shape) {
@@ -199,16 +194,13 @@ bool SparseConvolution::forward(const Parameter& weight, const SparseConvShape& 
                                 const Epilogue& epilogue, Tensor& y) {
   if (!sparse_execution_enabled()) return false;
   cache_.update(weight, [](const Tensor& w, int64_t nonzeros) {
-    // Compressed when some shape runs sparse.
-    const bool any = w.rank() == 4 && static_cast<double>(nonzeros) <=
-                                          kSparseConvDensity * static_cast<double>(w.numel());
-    return any ? compress_rows(w.data(), w.dim(0), w.numel() / w.dim(0)) : SparseRows{};
+    return w.rank() == 4 && conv_runs_sparse(nonzeros, w.numel())
+               ? compress_rows(w.data(), w.dim(0), w.numel() / w.dim(0))
+               : SparseRows{};
   });
   const SparseRows& w = cache_.compressed();
-  // An empty start: not compressed (no shape runs this weight sparse).
-  if (w.start.empty() || w.rows != shape.out_channels || w.cols != shape.taps() ||
-      !conv_runs_sparse(cache_.nonzeros(), cache_.elements(), shape))
-    return false;
+  // An empty start: not compressed (the weight runs dense).
+  if (w.start.empty() || w.rows != shape.out_channels || w.cols != shape.taps()) return false;
   const int64_t n = x.dim(0), channels = shape.g.channels, p = shape.positions();
   const float* xd = x.data();
   if (layouts.input_channels_last) {

@@ -23,7 +23,6 @@
 #include "sparse_layers.hpp"
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 namespace shrink::kernels {
@@ -53,16 +52,19 @@ struct SparseConvWeight {
 };
 SparseConvWeight prepare_sparse_conv(const SparseRows& w, const SparseConvShape& shape);
 
-// The density (non-zeros / elements) at or below which a convolution weight runs sparse.
-// Placeholder until measured (bench/sparse_bench).
+// The density (non-zeros / elements) at or below which a convolution weight runs sparse: a
+// little on the safe side of where the sparse convolution beat oneDNN's dense one, on one
+// thread (bench/sparse_bench, docs/benchmarks.md). On LeNet-5's 20->50 5x5 on 12x12 and a 3x3
+// 32->32 on 14x14 they break even at 38-40% density with AVX-512 and 44-50% with AVX2, at
+// batch 1 and 256 alike (the sparse product runs per sample); LeNet-5's 1->20 5x5, where
+// oneDNN reaches only 30-40 GFLOP/s, runs sparse faster even at 50%. So one threshold, not one
+// per shape: at 30% every measured layer runs sparse 1.2-3.4x faster.
 inline constexpr double kSparseConvDensity = 0.3;
 
-// Whether a convolution weight with these counts runs sparse at this shape (what inspect
-// reports and what the inference lowering keeps in NCHW): at most kSparseConvDensity dense,
-// unless SHRINK_SPARSE=off.
-bool conv_runs_sparse(int64_t nonzeros, int64_t elements, const SparseConvShape& shape);
-// That rule in words, for inspect's table ("at most 30% dense").
-std::string conv_threshold_summary();
+// Whether a convolution weight with these counts runs sparse (what inspect reports and what
+// the inference lowering keeps in NCHW): at most kSparseConvDensity dense, unless
+// SHRINK_SPARSE=off.
+bool conv_runs_sparse(int64_t nonzeros, int64_t elements);
 
 // Per-thread scratch of sparse_conv: each thread's column matrix, or padded planes and output grid.
 using SparseConvScratch = std::vector<std::vector<float>>;

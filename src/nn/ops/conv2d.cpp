@@ -68,10 +68,7 @@ class Conv2d final : public Op {
 
   std::string type() const override { return fused_ ? "FusedConv2d" : "Conv2d"; }
 
-  // Whether inference with `weight` on input of shape `x` runs on the sparse kernels.
-  bool runs_sparse(const Parameter& weight, const Shape& x) const {
-    return kernels::conv_runs_sparse(weight.nonzeros(), weight.value.numel(), sparse_shape(x));
-  }
+
 
   // The oneDNN convolution of a FusedConv2d, or null (a Conv2d, or SHRINK_ONEDNN_CONV=off).
   kernels::Fp32Convolution* onednn() const { return onednn_.get(); }
@@ -417,9 +414,9 @@ bool runs_on_onednn(const Op& op) {
   return conv != nullptr && conv->onednn() != nullptr;
 }
 
-bool conv_runs_sparse(const Op& op, const Parameter& weight, const Shape& input) {
-  const auto* conv = dynamic_cast<const Conv2d*>(&op);
-  return conv != nullptr && conv->runs_sparse(weight, input);
+bool conv_runs_sparse(const Op& op, const Parameter& weight) {
+  return dynamic_cast<const Conv2d*>(&op) != nullptr &&
+         kernels::conv_runs_sparse(weight.nonzeros(), weight.value.numel());
 }
 
 void set_activation_layouts(Op& op, const ActivationLayouts& layouts) {

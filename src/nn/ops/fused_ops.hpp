@@ -31,10 +31,10 @@ std::unique_ptr<Op> make_fused_conv2d(const nlohmann::json& attributes, const La
 // channels-last. Whether `op` is such a convolution, and telling it which of its tensors are.
 using kernels::ActivationLayouts;
 bool runs_on_onednn(const Op& op);
-// Whether `op` is a Conv2d or FusedConv2d whose inference with `weight` on input of shape
-// `input` runs on the sparse kernels (nn/kernels/sparse_conv.hpp) rather than oneDNN or the
-// dense kernels: the lowering keeps its neighbours NCHW, and inspect reports it.
-bool conv_runs_sparse(const Op& op, const Parameter& weight, const Shape& input);
+// Whether `op` is a Conv2d or FusedConv2d whose inference with `weight` runs on the sparse
+// kernels (nn/kernels/sparse_conv.hpp) rather than oneDNN or the dense kernels: the lowering
+// keeps its neighbours NCHW, and inspect reports it.
+bool conv_runs_sparse(const Op& op, const Parameter& weight);
 void set_activation_layouts(Op& op, const ActivationLayouts& layouts);
 
 // MaxPool2d, Concat (along the channels: the lowering checks) and GlobalAvgPool have forms
