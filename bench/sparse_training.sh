@@ -37,7 +37,8 @@ runs=(
   "rigl 95%|--sparse-training rigl:0.95|none"
 )
 
-echo "$arch, $epochs epochs, $recipe, batch 64, 1 thread, seeds $seeds; $(nproc) cores" \
+batch="$(grep -oE -- '--batch [0-9]+' <<<"$recipe" | cut -d" " -f2 || true)"
+echo "$arch, $epochs epochs, $recipe, batch ${batch:-64}, 1 thread, seeds $seeds; $(nproc) cores" \
   "($(grep -o -m1 'avx512f' /proc/cpuinfo || echo 'no avx512'))"
 for seed in $seeds; do
   for entry in "${runs[@]}"; do

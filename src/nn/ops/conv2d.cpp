@@ -68,8 +68,6 @@ class Conv2d final : public Op {
 
   std::string type() const override { return fused_ ? "FusedConv2d" : "Conv2d"; }
 
-
-
   // The oneDNN convolution of a FusedConv2d, or null (a Conv2d, or SHRINK_ONEDNN_CONV=off).
   kernels::Fp32Convolution* onednn() const { return onednn_.get(); }
 
