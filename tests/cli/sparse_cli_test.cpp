@@ -1,7 +1,8 @@
-// Sparse execution through the binary: a pruned LeNet-300-100's Linear layers run on the sparse
-// kernels in `shrink eval` and `shrink run` (inspect says which), with the same results as the
-// dense kernels that SHRINK_SPARSE=off brings back, on every instruction set SHRINK_ISA can
-// pick; an unknown SHRINK_SPARSE value is a clear error. The variables are read once per
+// Sparse execution through the binary: a pruned LeNet-300-100's Linear layers and a pruned
+// LeNet-5's convolutions and Linear layers run on the sparse kernels in `shrink eval` and
+// `shrink run` (inspect says which), with the same results as the dense kernels that
+// SHRINK_SPARSE=off brings back, on every instruction set SHRINK_ISA can pick; an unknown
+// SHRINK_SPARSE value is a clear error. The variables are read once per
 // process, hence a process per case.
 #include "../../src/nn/kernels/isa.hpp"
 #include "shrink/core/random.hpp"
@@ -31,6 +32,13 @@ class SparseCliTest : public FashionMnistSuite<SparseCliTest> {
            "-q", "-o", model_});
     setup({"compress", model_, "--prune", "magnitude:0.95", "--scope", "layer", "--data", data_,
            "-q", "-o", pruned_});
+    // A narrow LeNet-5, every layer 90% zero: its convolutions run sparse too.
+    const std::string cnn = dir_->file("cnn.shrk");
+    cnn_pruned_ = dir_->file("cnn-pruned.shrk");
+    setup({"train", "--arch", "lenet5", "--arch-options", R"({"channels": [6, 16], "hidden": [32]})",
+           "--data", data_, "--epochs", "1", "--threads", "2", "-q", "-o", cnn});
+    setup({"compress", cnn, "--prune", "magnitude:0.9", "--scope", "layer", "--data", data_, "-q",
+           "-o", cnn_pruned_});
   }
 
  protected:
@@ -43,15 +51,16 @@ class SparseCliTest : public FashionMnistSuite<SparseCliTest> {
     return run_command(argv);
   }
 
-  static nlohmann::json eval(const std::vector<std::string>& env, const std::string& batch) {
+  static nlohmann::json eval(const std::string& model, const std::vector<std::string>& env,
+                             const std::string& batch) {
     const std::string report = dir_->file("eval.json");
-    const CliResult r = run_env(env, {"eval", pruned_, "--data", data_, "--batch", batch,
+    const CliResult r = run_env(env, {"eval", model, "--data", data_, "--batch", batch,
                                       "--threads", "2", "-q", "--report", report});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.exit_code == 0 ? read_json(report) : nlohmann::json();
   }
 
-  static inline std::string pruned_;
+  static inline std::string pruned_, cnn_pruned_;
 };
 
 TEST_F(SparseCliTest, InspectSaysWhichLayersRunSparse) {
@@ -82,16 +91,32 @@ TEST_F(SparseCliTest, InspectSaysWhichLayersRunSparse) {
   expect_dense(run_env({"SHRINK_SPARSE=off"}, {"inspect", pruned_, "--json"}));
 }
 
+TEST_F(SparseCliTest, InspectListsAPrunedCnnsConvolutionsAsSparse) {
+  const CliResult r = run_cli({"inspect", cnn_pruned_, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json layers = nlohmann::json::parse(r.out)["kernels"];
+  ASSERT_EQ(layers.size(), 4u) << layers.dump();
+  EXPECT_EQ(layers[0]["type"], "Conv2d");
+  EXPECT_EQ(layers[1]["type"], "Conv2d");
+  for (const auto& layer : layers) {
+    EXPECT_EQ(layer["batch_1_2"], "sparse") << layer.dump();
+    EXPECT_EQ(layer["batch_3_up"], "sparse") << layer.dump();
+  }
+}
+
 TEST_F(SparseCliTest, EvalGivesTheDenseResultsOnEveryInstructionSet) {
-  for (const std::string batch : {"1", "256"}) {
-    const nlohmann::json dense = eval({"SHRINK_SPARSE=off"}, batch);
-    ASSERT_FALSE(dense.is_null());
-    for (kernels::Isa isa : kernels::runnable_isas()) {
-      const nlohmann::json sparse = eval({"SHRINK_ISA=" + std::string(kernels::isa_name(isa))}, batch);
-      ASSERT_FALSE(sparse.is_null());
-      EXPECT_EQ(sparse["accuracy"], dense["accuracy"]) << kernels::isa_name(isa) << " batch " << batch;
-      EXPECT_NEAR(sparse["loss"].get<double>(), dense["loss"].get<double>(), 1e-5)
-          << kernels::isa_name(isa) << " batch " << batch;
+  for (const std::string& model : {pruned_, cnn_pruned_}) {
+    for (const std::string batch : {"1", "256"}) {
+      const nlohmann::json dense = eval(model, {"SHRINK_SPARSE=off"}, batch);
+      ASSERT_FALSE(dense.is_null());
+      for (kernels::Isa isa : kernels::runnable_isas()) {
+        const nlohmann::json sparse =
+            eval(model, {"SHRINK_ISA=" + std::string(kernels::isa_name(isa))}, batch);
+        ASSERT_FALSE(sparse.is_null());
+        const std::string where = model + " on " + kernels::isa_name(isa) + ", batch " + batch;
+        EXPECT_EQ(sparse["accuracy"], dense["accuracy"]) << where;
+        EXPECT_NEAR(sparse["loss"].get<double>(), dense["loss"].get<double>(), 1e-5) << where;
+      }
     }
   }
 }
@@ -102,18 +127,21 @@ TEST_F(SparseCliTest, RunGivesTheDenseOutput) {
   for (float& v : x) v = rng.uniform();
   const std::string input = dir_->file("x.npy");
   write_npy(x, input);
-  Tensor outputs[2];
-  for (int off = 0; off < 2; ++off) {
-    TempDir out;
-    const CliResult r = run_env({std::string("SHRINK_SPARSE=") + (off ? "off" : "auto")},
-                                {"run", pruned_, "--input", "input=" + input, "--output-dir",
-                                 out.path().string()});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    outputs[off] = read_npy(fs::directory_iterator(out.path())->path().string());
+  for (const std::string& model : {pruned_, cnn_pruned_}) {
+    Tensor outputs[2];
+    for (int off = 0; off < 2; ++off) {
+      TempDir out;
+      const CliResult r = run_env({std::string("SHRINK_SPARSE=") + (off ? "off" : "auto")},
+                                  {"run", model, "--input", "input=" + input, "--output-dir",
+                                   out.path().string()});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      outputs[off] = read_npy(fs::directory_iterator(out.path())->path().string());
+    }
+    ASSERT_EQ(outputs[0].shape(), outputs[1].shape()) << model;
+    for (int64_t i = 0; i < outputs[0].numel(); ++i)
+      EXPECT_NEAR(outputs[0][i], outputs[1][i], 1e-4f * (1.0f + std::abs(outputs[1][i])))
+          << model << " " << i;
   }
-  ASSERT_EQ(outputs[0].shape(), outputs[1].shape());
-  for (int64_t i = 0; i < outputs[0].numel(); ++i)
-    EXPECT_NEAR(outputs[0][i], outputs[1][i], 1e-4f * (1.0f + std::abs(outputs[1][i]))) << i;
 }
 
 TEST_F(SparseCliTest, AnUnknownModeIsAClearError) {
