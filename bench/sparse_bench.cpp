@@ -13,7 +13,8 @@
 // on 14x14 (padded, resnet-small's), the same sparsities and batches:
 //   conv_dense:  the oneDNN convolution (nn/kernels/onednn_convolution.hpp), what shrink eval
 //                runs a Conv2d on with SHRINK_SPARSE=off (unpruned: its time ignores zeros);
-//   conv_sparse: im2col + the broadcast kernel (nn/kernels/sparse_conv.hpp), forced.
+//   conv_sparse: the broadcast kernel over the zero-padded planes (stride 1) or im2col's
+//                columns (nn/kernels/sparse_conv.hpp), forced.
 // Same counters (dense-equivalent: 2 * batch * out * in/groups * kh * kw * positions).
 #include "../src/nn/kernels/onednn_convolution.hpp"
 #include "../src/nn/kernels/sparse_conv.hpp"
